@@ -1,0 +1,134 @@
+"""The Python API: each function is one walk down trace -> passes -> lower -> run.
+
+    graph = graphnn.trace(model, (x,))                   # IR with shapes
+    result = graphnn.export(model, (x,), "model.onnx")   # ONNX + parity report
+    report = graphnn.check_parity(model, (x,))           # parity only
+
+The CLI calls these and only adds argument parsing and printing.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import onnx
+import torch
+
+from graphnn import parity
+from graphnn.backend.onnx import DEFAULT_OPSET, check_opset, to_onnx
+from graphnn.frontend import trace_fx
+from graphnn.inputs import normalize_example_inputs
+from graphnn.ir import Graph
+from graphnn.passes import run_passes
+from graphnn.runtime import create_runtime
+
+Log = Optional[Callable[[str], None]]
+
+
+def _say(log: Log, message: str) -> None:
+    if log:
+        log(message)
+
+
+def trace(model: torch.nn.Module, example_inputs, dynamic_batch: bool = True) -> Graph:
+    """The IR of ``model`` with every value's shape and dtype inferred.
+
+    ``example_inputs``: a tensor or tuple of tensors, as ``model(*example_inputs)``
+    takes them. With ``dynamic_batch`` dim 0 of the inputs is the symbol ``batch``.
+    """
+    inputs = normalize_example_inputs(example_inputs, "example_inputs")
+    return trace_fx(model, inputs, dynamic_batch=dynamic_batch)
+
+
+def optimize(graph: Graph, enabled: bool = True, verify: bool = False, log: Log = None) -> Graph:
+    """A copy of ``graph`` after the pass pipeline (only infer_shapes when not enabled)."""
+    result = graph.copy()
+    run_passes(result, optimize=enabled, verify=verify, log=log)
+    return result
+
+
+def lower(graph: Graph, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
+    """ONNX from the IR with graphnn's own lowerings, checked with full_check."""
+    return to_onnx(graph, check_opset(opset))
+
+
+@dataclass
+class ExportResult:
+    onnx_model: onnx.ModelProto
+    graph: Graph
+    report: Optional[parity.ParityReport]
+    written: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        return self.report is None or self.report.ok
+
+
+def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *,
+           opset: int = DEFAULT_OPSET, dynamic_batch: bool = True, optimize_graph: bool = True,
+           check: bool = True, device: str = "cpu", atol: float = parity.DEFAULT_ATOL,
+           rtol: float = parity.DEFAULT_RTOL, log: Log = None) -> ExportResult:
+    """Trace, optimize, lower, check parity, and write ``path`` if parity holds.
+
+    A file that fails parity is not written (``result.ok`` is False, ``result.report``
+    says where); pass ``check=False`` to write without checking.
+    """
+    inputs = normalize_example_inputs(example_inputs, "example_inputs")
+    opset = check_opset(opset)
+    start = time.perf_counter()
+    graph = trace(model, inputs, dynamic_batch)
+    _say(log, f"traced {type(model).__name__}: {len(graph)} nodes in {time.perf_counter() - start:.2f}s")
+    graph = optimize(graph, optimize_graph, log=log)
+    start = time.perf_counter()
+    onnx_model = to_onnx(graph, opset)
+    _say(log, f"lowered to ONNX opset {opset}: {len(onnx_model.graph.node)} nodes, "
+              f"{len(onnx_model.graph.initializer)} initializers in {time.perf_counter() - start:.2f}s")
+    result = ExportResult(onnx_model, graph, None)
+    if check:
+        result.report = check_parity(model, inputs, onnx_model, device=device, atol=atol, rtol=rtol)
+    if path and result.ok:
+        save_onnx(onnx_model, path)
+        result.written = path
+    return result
+
+
+def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[onnx.ModelProto] = None, *,
+                 device: str = "cpu", atol: float = parity.DEFAULT_ATOL, rtol: float = parity.DEFAULT_RTOL,
+                 opset: int = DEFAULT_OPSET, dynamic_batch: bool = True,
+                 optimize_graph: bool = True) -> parity.ParityReport:
+    """Compare onnxruntime with PyTorch; exports first when ``onnx_model`` is None."""
+    inputs = normalize_example_inputs(example_inputs, "example_inputs")
+    if onnx_model is None:
+        graph = optimize(trace(model, inputs, dynamic_batch), optimize_graph)
+        onnx_model = to_onnx(graph, check_opset(opset))
+    runtime = create_runtime(onnx_model.SerializeToString(), device)
+    dynamic = [_dim0_is_symbolic(i) for i in onnx_model.graph.input]
+    example_batch = int(inputs[0].shape[0]) if any(dynamic) else None
+    names = [o.name for o in onnx_model.graph.output]
+    report = parity.check(model, runtime, inputs, dynamic, names, example_batch, atol, rtol)
+    report.note = runtime.note
+    return report
+
+
+def _dim0_is_symbolic(value_info: onnx.ValueInfoProto) -> bool:
+    dims = value_info.type.tensor_type.shape.dim
+    return bool(dims) and dims[0].HasField("dim_param")
+
+
+def save_onnx(model: onnx.ModelProto, path: str) -> None:
+    """Write atomically: a temp file in the same folder, renamed over ``path``."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".graphnn-", suffix=".onnx.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(model.SerializeToString())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+

@@ -1,0 +1,1 @@
+"""Backends lower the IR to a deployable format. Today: ONNX (``backend.onnx``)."""

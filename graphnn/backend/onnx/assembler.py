@@ -1,0 +1,68 @@
+"""Assemble an onnx.ModelProto from an IR graph: inputs and outputs with symbolic
+dims, one lowering call per IR node, value_info for every intermediate tensor (so
+Netron shows shapes, and the checker cross-checks our shape inference), then
+``onnx.checker.check_model(full_check=True)``."""
+from __future__ import annotations
+
+import onnx
+from onnx import ModelProto, helper
+
+from graphnn import __version__
+from graphnn.backend.onnx.context import EmitContext, onnx_dtype
+from graphnn.backend.onnx.opsets import DEFAULT_OPSET, ir_version_for
+from graphnn.backend.onnx.registry import lowering_for
+from graphnn.ir import Graph, Value
+
+
+def output_names(graph: Graph) -> list[str]:
+    """ONNX names of the model outputs: ``output``, or ``output_0``, ``output_1``..."""
+    if len(graph.outputs) == 1:
+        return ["output"]
+    return [f"output_{i}" for i in range(len(graph.outputs))]
+
+
+def to_onnx(graph: Graph, opset: int = DEFAULT_OPSET) -> ModelProto:
+    finals = output_names(graph)
+    ctx = EmitContext(graph, opset, _preassigned_names(graph, finals))
+    for node in graph.nodes():
+        ctx.begin(node)
+        lowering_for(node.op, opset)(ctx, node)
+    ctx.begin(None)
+    for value, final in zip(graph.outputs, finals):
+        if ctx.name(value) != final:  # an input, a constant, or a value returned twice
+            ctx.add("Identity", [ctx.name(value)], [final])
+
+    produced = {out for n in ctx.nodes for out in n.output}
+    internal = [
+        _value_info(ctx.name(v), graph.values[v], graph)
+        for v in graph.values
+        if v not in graph.inputs and v not in graph.outputs and ctx.name(v) in produced
+        and ctx.name(v) not in finals
+    ]
+    proto = helper.make_graph(
+        ctx.nodes, graph.name,
+        [_value_info(v, graph.values[v], graph) for v in graph.inputs],
+        [_value_info(f, graph.values[v], graph) for v, f in zip(graph.outputs, finals)],
+        initializer=list(ctx.initializers.values()),
+        value_info=internal,
+    )
+    model = helper.make_model(
+        proto, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version_for(opset),
+        producer_name="graphnn", producer_version=__version__,
+    )
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def _preassigned_names(graph: Graph, finals: list[str]) -> dict[str, str]:
+    """Outputs produced by a node, returned once, get their final name directly."""
+    names = {}
+    for value, final in zip(graph.outputs, finals):
+        if graph.outputs.count(value) == 1 and graph.producer(value) is not None:
+            names[value] = final
+    return names
+
+
+def _value_info(name: str, value: Value, graph: Graph) -> onnx.ValueInfoProto:
+    dims = [d if isinstance(d, int) else str(d) for d in value.shape]
+    return helper.make_tensor_value_info(name, onnx_dtype(value.dtype), dims)

@@ -1,0 +1,137 @@
+"""The emit context a lowering writes through.
+
+It owns naming, so the ONNX file stays readable in Netron: the first ONNX node of an
+IR node is named after the layer path (``layer1.0.conv1``), further ones
+``layer1.0.conv1/Add``; initializers are named after the parameter (``fc.weight``);
+every node's doc_string says which torch layer and source line it came from.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+from onnx import NodeProto, TensorProto, helper, numpy_helper
+
+from graphnn.ir import Graph, Node
+
+_ONNX_DTYPES = {
+    "float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE, "float16": TensorProto.FLOAT16,
+    "bfloat16": TensorProto.BFLOAT16, "int64": TensorProto.INT64, "int32": TensorProto.INT32,
+    "int16": TensorProto.INT16, "int8": TensorProto.INT8, "uint8": TensorProto.UINT8,
+    "bool": TensorProto.BOOL,
+}
+
+
+def onnx_dtype(name: str) -> int:
+    return _ONNX_DTYPES[name]
+
+
+class EmitContext:
+    """Collects ONNX nodes and initializers while lowering one IR graph."""
+
+    def __init__(self, graph: Graph, opset: int, value_names: dict[str, str]):
+        self.graph = graph
+        self.opset = opset
+        self.nodes: list[NodeProto] = []
+        self.initializers: dict[str, TensorProto] = {}
+        self._names = dict(value_names)  # IR value -> ONNX tensor name
+        self._taken: set[str] = set(value_names.values()) | set(graph.values)
+        self._node_names: set[str] = set()
+        self._current: Optional[Node] = None
+        self._stored: dict[tuple, str] = {}
+
+    # ------------------------------------------------------------- per IR node
+    def begin(self, node: Node) -> None:
+        self._current = node
+
+    def inputs(self, node: Node) -> list[str]:
+        return [self.name(v) for v in node.inputs]
+
+    def outputs(self, node: Node) -> list[str]:
+        return [self.name(v) for v in node.outputs]
+
+    def input(self, node: Node, index: int = 0) -> str:
+        return self.name(node.inputs[index])
+
+    def output(self, node: Node, index: int = 0) -> str:
+        return self.name(node.outputs[index])
+
+    def name(self, value: str) -> str:
+        """The ONNX tensor name of an IR value."""
+        return self._names.get(value, value)
+
+    def alias(self, value: str, onnx_name: str) -> None:
+        """Let IR ``value`` be read from an existing ONNX tensor (no node needed)."""
+        self._names[value] = onnx_name
+
+    # ---------------------------------------------------------------- emitting
+    def add(self, op_type: str, inputs: Sequence[str], outputs: Sequence[str] | int = 1,
+            **attrs: Any) -> list[str]:
+        """Add one ONNX node for the current IR node; returns its output names.
+
+        ``outputs`` is a list of names, or a count of fresh temporaries to create.
+        ``None`` attributes are dropped, so lowerings can pass optional ones as is.
+        """
+        node = self._current
+        base = node.name if node else op_type
+        if isinstance(outputs, int):
+            outputs = [self.fresh(f"{base}/{op_type}") for _ in range(outputs)]
+        name = base if base not in self._node_names else self._unique_node(f"{base}/{op_type}")
+        self._node_names.add(name)
+        proto = helper.make_node(op_type, list(inputs), list(outputs), name=name,
+                                 **{k: v for k, v in attrs.items() if v is not None})
+        if node is not None:
+            proto.doc_string = f"{node.kind} at {node.source}" if node.source else node.kind
+        self.nodes.append(proto)
+        return list(outputs)
+
+    def add1(self, op_type: str, inputs: Sequence[str], output: Optional[str] = None, **attrs: Any) -> str:
+        """``add`` for the common one-output case."""
+        return self.add(op_type, inputs, [output] if output else 1, **attrs)[0]
+
+    def param(self, node: Node, key: str, tensor: Optional[torch.Tensor] = None) -> str:
+        """An initializer for ``node.params[key]`` (or ``tensor``), named ``module.key``."""
+        tensor = node.params[key] if tensor is None else tensor
+        prefix = node.module or node.name
+        return self.initializer(f"{prefix}.{key}" if prefix != key else key, tensor)
+
+    def initializer(self, name: str, tensor: Any) -> str:
+        """Add an initializer; the same tensor object shared by two layers is stored once."""
+        key = _storage_key(tensor)
+        if key in self._stored:
+            return self._stored[key]
+        array = tensor.detach().cpu().numpy() if isinstance(tensor, torch.Tensor) else np.asarray(tensor)
+        unique = name if name not in self.initializers and name not in self._taken else self.fresh(name)
+        self._taken.add(unique)
+        self.initializers[unique] = numpy_helper.from_array(np.ascontiguousarray(array), unique)
+        if key is not None:
+            self._stored[key] = unique
+        return unique
+
+    def const(self, values: Any, dtype: str = "int64", hint: str = "const") -> str:
+        """A small constant (shape vectors, axes, scalars) as an initializer."""
+        base = self._current.name if self._current else "const"
+        return self.initializer(f"{base}/{hint}", np.asarray(values, dtype=dtype))
+
+    def fresh(self, hint: str) -> str:
+        name, i = hint, 0
+        while name in self._taken:
+            i += 1
+            name = f"{hint}_{i}"
+        self._taken.add(name)
+        return name
+
+    def _unique_node(self, base: str) -> str:
+        name, i = base, 0
+        while name in self._node_names:
+            i += 1
+            name = f"{base}_{i}"
+        return name
+
+
+def _storage_key(tensor: Any) -> Optional[tuple]:
+    """Identifies a torch tensor's data, so tied weights become one initializer."""
+    if not isinstance(tensor, torch.Tensor) or tensor.numel() == 0:
+        return None
+    return (tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()), tensor.dtype)

@@ -1,0 +1,25 @@
+"""Lowerings of ``linear`` (Gemm for 2-d inputs, MatMul + Add otherwise) and ``matmul``."""
+from graphnn.backend.onnx.registry import lowers
+
+
+@lowers("linear")
+def linear(ctx, node):
+    x = ctx.input(node)
+    weight = node.params["weight"]
+    bias = node.params.get("bias")
+    if len(ctx.graph.values[node.inputs[0]].shape) == 2:
+        inputs = [x, ctx.param(node, "weight")] + ([ctx.param(node, "bias")] if bias is not None else [])
+        ctx.add1("Gemm", inputs, ctx.output(node), transB=1)
+        return
+    prefix = node.module or node.name
+    weight_t = ctx.initializer(f"{prefix}.weight_t", weight.t().contiguous())
+    if bias is None:
+        ctx.add1("MatMul", [x, weight_t], ctx.output(node))
+        return
+    product = ctx.add1("MatMul", [x, weight_t])
+    ctx.add1("Add", [product, ctx.param(node, "bias")], ctx.output(node))
+
+
+@lowers("matmul")
+def matmul(ctx, node):
+    ctx.add1("MatMul", ctx.inputs(node), ctx.output(node))

@@ -1,0 +1,229 @@
+"""The torch.fx frontend: symbolic trace, then replay the fx graph through the rules.
+
+fx keeps every ``torch.nn`` layer as one ``call_module`` node and is fast (tens of ms
+on torchvision CNNs); what it cannot trace (data-dependent control flow) becomes a
+TraceError naming the user's file:line. Everything op-specific lives in the rules
+(``frontend/layers``); this module only walks fx nodes and resolves their arguments.
+"""
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import traceback
+from typing import Any, Optional, Sequence
+
+import torch
+import torch.fx as fx
+
+from graphnn.errors import GraphnnError, TraceError, UnsupportedError
+from graphnn.frontend.rules import (
+    Builder, Ref, function_rule_for, method_rule_for, module_rule_for, supported_layers,
+)
+from graphnn.ir import Graph
+from graphnn.tensors import dtype_name, flatten_outputs
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+_GRAPHNN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+
+
+class _Tracer(fx.Tracer):
+    """fx's default leaves (every torch.nn layer but Sequential), with stack traces on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.record_stack_traces = True
+
+
+def _is_user_file(path: str) -> bool:
+    path = os.path.abspath(path)
+    return not (path.startswith(_TORCH_DIR) or path.startswith(_GRAPHNN_DIR) or "<" in path)
+
+
+def source_of(fx_node: fx.Node) -> Optional[str]:
+    """``model.py:14``: the user's line that made this fx node."""
+    for match in _FRAME.finditer(fx_node.stack_trace or ""):
+        if _is_user_file(match["file"]):
+            return f"{os.path.basename(match['file'])}:{match['line']}"
+    return None
+
+
+def _user_line_of(exc: BaseException) -> str:
+    """The innermost user frame of an exception raised while tracing."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _is_user_file(f.filename)]
+    if not frames:
+        return "the model's forward"
+    frame = frames[-1]
+    code = f": {frame.line.strip()}" if frame.line else ""
+    return f"{os.path.basename(frame.filename)}:{frame.lineno}{code}"
+
+
+def symbolic_trace(model: torch.nn.Module, num_inputs: int) -> fx.Graph:
+    """fx-trace ``model``; tracing failures become TraceError with the user's line."""
+    concrete = _defaults_beyond(model, num_inputs)
+    try:
+        return _Tracer().trace(model, concrete_args=concrete or None)
+    except GraphnnError:
+        raise
+    except Exception as exc:  # fx raises many kinds; all mean "this forward does not trace"
+        where = _user_line_of(exc)
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "control flow" in text or "iterate" in text or "bool" in text.lower():
+            raise TraceError(
+                f"data-dependent control flow at {where}: graphnn traces the model once, so "
+                f"Python branches or loops on tensor values cannot be exported; rewrite it "
+                f"with tensor ops (e.g. torch.where)"
+            ) from None
+        raise TraceError(f"cannot trace the model at {where}: {text}") from None
+
+
+def _defaults_beyond(model: torch.nn.Module, num_inputs: int) -> dict[str, Any]:
+    """Forward parameters past the given inputs keep their defaults as constants."""
+    params = list(inspect.signature(model.forward).parameters.values())
+    params = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(params) < num_inputs:
+        raise TraceError(f"the model's forward takes {len(params)} inputs, {num_inputs} were given")
+    concrete = {}
+    for p in params[num_inputs:]:
+        if p.default is p.empty:
+            raise TraceError(
+                f"the model's forward needs input {p.name!r} too: pass one --input per forward argument"
+            )
+        concrete[p.name] = p.default
+    return concrete
+
+
+class _Replay:
+    """Replays an fx graph through the mapping rules into an IR Graph."""
+
+    def __init__(self, model: torch.nn.Module, graph: Graph):
+        self.model = model
+        self.graph = graph
+        self.env: dict[fx.Node, Any] = {}
+
+    def run(self, fx_graph: fx.Graph, placeholders: Sequence[Ref]) -> None:
+        inputs = iter(placeholders)
+        for fx_node in fx_graph.nodes:
+            if fx_node.op == "placeholder":
+                self.env[fx_node] = next(inputs)
+            elif fx_node.op == "output":
+                self._set_outputs(fx_node)
+            else:
+                self.env[fx_node] = getattr(self, f"_{fx_node.op}")(fx_node)
+
+    def _resolve(self, fx_node: fx.Node) -> tuple[list, dict]:
+        resolve = lambda n: self.env[n]  # noqa: E731
+        args = fx.node.map_arg(fx_node.args, resolve)
+        kwargs = fx.node.map_arg(fx_node.kwargs, resolve)
+        return list(args), dict(kwargs)
+
+    def _builder(self, fx_node: fx.Node, name: str, module: Optional[str] = None,
+                 module_class: Optional[str] = None, what: str = "") -> Builder:
+        return Builder(self.graph, name, module, module_class, source_of(fx_node), what)
+
+    def _get_attr(self, fx_node: fx.Node) -> Ref:
+        tensor = _fetch_attr(self.model, fx_node.target)
+        builder = self._builder(fx_node, fx_node.target, module=fx_node.target, what=fx_node.target)
+        if not isinstance(tensor, torch.Tensor):
+            raise UnsupportedError(f"{builder.where}: attribute {fx_node.target} is not a tensor")
+        return builder.constant(tensor, name=fx_node.target)
+
+    def _call_module(self, fx_node: fx.Node) -> Any:
+        module = self.model.get_submodule(fx_node.target)
+        cls = type(module).__name__
+        builder = self._builder(fx_node, fx_node.target, fx_node.target, cls, what=fx_node.target)
+        rule = module_rule_for(module)
+        if rule is None:
+            raise UnsupportedError(
+                f"{builder.where}: layer nn.{cls} is not supported by graphnn yet "
+                f"(supported: {', '.join(supported_layers())})"
+            )
+        args, kwargs = self._resolve(fx_node)
+        return rule(builder, module, *args, **kwargs)
+
+    def _call_function(self, fx_node: fx.Node) -> Any:
+        target = fx_node.target
+        label = _function_label(target)
+        builder = self._builder(fx_node, fx_node.name, what=label)
+        rule = function_rule_for(target)
+        if rule is None:
+            raise UnsupportedError(f"{builder.where}: function {label} is not supported by graphnn yet")
+        args, kwargs = self._resolve(fx_node)
+        return rule(builder, *args, **kwargs)
+
+    def _call_method(self, fx_node: fx.Node) -> Any:
+        builder = self._builder(fx_node, fx_node.name, what=f"Tensor.{fx_node.target}")
+        rule = method_rule_for(fx_node.target)
+        if rule is None:
+            raise UnsupportedError(
+                f"{builder.where}: tensor method .{fx_node.target}() is not supported by graphnn yet"
+            )
+        args, kwargs = self._resolve(fx_node)
+        return rule(builder, *args, **kwargs)
+
+    def _set_outputs(self, fx_node: fx.Node) -> None:
+        outputs = flatten_outputs(fx.node.map_arg(fx_node.args[0], lambda n: self.env[n]))
+        names = []
+        for out in outputs:
+            if not isinstance(out, Ref):
+                raise UnsupportedError(f"the model returns a non-tensor output {out!r}")
+            names.append(out.name)
+        self.graph.outputs = names
+
+
+def _fetch_attr(model: torch.nn.Module, target: str) -> Any:
+    obj: Any = model
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _function_label(target: Any) -> str:
+    module = getattr(target, "__module__", None) or ""
+    name = getattr(target, "__name__", repr(target))
+    if module in ("_operator", "operator"):
+        return f"operator.{name}"
+    if module.startswith("torch"):
+        return f"{module.replace('torch._C._nn', 'torch.nn.functional')}.{name}"
+    return name
+
+
+def trace_fx(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor],
+             dynamic_batch: bool = True) -> Graph:
+    """Trace ``model`` (in eval mode; the caller's modes are restored) into an IR Graph."""
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        fx_graph = symbolic_trace(model, len(example_inputs))
+        graph = Graph(type(model).__name__)
+        placeholders = _add_inputs(graph, fx_graph, example_inputs, dynamic_batch)
+        _Replay(model, graph).run(fx_graph, placeholders)
+    finally:
+        for module, training in modes.items():
+            module.training = training
+    return graph
+
+
+def _add_inputs(graph: Graph, fx_graph: fx.Graph, example_inputs: Sequence[torch.Tensor],
+                dynamic_batch: bool) -> list[Ref]:
+    names = [n.target for n in fx_graph.nodes if n.op == "placeholder"]
+    batch = _batch_size(example_inputs) if dynamic_batch else None
+    refs = []
+    for name, tensor in zip(names, example_inputs):
+        shape = list(tensor.shape)
+        if batch is not None and shape and shape[0] == batch:
+            shape[0] = "batch"
+        graph.add_input(name, tuple(shape), dtype_name(tensor.dtype))
+        refs.append(Ref(name))
+    if batch is not None:
+        graph.symbols["batch"] = batch
+    return refs
+
+
+def _batch_size(example_inputs: Sequence[torch.Tensor]) -> Optional[int]:
+    """The first input's leading dim: the batch, dynamic in every input that shares it."""
+    first = example_inputs[0] if example_inputs else None
+    if first is None or first.dim() == 0:
+        return None
+    return int(first.shape[0])

@@ -1,0 +1,1 @@
+"""torch -> IR mapping rules, one module per op family (loaded by graphnn.frontend)."""

@@ -1,0 +1,71 @@
+"""Rules for calls that only route or name data: indexing Python containers and
+shapes, ``x.shape`` / ``x.size()``, no-op layers (Identity, eval-mode Dropout)."""
+import builtins
+import operator
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from graphnn.frontend.rules import Ref, ShapeRef, function_rule, method_rule, module_rule
+
+
+@function_rule(builtins.getattr)
+def getattr_(b, obj, name, *default):
+    if isinstance(obj, Ref) and name == "shape":
+        return ShapeRef(obj)
+    if isinstance(obj, Ref) and name == "T":
+        return b.emit("transpose", [obj], perm=list(reversed(range(b.rank(obj)))))
+    raise b.unsupported(f"reading attribute .{name} of a tensor")
+
+
+@method_rule("size")
+def size(b, x, dim=None):
+    if dim is None:
+        return ShapeRef(x)
+    return b.emit("size", [x], dim=dim)
+
+
+@function_rule(operator.getitem)
+def getitem(b, obj, index):
+    if isinstance(obj, ShapeRef):
+        return _index_shape(b, obj, index)
+    if isinstance(obj, (list, tuple)):
+        return obj[index]
+    if isinstance(obj, Ref):
+        from graphnn.frontend.layers.indexing import index_tensor  # tensor slicing family
+        return index_tensor(b, obj, index)
+    raise b.unsupported(f"indexing a {type(obj).__name__}")
+
+
+def _index_shape(b, shape_ref, index):
+    rank = b.rank(shape_ref.tensor)
+    if isinstance(index, int):
+        return b.emit("size", [shape_ref.tensor], dim=index)
+    if isinstance(index, slice):
+        return [b.emit("size", [shape_ref.tensor], dim=d) for d in range(rank)[index]]
+    raise b.unsupported(f"indexing x.shape with {index!r}")
+
+
+@module_rule(nn.Identity)
+def identity_layer(b, module, x, *args, **kwargs):
+    return b.emit("identity", [x])
+
+
+@method_rule("contiguous", "clone", "detach")
+def identity_method(b, x, *args, **kwargs):
+    return b.emit("identity", [x])
+
+
+@module_rule(nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+             nn.FeatureAlphaDropout)
+def dropout_layer(b, module, x):
+    return b.emit("dropout", [x], p=module.p)
+
+
+@function_rule(F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout,
+               F.feature_alpha_dropout, torch.dropout)
+def dropout_function(b, x, p=0.5, training=True, inplace=False):
+    if training:
+        raise b.unsupported("dropout with training=True in eval-mode export (pass training=self.training)")
+    return b.emit("dropout", [x], p=p)

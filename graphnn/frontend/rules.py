@@ -1,0 +1,146 @@
+"""Mapping rules from torch (layers, functions, tensor methods) to canonical IR ops.
+
+This is where canonicalisation happens: ``nn.ReLU()``, ``F.relu``, ``torch.relu`` and
+``x.relu()`` all register one rule that emits one ``relu`` op. Rules know torch, not
+fx: a rule receives a Builder, then the call's arguments exactly as torch would (tensors
+appear as ``Ref``), so Python itself binds defaults and keywords. Any frontend that can
+say "this module / function / method was called with these arguments" can reuse them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence, Union
+
+import torch
+
+from graphnn.errors import UnsupportedError
+from graphnn.ir import Graph, Value
+from graphnn.ops import infer_node
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A tensor in the IR under construction (the name of an IR value)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class ShapeRef:
+    """``x.shape`` / ``x.size()``: indexing it yields per-dim ``size`` values."""
+
+    tensor: Ref
+
+
+Rule = Callable[..., Any]
+_MODULE_RULES: dict[type, Rule] = {}
+_FUNCTION_RULES: dict[Any, Rule] = {}
+_METHOD_RULES: dict[str, Rule] = {}
+
+
+def _register(table: dict, keys: Sequence, what: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        for key in keys:
+            if key in table and table[key] is not fn:  # aliases (F.relu_ is torch.relu_) are fine
+                raise RuntimeError(f"{what} rule for {key!r} registered twice")
+            table[key] = fn
+        return fn
+
+    return register
+
+
+def module_rule(*classes: type):
+    """``fn(builder, module, *args, **kwargs)`` converts a call of a torch.nn layer."""
+    return _register(_MODULE_RULES, classes, "module")
+
+
+def function_rule(*functions: Any):
+    """``fn(builder, *args, **kwargs)`` converts a call of a torch function or operator."""
+    return _register(_FUNCTION_RULES, functions, "function")
+
+
+def method_rule(*names: str):
+    """``fn(builder, self_tensor, *args, **kwargs)`` converts a Tensor method call."""
+    return _register(_METHOD_RULES, names, "method")
+
+
+def module_rule_for(module: torch.nn.Module) -> Optional[Rule]:
+    return _MODULE_RULES.get(type(module))
+
+
+def function_rule_for(function: Any) -> Optional[Rule]:
+    try:
+        return _FUNCTION_RULES.get(function)
+    except TypeError:  # unhashable target
+        return None
+
+
+def method_rule_for(name: str) -> Optional[Rule]:
+    return _METHOD_RULES.get(name)
+
+
+def supported_layers() -> list[str]:
+    return sorted(cls.__name__ for cls in _MODULE_RULES)
+
+
+class Builder:
+    """What a rule uses to add IR nodes for one torch call.
+
+    It knows where the call came from (module path and class, source line) so every
+    node it emits carries that, and it infers each node's output shapes right away so
+    rules can look at input shapes and dtypes, and shape errors surface at trace time.
+    """
+
+    def __init__(self, graph: Graph, name: str, module: Optional[str] = None,
+                 module_class: Optional[str] = None, source: Optional[str] = None,
+                 what: str = ""):
+        self.graph = graph
+        self.name = name
+        self.module = module
+        self.module_class = module_class
+        self.source = source
+        self.what = what or name
+
+    def emit(self, op: str, inputs: Sequence[Ref], params: Optional[dict] = None,
+             num_outputs: int = 1, name: Optional[str] = None, **attrs: Any) -> Union[Ref, list[Ref]]:
+        """Add one node; returns its output Ref (a list of Refs when num_outputs > 1)."""
+        for ref in inputs:
+            if not isinstance(ref, Ref):
+                raise UnsupportedError(f"{self.where}: {op} got a non-tensor input {ref!r}")
+        clean = {k: v.detach().cpu() for k, v in (params or {}).items() if v is not None}
+        node = self.graph.add_node(
+            op, [r.name for r in inputs], name=name or self.name, num_outputs=num_outputs,
+            attrs=attrs, params=clean, module=self.module, module_class=self.module_class,
+            source=self.source,
+        )
+        infer_node(self.graph, node)
+        refs = [Ref(o) for o in node.outputs]
+        return refs if num_outputs != 1 else refs[0]
+
+    def constant(self, value: Any, dtype: Optional[str] = None, name: Optional[str] = None) -> Ref:
+        """A constant tensor node (from a Python number, list or tensor)."""
+        tensor = value if isinstance(value, torch.Tensor) else torch.tensor(value)
+        if dtype is not None:
+            tensor = tensor.to(getattr(torch, dtype))
+        return self.emit("constant", [], params={"value": tensor}, name=name or f"{self.name}_const")
+
+    def value(self, ref: Ref) -> Value:
+        """The IR value behind a Ref (shape and dtype already inferred)."""
+        return self.graph.values[ref.name]
+
+    def shape(self, ref: Ref) -> tuple:
+        return self.value(ref).shape
+
+    def dtype(self, ref: Ref) -> str:
+        return self.value(ref).dtype
+
+    def rank(self, ref: Ref) -> int:
+        return len(self.value(ref).shape)
+
+    @property
+    def where(self) -> str:
+        return f"{self.what} ({self.source})" if self.source else self.what
+
+    def unsupported(self, detail: str) -> UnsupportedError:
+        """An error for an argument combination a rule cannot convert."""
+        return UnsupportedError(f"{self.where}: {detail} is not supported by graphnn yet")

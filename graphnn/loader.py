@@ -1,0 +1,128 @@
+"""Load a user's model.py: import it, find the model and its example inputs.
+
+The file is imported as a module with its top-level prints sent to stderr, so stdout
+stays clean for ``graphnn graph --dot > g.dot``. The seeds' tutorial scripts work
+unchanged: they build ``model`` and ``dummy_input`` at top level.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import inspect
+import os
+import sys
+import traceback
+import uuid
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch.nn as nn
+
+from graphnn.errors import ModelLoadError
+from graphnn.inputs import normalize_example_inputs
+
+MODEL_NAMES = ("model",)
+INPUT_NAMES = ("example_inputs", "dummy_input", "example_input")
+
+
+@dataclass
+class LoadedModel:
+    model: nn.Module
+    example_inputs: Optional[tuple]
+    path: str
+    model_name: str
+
+
+def import_file(path: str):
+    """Import ``path`` as a fresh module; errors in it become one-line ModelLoadErrors."""
+    if not os.path.isfile(path):
+        raise ModelLoadError(f"model file {path!r} does not exist")
+    if not path.endswith(".py"):
+        raise ModelLoadError(f"model file {path!r} is not a Python file (.py)")
+    folder = os.path.dirname(os.path.abspath(path))
+    name = f"graphnn_user_{uuid.uuid4().hex[:8]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, folder)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            spec.loader.exec_module(module)
+    except SystemExit:
+        raise ModelLoadError(f"{path} called exit() while being imported") from None
+    except Exception as exc:  # the user's code failed: say where, in one line
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if os.path.abspath(f.filename) == os.path.abspath(path)]
+        where = f"{os.path.basename(path)}:{frames[-1].lineno}" if frames else os.path.basename(path)
+        raise ModelLoadError(f"importing {where} failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        if sys.path and sys.path[0] == folder:
+            sys.path.pop(0)
+    return module
+
+
+def _build(obj: Any, label: str, path: str) -> nn.Module:
+    """An instance as is; a class or factory called with no arguments."""
+    if isinstance(obj, nn.Module):
+        return obj
+    if callable(obj):
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                built = obj()
+        except TypeError as exc:
+            raise ModelLoadError(f"{label} in {path} cannot be built without arguments ({exc}); "
+                                 f"create an instance at module level, e.g. model = {label}(...)") from None
+        if isinstance(built, nn.Module):
+            return built
+    raise ModelLoadError(f"{label} in {path} is not an nn.Module, nor a class or function returning one")
+
+
+def _candidates(module) -> tuple[list[str], list[str]]:
+    instances = [k for k, v in vars(module).items() if isinstance(v, nn.Module) and not k.startswith("_")]
+    classes = [
+        k for k, v in vars(module).items()
+        if inspect.isclass(v) and issubclass(v, nn.Module) and v.__module__ == module.__name__
+    ]
+    return instances, classes
+
+
+def find_model(module, path: str, name: Optional[str] = None) -> tuple[nn.Module, str]:
+    instances, classes = _candidates(module)
+    listing = ", ".join(instances + classes) or "none"
+    if name is not None:
+        if not hasattr(module, name):
+            raise ModelLoadError(f"--model {name}: {path} has no such name (nn.Modules there: {listing})")
+        return _build(getattr(module, name), name, path), name
+    for default in MODEL_NAMES:
+        if isinstance(getattr(module, default, None), nn.Module):
+            return getattr(module, default), default
+    if len(instances) == 1:
+        return getattr(module, instances[0]), instances[0]
+    if len(instances) > 1:
+        raise ModelLoadError(f"{path} defines several nn.Module instances ({', '.join(instances)}): "
+                             f"choose one with --model NAME")
+    buildable = [c for c in classes if _builds_without_args(getattr(module, c))]
+    if len(buildable) == 1:
+        return _build(getattr(module, buildable[0]), buildable[0], path), buildable[0]
+    if not buildable:
+        raise ModelLoadError(f"no model found in {path}: define `model = MyNet(...)` or name it with "
+                             f"--model NAME (nn.Module classes there: {', '.join(classes) or 'none'})")
+    raise ModelLoadError(f"{path} defines several nn.Module classes ({', '.join(buildable)}): "
+                         f"choose one with --model NAME")
+
+
+def _builds_without_args(cls) -> bool:
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+
+
+def find_example_inputs(module, path: str) -> Optional[tuple]:
+    for name in INPUT_NAMES:
+        if hasattr(module, name):
+            return normalize_example_inputs(getattr(module, name), f"{name} in {path}")
+    return None
+
+
+def load_model_file(path: str, model_name: Optional[str] = None) -> LoadedModel:
+    module = import_file(path)
+    model, name = find_model(module, path, model_name)
+    return LoadedModel(model, find_example_inputs(module, path), path, name)

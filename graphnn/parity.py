@@ -1,0 +1,130 @@
+"""Parity: does the ONNX model compute what the PyTorch model computes?
+
+Each output is compared elementwise with ``|onnx - torch| <= atol + rtol * |torch|``
+(numpy's allclose) and reported as max abs error and max error relative to the
+output's largest magnitude. With a dynamic batch, parity runs at the example batch
+and at a second size (3, or 1 when the example batch is already >1): a batch of 1
+hides batch bugs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from graphnn.inputs import with_batch
+from graphnn.runtime import Runtime
+from graphnn.tensors import flatten_outputs, to_numpy
+
+DEFAULT_ATOL = 1e-4
+DEFAULT_RTOL = 1e-4
+
+
+@dataclass
+class OutputParity:
+    name: str
+    shape: tuple
+    max_abs: float
+    max_rel: float
+    ok: bool
+    problem: str = ""
+
+
+@dataclass
+class ParityRun:
+    batch: Optional[int]
+    outputs: list[OutputParity]
+
+    @property
+    def ok(self) -> bool:
+        return all(o.ok for o in self.outputs)
+
+
+@dataclass
+class ParityReport:
+    runs: list[ParityRun] = field(default_factory=list)
+    atol: float = DEFAULT_ATOL
+    rtol: float = DEFAULT_RTOL
+    device: str = "cpu"
+    note: str = ""  # e.g. why auto ran on CPU
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.runs) and all(r.ok for r in self.runs)
+
+    @property
+    def max_abs(self) -> float:
+        return max((o.max_abs for r in self.runs for o in r.outputs), default=0.0)
+
+    def lines(self) -> list[str]:
+        out = []
+        for run in self.runs:
+            label = f"batch {run.batch}" if run.batch is not None else "static shapes"
+            for o in run.outputs:
+                verdict = "ok" if o.ok else "MISMATCH"
+                detail = o.problem or f"max abs {o.max_abs:.2e}, max rel {o.max_rel:.2e}"
+                shape = "x".join(map(str, o.shape)) or "scalar"
+                out.append(f"  {label}: {o.name} [{shape}] {detail} ... {verdict}")
+        return out
+
+    def summary(self) -> str:
+        word = "ok" if self.ok else "FAILED"
+        return (f"parity {word} on {self.device} (atol {self.atol:g}, rtol {self.rtol:g}): "
+                f"max abs error {self.max_abs:.2e}")
+
+
+def compare(name: str, expected: np.ndarray, actual: np.ndarray, atol: float, rtol: float) -> OutputParity:
+    if expected.shape != actual.shape:
+        return OutputParity(name, tuple(expected.shape), float("inf"), float("inf"), False,
+                            f"shape {actual.shape} from onnxruntime, {expected.shape} from torch")
+    if expected.dtype == bool or not np.issubdtype(expected.dtype, np.number):
+        equal = bool(np.array_equal(expected, actual))
+        return OutputParity(name, expected.shape, 0.0 if equal else 1.0, 0.0 if equal else 1.0, equal)
+    exp = expected.astype(np.float64)
+    act = actual.astype(np.float64)
+    diff = np.abs(exp - act)
+    max_abs = float(np.nanmax(diff)) if diff.size else 0.0
+    scale = float(np.nanmax(np.abs(exp))) if exp.size else 0.0
+    ok = bool(np.allclose(act, exp, atol=atol, rtol=rtol, equal_nan=True))
+    return OutputParity(name, expected.shape, max_abs, max_abs / scale if scale else max_abs, ok)
+
+
+def torch_outputs(model: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> list[np.ndarray]:
+    """Eval-mode outputs, the caller's train/eval modes restored afterwards."""
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            result = model(*inputs)
+    finally:
+        for module, training in modes.items():
+            module.training = training
+    return [to_numpy(t) for t in flatten_outputs(result)]
+
+
+def parity_batches(example_batch: Optional[int]) -> list[Optional[int]]:
+    if example_batch is None:
+        return [None]
+    return [example_batch, 3 if example_batch == 1 else 1]
+
+
+def check(model: torch.nn.Module, runtime: Runtime, example_inputs: Sequence[torch.Tensor],
+          dynamic_inputs: Sequence[bool], output_names: Sequence[str], example_batch: Optional[int],
+          atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, seed: int = 0) -> ParityReport:
+    """Run torch and onnxruntime on the same inputs at each parity batch size."""
+    report = ParityReport(atol=atol, rtol=rtol, device=runtime.device)
+    generator = torch.Generator().manual_seed(seed)
+    for batch in parity_batches(example_batch):
+        if batch is None or batch == example_batch:
+            inputs = list(example_inputs)
+        else:
+            inputs = [with_batch(t, batch, generator) if dyn else t
+                      for t, dyn in zip(example_inputs, dynamic_inputs)]
+        expected = torch_outputs(model, inputs)
+        actual = runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in inputs))))
+        report.runs.append(ParityRun(batch, [
+            compare(name, e, a, atol, rtol) for name, e, a in zip(output_names, expected, actual)
+        ]))
+    return report

@@ -1,0 +1,105 @@
+"""onnxruntime sessions on CPU or CUDA.
+
+Two traps handled here: onnxruntime-gpu silently falls back to CPU when CUDA cannot
+be used, so after creating a session we check ``session.get_providers()``; and its
+CUDA provider enables TF32 by default, which breaks fp32 parity, so we turn it off.
+``--device auto`` uses CUDA when a driver and GPU are present, else CPU with a note.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from graphnn.errors import DeviceError
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+DEVICES = ("cpu", "cuda", "auto")
+CUDA_OPTIONS = {"use_tf32": "0"}
+
+
+@functools.lru_cache(maxsize=None)
+def cuda_gpu_count() -> tuple[int, str]:
+    """(number of CUDA GPUs the driver sees, reason when 0), asked of libcuda directly."""
+    try:
+        libcuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return 0, "no NVIDIA driver (libcuda.so.1) on this machine"
+    if libcuda.cuInit(0) != 0:
+        return 0, "the NVIDIA driver found no usable GPU (cuInit failed)"
+    count = ctypes.c_int(0)
+    if libcuda.cuDeviceGetCount(ctypes.byref(count)) != 0 or count.value == 0:
+        return 0, "the NVIDIA driver reports no GPU"
+    return count.value, ""
+
+
+@dataclass(frozen=True)
+class ProviderPlan:
+    providers: list
+    note: str = ""  # said to the user when auto picked CPU
+
+    @property
+    def wants_cuda(self) -> bool:
+        return any(p[0] == CUDA for p in self.providers)
+
+
+def plan_providers(device: str, available: Sequence[str], gpus: int, why_no_gpu: str = "") -> ProviderPlan:
+    """Which execution providers to ask for; pure, so it is tested without a GPU."""
+    if device not in DEVICES:
+        raise DeviceError(f"unknown device {device!r}: choose one of {', '.join(DEVICES)}")
+    cuda_plan = ProviderPlan([(CUDA, dict(CUDA_OPTIONS)), (CPU, {})])
+    if device == "cpu":
+        return ProviderPlan([(CPU, {})])
+    if CUDA not in available:
+        reason = "this onnxruntime has no CUDA provider (install onnxruntime-gpu)"
+    elif gpus == 0:
+        reason = why_no_gpu or "no CUDA GPU found"
+    else:
+        return cuda_plan
+    if device == "cuda":
+        raise DeviceError(f"--device cuda cannot be used: {reason}; use --device cpu or auto")
+    return ProviderPlan([(CPU, {})], note=f"running on CPU: {reason}")
+
+
+@dataclass
+class Runtime:
+    """An onnxruntime session and the device it really runs on."""
+
+    session: ort.InferenceSession
+    device: str
+    note: str = ""
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.name for i in self.session.get_inputs()]
+
+    def run(self, feeds: dict) -> list[np.ndarray]:
+        return self.session.run(None, feeds)
+
+
+def create_runtime(model_bytes: bytes, device: str = "cpu") -> Runtime:
+    gpus, why = cuda_gpu_count() if device != "cpu" else (0, "")
+    plan = plan_providers(device, ort.get_available_providers(), gpus, why)
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model_bytes, options, providers=plan.providers)
+    used = session.get_providers()
+    if plan.wants_cuda and CUDA not in used:
+        if device == "cuda":
+            raise DeviceError("--device cuda: onnxruntime fell back to CPU (CUDA libraries missing?); "
+                              "use --device cpu or auto")
+        return Runtime(session, "cpu", "running on CPU: onnxruntime could not start its CUDA provider")
+    return Runtime(session, "cuda" if CUDA in used else "cpu", plan.note)
+
+
+def describe_devices() -> str:
+    """One line for --help / errors: what this machine can run on."""
+    gpus, why = cuda_gpu_count()
+    cuda = f"{gpus} CUDA GPU(s)" if gpus else f"no CUDA ({why})"
+    return f"onnxruntime {ort.__version__}: CPU, {cuda}"
+
