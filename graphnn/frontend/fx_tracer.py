@@ -105,8 +105,8 @@ class _Replay:
     def run(self, fx_graph: fx.Graph, placeholders: Sequence[Ref]) -> None:
         inputs = iter(placeholders)
         for fx_node in fx_graph.nodes:
-            if fx_node.op == "placeholder":
-                self.env[fx_node] = next(inputs)
+            if fx_node.op == "placeholder":  # past the inputs: a default given as concrete_args
+                self.env[fx_node] = next(inputs, None)
             elif fx_node.op == "output":
                 self._set_outputs(fx_node)
             else:
@@ -194,25 +194,38 @@ def trace_fx(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor],
     """Trace ``model`` (in eval mode; the caller's modes are restored) into an IR Graph."""
     modes = {m: m.training for m in model.modules()}
     model.eval()
+    graph = Graph(type(model).__name__)
     try:
-        fx_graph = symbolic_trace(model, len(example_inputs))
-        graph = Graph(type(model).__name__)
-        placeholders = _add_inputs(graph, fx_graph, example_inputs, dynamic_batch)
-        _Replay(model, graph).run(fx_graph, placeholders)
+        if module_rule_for(model):  # a bare layer: fx would trace into it, so call its rule
+            names = ["input"] + [f"input_{i}" for i in range(1, len(example_inputs))]
+            placeholders = _add_inputs(graph, names, example_inputs, dynamic_batch)
+            _trace_bare_layer(model, graph, placeholders)
+        else:
+            fx_graph = symbolic_trace(model, len(example_inputs))
+            names = [n.target for n in fx_graph.nodes if n.op == "placeholder"][:len(example_inputs)]
+            placeholders = _add_inputs(graph, names, example_inputs, dynamic_batch)
+            _Replay(model, graph).run(fx_graph, placeholders)
     finally:
         for module, training in modes.items():
             module.training = training
     return graph
 
 
-def _add_inputs(graph: Graph, fx_graph: fx.Graph, example_inputs: Sequence[torch.Tensor],
+def _trace_bare_layer(layer: torch.nn.Module, graph: Graph, inputs: Sequence[Ref]) -> None:
+    """``model = nn.Linear(10, 5)``: one layer, named after its class (``linear``)."""
+    name = type(layer).__name__.lower()
+    builder = Builder(graph, name, name, type(layer).__name__, None, name)
+    outputs = flatten_outputs(module_rule_for(layer)(builder, layer, *inputs))
+    graph.outputs = [out.name for out in outputs]
+
+
+def _add_inputs(graph: Graph, names: Sequence[str], example_inputs: Sequence[torch.Tensor],
                 dynamic_batch: bool) -> list[Ref]:
-    names = [n.target for n in fx_graph.nodes if n.op == "placeholder"]
     batch = _batch_size(example_inputs) if dynamic_batch else None
     refs = []
     for name, tensor in zip(names, example_inputs):
         shape = list(tensor.shape)
-        if batch is not None and shape and shape[0] == batch:
+        if batch is not None and len(shape) >= 2 and shape[0] == batch:
             shape[0] = "batch"
         graph.add_input(name, tuple(shape), dtype_name(tensor.dtype))
         refs.append(Ref(name))

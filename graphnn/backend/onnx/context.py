@@ -104,7 +104,7 @@ class EmitContext:
         array = tensor.detach().cpu().numpy() if isinstance(tensor, torch.Tensor) else np.asarray(tensor)
         unique = name if name not in self.initializers and name not in self._taken else self.fresh(name)
         self._taken.add(unique)
-        self.initializers[unique] = numpy_helper.from_array(np.ascontiguousarray(array), unique)
+        self.initializers[unique] = numpy_helper.from_array(np.array(array, order="C"), unique)  # keeps 0-d (ascontiguousarray would not)
         if key is not None:
             self._stored[key] = unique
         return unique

@@ -69,3 +69,9 @@ def dropout_function(b, x, p=0.5, training=True, inplace=False):
     if training:
         raise b.unsupported("dropout with training=True in eval-mode export (pass training=self.training)")
     return b.emit("dropout", [x], p=p)
+
+
+@function_rule(torch.fx._symbolic_trace._assert_is_none)
+def assert_is_none(b, value, *message):
+    """fx's guard for a forward argument fixed to None (a default past the given inputs)."""
+    return None

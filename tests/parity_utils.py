@@ -1,0 +1,53 @@
+"""Shared test helper: export a model through the whole pipeline and assert parity.
+
+Used by the per-op tests in tests/ops/: every lowering is checked against PyTorch at
+the default opset and the lowest supported one, at two batch sizes when the batch is
+dynamic, with the IR verifier after every pass.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional, Sequence
+
+import onnx
+import torch
+
+import graphnn
+from graphnn.backend.onnx import DEFAULT_OPSET, MIN_OPSET, to_onnx
+
+OPSETS = (DEFAULT_OPSET, MIN_OPSET)
+
+
+def export_checked(model: torch.nn.Module, inputs: Sequence[torch.Tensor] | torch.Tensor,
+                   opsets: Iterable[int] = OPSETS, optimize: bool = True, dynamic_batch: bool = True,
+                   atol: float = 1e-4, rtol: float = 1e-4) -> dict[int, onnx.ModelProto]:
+    """Trace, run passes with the verifier, lower at each opset, assert parity; returns the models."""
+    if isinstance(inputs, torch.Tensor):
+        inputs = (inputs,)
+    graph = graphnn.trace(model, inputs, dynamic_batch=dynamic_batch)
+    graph.verify()
+    graph = graphnn.optimize(graph, enabled=optimize, verify=True)
+    models = {}
+    for opset in opsets:
+        onnx_model = to_onnx(graph, opset)
+        report = graphnn.check_parity(model, inputs, onnx_model, atol=atol, rtol=rtol)
+        assert report.ok, f"opset {opset}: " + report.summary() + "\n" + "\n".join(report.lines())
+        expected_runs = 2 if dynamic_batch and inputs[0].dim() >= 2 else 1
+        assert len(report.runs) == expected_runs
+        models[opset] = onnx_model
+    return models
+
+
+def onnx_ops(model: onnx.ModelProto) -> list[str]:
+    return [n.op_type for n in model.graph.node]
+
+
+class Wrap(torch.nn.Module):
+    """A module around a function, for testing functional spellings: Wrap(lambda x: F.relu(x))."""
+
+    def __init__(self, fn, *modules: Optional[torch.nn.Module]):
+        super().__init__()
+        self.fn = fn
+        self.mods = torch.nn.ModuleList([m for m in modules if m is not None])
+
+    def forward(self, x, y=None, z=None):  # fx cannot trace *args; unused inputs stay None
+        return self.fn(*[t for t in (x, y, z) if t is not None])
