@@ -14,12 +14,12 @@ import sys
 import traceback
 import uuid
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import torch.nn as nn
 
 from graphnn.errors import ModelLoadError
-from graphnn.inputs import normalize_example_inputs
+from graphnn.inputs import inputs_from_specs, normalize_example_inputs, parse_input_spec
 
 MODEL_NAMES = ("model",)
 INPUT_NAMES = ("example_inputs", "dummy_input", "example_input")
@@ -126,3 +126,21 @@ def load_model_file(path: str, model_name: Optional[str] = None) -> LoadedModel:
     module = import_file(path)
     model, name = find_model(module, path, model_name)
     return LoadedModel(model, find_example_inputs(module, path), path, name)
+
+
+def resolve_inputs(loaded: LoadedModel, specs: Sequence[str]) -> tuple:
+    """--input specs win over the file's example inputs; one of the two must exist."""
+    if specs:
+        return inputs_from_specs([parse_input_spec(s) for s in specs])
+    if loaded.example_inputs is None:
+        raise ModelLoadError(
+            f"no example inputs for {loaded.model_name} in {loaded.path}: pass --input SHAPE[:dtype] "
+            f"(e.g. --input 1x3x28x28) or define {' / '.join(INPUT_NAMES)} there"
+        )
+    return loaded.example_inputs
+
+
+def load(path: str, model_name: Optional[str] = None, specs: Sequence[str] = ()) -> tuple[LoadedModel, tuple]:
+    """The model and the inputs to trace it with, as the CLI commands need them."""
+    loaded = load_model_file(path, model_name)
+    return loaded, resolve_inputs(loaded, specs)

@@ -18,7 +18,8 @@ import torch.fx as fx
 
 from graphnn.errors import GraphnnError, TraceError, UnsupportedError
 from graphnn.frontend.rules import (
-    Builder, Ref, function_rule_for, method_rule_for, module_rule_for, supported_layers,
+    Builder, Ref, function_label, function_rule_for, method_rule_for, module_rule_for,
+    supported_layers,
 )
 from graphnn.ir import Graph
 from graphnn.tensors import dtype_name, flatten_outputs
@@ -94,6 +95,13 @@ def _defaults_beyond(model: torch.nn.Module, num_inputs: int) -> dict[str, Any]:
     return concrete
 
 
+def unwrap_parallel(model: torch.nn.Module) -> torch.nn.Module:
+    """DataParallel / DistributedDataParallel only split batches across GPUs: export the model inside."""
+    while isinstance(model, (torch.nn.DataParallel, torch.nn.parallel.DistributedDataParallel)):
+        model = model.module
+    return model
+
+
 class _Replay:
     """Replays an fx graph through the mapping rules into an IR Graph."""
 
@@ -137,14 +145,14 @@ class _Replay:
         if rule is None:
             raise UnsupportedError(
                 f"{builder.where}: layer nn.{cls} is not supported by graphnn yet "
-                f"(supported: {', '.join(supported_layers())})"
+                f"(`graphnn layers` lists the {len(supported_layers())} supported ones)"
             )
         args, kwargs = self._resolve(fx_node)
         return rule(builder, module, *args, **kwargs)
 
     def _call_function(self, fx_node: fx.Node) -> Any:
         target = fx_node.target
-        label = _function_label(target)
+        label = function_label(target)
         builder = self._builder(fx_node, fx_node.name, what=label)
         rule = function_rule_for(target)
         if rule is None:
@@ -179,19 +187,10 @@ def _fetch_attr(model: torch.nn.Module, target: str) -> Any:
     return obj
 
 
-def _function_label(target: Any) -> str:
-    module = getattr(target, "__module__", None) or ""
-    name = getattr(target, "__name__", repr(target))
-    if module in ("_operator", "operator"):
-        return f"operator.{name}"
-    if module.startswith("torch"):
-        return f"{module.replace('torch._C._nn', 'torch.nn.functional')}.{name}"
-    return name
-
-
 def trace_fx(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor],
              dynamic_batch: bool = True) -> Graph:
     """Trace ``model`` (in eval mode; the caller's modes are restored) into an IR Graph."""
+    model = unwrap_parallel(model)
     modes = {m: m.training for m in model.modules()}
     model.eval()
     graph = Graph(type(model).__name__)

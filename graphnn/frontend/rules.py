@@ -80,7 +80,28 @@ def method_rule_for(name: str) -> Optional[Rule]:
 
 
 def supported_layers() -> list[str]:
-    return sorted(cls.__name__ for cls in _MODULE_RULES)
+    return sorted({cls.__name__ for cls in _MODULE_RULES})
+
+
+def supported_functions() -> list[str]:
+    return sorted({function_label(f) for f in _FUNCTION_RULES})
+
+
+def supported_methods() -> list[str]:
+    return sorted(_METHOD_RULES)
+
+
+def function_label(target: Any) -> str:
+    """How users spell a function: ``torch.nn.functional.relu``, ``operator.add``."""
+    module = getattr(target, "__module__", None) or ""
+    name = getattr(target, "__name__", repr(target))
+    if module in ("_operator", "operator"):
+        return f"operator.{name}"
+    if module.startswith("torch._C._nn"):
+        return f"torch.nn.functional.{name}"
+    if module.startswith("torch._C") or module == "torch._tensor" or not module:
+        return f"torch.{name}"
+    return f"{module}.{name}"
 
 
 class Builder:

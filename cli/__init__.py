@@ -1,0 +1,1 @@
+"""The graphnn command line: click commands that parse, call graphnn, and print."""

@@ -1,0 +1,46 @@
+"""Options shared by several commands, defined once."""
+import click
+
+from graphnn.backend.onnx import DEFAULT_OPSET, MIN_OPSET
+from graphnn.parity import DEFAULT_ATOL, DEFAULT_RTOL
+from graphnn.runtime import DEVICES
+
+
+def model_source(fn):
+    """MODEL_PY, --model, --input, --static: which model, traced with which inputs."""
+    fn = click.option(
+        "--static", is_flag=True,
+        help="Fix every input dim, batch included (default: dim 0 is a dynamic 'batch').",
+    )(fn)
+    fn = click.option(
+        "--input", "inputs", multiple=True, metavar="SHAPE[:DTYPE]",
+        help="An example input, e.g. 1x3x28x28 or 4x20:int64; repeat once per forward argument. "
+             "Default: example_inputs / dummy_input / example_input from MODEL_PY.",
+    )(fn)
+    fn = click.option(
+        "--model", "model_name", metavar="NAME",
+        help="The nn.Module instance, class or zero-argument factory in MODEL_PY. Default: `model`, "
+             "else the only nn.Module instance, else the only nn.Module class buildable without arguments.",
+    )(fn)
+    return click.argument("model_py", type=click.Path(dir_okay=False))(fn)
+
+
+def lowering(fn):
+    fn = click.option("--no-optimize", is_flag=True,
+                      help="Skip the optimizing passes (BatchNorm folding, Dropout/Identity removal, DCE).")(fn)
+    return click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True,
+                        help=f"ONNX opset, from {MIN_OPSET} to the newest the installed onnxruntime runs.")(fn)
+
+
+def device(fn):
+    return click.option(
+        "--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
+        help="onnxruntime execution device; auto uses CUDA when a GPU is usable, else CPU.",
+    )(fn)
+
+
+def tolerances(fn):
+    fn = click.option("--rtol", type=float, default=DEFAULT_RTOL, show_default=True,
+                      help="Parity: relative tolerance.")(fn)
+    return click.option("--atol", type=float, default=DEFAULT_ATOL, show_default=True,
+                        help="Parity: absolute tolerance; an element passes if |onnx - torch| <= atol + rtol*|torch|.")(fn)

@@ -1,0 +1,92 @@
+"""``graphnn run``: run an ONNX file on given or random inputs, with latency."""
+import os
+import statistics
+import time
+
+import click
+import numpy as np
+import onnx
+
+from cli import options
+from cli.output import progress
+from graphnn.errors import GraphnnError, InputSpecError
+from graphnn.inputs import inputs_from_specs, parse_input_spec
+from graphnn.runtime import create_runtime
+from graphnn.tensors import to_numpy
+
+_ONNX_TO_NUMPY = {1: "float32", 11: "float64", 10: "float16", 7: "int64", 6: "int32", 9: "bool", 2: "uint8", 3: "int8"}
+
+
+@click.command()
+@click.argument("model_onnx", type=click.Path(dir_okay=False))
+@click.option("--input", "inputs", multiple=True, metavar="SHAPE[:DTYPE]",
+              help="Shape (and dtype) of each input, in order. Default: the file's input shapes, "
+                   "dynamic dims set to --batch.")
+@click.option("--npz", type=click.Path(exists=True, dir_okay=False),
+              help="Take the inputs from a .npz file whose array names are the model's input names.")
+@click.option("--batch", type=int, default=1, show_default=True, help="Size of dynamic dims when no --input.")
+@click.option("--repeat", type=click.IntRange(1), default=10, show_default=True, help="Timed runs after one warm-up.")
+@options.device
+def run(model_onnx, inputs, npz, batch, repeat, device):
+    """Run MODEL_ONNX with onnxruntime and print output shapes and latency.
+
+    \b
+    Examples:
+      graphnn run simple_cnn.onnx
+      graphnn run simple_cnn.onnx --input 8x3x28x28 --repeat 100 --device auto
+      graphnn run model.onnx --npz inputs.npz
+    """
+    model = _load_onnx(model_onnx)
+    feeds = _feeds(model, inputs, npz, batch)
+    runtime = create_runtime(model.SerializeToString(), device)
+    if runtime.note:
+        progress(runtime.note)
+    outputs = runtime.run(feeds)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        runtime.run(feeds)
+        times.append((time.perf_counter() - start) * 1000)
+    for info, value in zip(model.graph.output, outputs):
+        click.echo(f"{info.name}: {'x'.join(map(str, value.shape)) or 'scalar'} {value.dtype}")
+    click.echo(f"latency on {runtime.device}: median {statistics.median(times):.3f} ms, "
+               f"min {min(times):.3f} ms over {repeat} runs")
+
+
+def _load_onnx(path: str) -> onnx.ModelProto:
+    if not os.path.isfile(path):
+        raise GraphnnError(f"ONNX file {path!r} does not exist")
+    try:
+        return onnx.load(path)
+    except Exception as exc:  # a truncated or non-ONNX file
+        raise GraphnnError(f"{path} is not a readable ONNX model ({type(exc).__name__})") from None
+
+
+def _graph_inputs(model: onnx.ModelProto) -> list:
+    initializers = {i.name for i in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in initializers]
+
+
+def _feeds(model: onnx.ModelProto, specs, npz, batch) -> dict:
+    graph_inputs = _graph_inputs(model)
+    names = [i.name for i in graph_inputs]
+    if npz:
+        arrays = np.load(npz)
+        missing = [n for n in names if n not in arrays]
+        if missing:
+            raise InputSpecError(f"{npz} lacks arrays for inputs {', '.join(missing)} (has {', '.join(arrays.files)})")
+        return {n: arrays[n] for n in names}
+    if specs:
+        if len(specs) != len(names):
+            raise InputSpecError(f"{len(specs)} --input given, the model has {len(names)} inputs ({', '.join(names)})")
+        tensors = inputs_from_specs([parse_input_spec(s) for s in specs])
+    else:
+        tensors = inputs_from_specs([_default_spec(i, batch) for i in graph_inputs])
+    return {n: to_numpy(t) for n, t in zip(names, tensors)}
+
+
+def _default_spec(info, batch: int):
+    tensor_type = info.type.tensor_type
+    dims = [d.dim_value if d.HasField("dim_value") else batch for d in tensor_type.shape.dim]
+    dtype = _ONNX_TO_NUMPY.get(tensor_type.elem_type, "float32")
+    return parse_input_spec(("x".join(map(str, dims)) if dims else "") + f":{dtype}")

@@ -1,0 +1,65 @@
+"""User mistakes become GraphnnErrors that say what, where and what to do."""
+import pytest
+import torch
+import torch.nn as nn
+
+import graphnn
+from graphnn.errors import ShapeError, TraceError, UnsupportedError
+
+
+class Branchy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        if x.sum() > 0:
+            return self.fc(x)
+        return x
+
+
+def test_data_dependent_control_flow_names_the_line():
+    with pytest.raises(TraceError, match=r"data-dependent control flow at test_errors\.py:\d+: if x\.sum\(\) > 0"):
+        graphnn.trace(Branchy(), torch.randn(1, 4))
+
+
+class Unsupported(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.odd = nn.Unfold(2)
+
+    def forward(self, x):
+        return self.odd(x)
+
+
+def test_unsupported_layer_names_layer_and_line():
+    with pytest.raises(UnsupportedError, match=r"odd \(test_errors\.py:\d+\): layer nn\.Unfold is not supported"):
+        graphnn.trace(Unsupported(), torch.randn(1, 3, 4, 4))
+
+
+def test_unsupported_function_names_it():
+    class Weird(nn.Module):
+        def forward(self, x):
+            return torch.fft.fft(x).real
+
+    with pytest.raises(UnsupportedError, match=r"fft.* is not supported"):
+        graphnn.trace(Weird(), torch.randn(2, 4))
+
+
+def test_reshape_fixing_the_batch_suggests_static():
+    class FixedBatch(nn.Module):
+        def forward(self, x):
+            return x.view(1, 12)
+
+    with pytest.raises(ShapeError, match="--static"):
+        graphnn.trace(FixedBatch(), torch.randn(1, 3, 4))
+    graph = graphnn.trace(FixedBatch(), torch.randn(1, 3, 4), dynamic_batch=False)
+    assert graph.values[graph.outputs[0]].shape == (1, 12)
+
+
+def test_train_mode_is_restored_after_trace_and_parity():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Dropout(0.5))
+    model.train()
+    model[0].eval()
+    graphnn.export(model, torch.randn(2, 3))
+    assert model.training and model[1].training and not model[0].training

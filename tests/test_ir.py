@@ -1,0 +1,72 @@
+"""The IR keeps ordered inputs as the one source of truth and edges derived from them."""
+import pytest
+import torch
+
+from graphnn.ir import Graph
+
+
+def small_graph():
+    g = Graph("g")
+    g.add_input("x", ("batch", 4), "float32")
+    a = g.add_node("relu", ["x"], name="a")
+    b = g.add_node("sub", [a.outputs[0], a.outputs[0]], name="b")
+    g.outputs = [b.outputs[0]]
+    for name in ("a", "b"):
+        g.values[name].shape, g.values[name].dtype = ("batch", 4), "float32"
+    return g
+
+
+def test_edges_follow_ordered_inputs_including_repeats():
+    g = small_graph()
+    assert g.node("b").inputs == ("a", "a")
+    assert sorted(g.edges()) == [("a", "b", 0, "a"), ("a", "b", 1, "a")]
+    g.verify()
+
+
+def test_replace_uses_rewires_consumers_and_outputs():
+    g = small_graph()
+    c = g.add_node("relu", ["x"], name="c")
+    g.values["c"].shape, g.values["c"].dtype = ("batch", 4), "float32"
+    g.replace_uses("a", "c")
+    assert g.node("b").inputs == ("c", "c")
+    assert g.consumers("a") == []
+    g.remove_node(g.node("a"))
+    g.verify()
+    assert [n.name for n in g.nodes()] == ["c", "b"]
+
+
+def test_remove_node_refuses_while_used():
+    g = small_graph()
+    with pytest.raises(ValueError, match="still used"):
+        g.remove_node(g.node("a"))
+
+
+def test_names_are_unique_across_nodes_and_values():
+    g = small_graph()
+    assert g.add_node("relu", ["x"], name="a").name == "a_1"
+    assert g.unique_name("x") == "x_1"
+
+
+def test_verify_catches_missing_shapes():
+    g = small_graph()
+    g.values["b"].shape = None
+    with pytest.raises(AssertionError, match="shape unknown"):
+        g.verify()
+
+
+def test_copy_is_independent():
+    g = small_graph()
+    g.node("a").params["w"] = torch.ones(2)
+    h = g.copy()
+    h.replace_uses("a", "x")
+    h.remove_node(h.node("a"))
+    assert [n.name for n in g.nodes()] == ["a", "b"]
+    assert [n.name for n in h.nodes()] == ["b"]
+    h.verify()
+
+
+def test_show_shape_uses_example_symbol_sizes():
+    g = small_graph()
+    g.symbols["batch"] = 3
+    assert g.show_shape(("batch", 4)) == "3x4"
+    assert g.show_shape(()) == "scalar"

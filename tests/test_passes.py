@@ -1,0 +1,126 @@
+"""Passes: node counts before and after, and parity after."""
+import torch
+import torch.nn as nn
+
+import graphnn
+from graphnn.passes import dce, fold_batchnorm, run_passes
+from tests.parity_utils import Wrap, export_checked, onnx_ops
+
+
+def randomize_bn(bn):
+    bn.running_mean.uniform_(-0.5, 0.5)
+    bn.running_var.uniform_(0.5, 2.0)
+    if bn.affine:
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.3, 0.3)
+    return bn
+
+
+def trace(model, *inputs):
+    return graphnn.trace(model, inputs)
+
+
+def test_conv_bn_folds_into_conv():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), randomize_bn(nn.BatchNorm2d(8)), nn.ReLU())
+    graph = trace(model, torch.randn(1, 3, 10, 10))
+    assert graph.ops() == ["conv2d", "batch_norm", "relu"]
+    assert fold_batchnorm(graph) == 1
+    assert graph.ops() == ["conv2d", "relu"]
+    graph.verify()
+    models = export_checked(model, torch.randn(1, 3, 10, 10))
+    assert onnx_ops(models[18]) == ["Conv", "Relu"]
+
+
+def test_linear_bn1d_folds():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 4), randomize_bn(nn.BatchNorm1d(4)))
+    graph = graphnn.optimize(trace(model, torch.randn(2, 6)))
+    assert graph.ops() == ["linear"]
+    export_checked(model, torch.randn(2, 6))
+
+
+def test_bn_without_affine_folds():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 4, 1), randomize_bn(nn.BatchNorm2d(4, affine=False)))
+    assert graphnn.optimize(trace(model, torch.randn(1, 2, 5, 5))).ops() == ["conv2d"]
+    export_checked(model, torch.randn(1, 2, 5, 5))
+
+
+def test_bn_not_folded_when_conv_output_is_shared():
+    torch.manual_seed(0)
+
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.bn = randomize_bn(nn.BatchNorm2d(4))
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.bn(y) + y
+
+    model = Shared()
+    graph = graphnn.optimize(trace(model, torch.randn(1, 3, 8, 8)))
+    assert graph.ops() == ["conv2d", "scale_shift", "add"]
+    models = export_checked(model, torch.randn(1, 3, 8, 8))
+    assert "BatchNormalization" not in onnx_ops(models[18])
+
+
+def test_lone_bn_becomes_scale_shift_and_no_optimize_keeps_batchnorm():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.MaxPool2d(2), randomize_bn(nn.BatchNorm2d(3)))
+    assert graphnn.optimize(trace(model, torch.randn(1, 3, 8, 8))).ops() == ["max_pool2d", "scale_shift"]
+    kept = export_checked(model, torch.randn(1, 3, 8, 8), optimize=False)
+    assert onnx_ops(kept[18]) == ["MaxPool", "BatchNormalization"]
+    folded = export_checked(model, torch.randn(1, 3, 8, 8))
+    assert onnx_ops(folded[18]) == ["MaxPool", "Mul", "Add"]
+
+
+def test_dropout_and_identity_are_removed():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5), nn.Identity(), nn.ReLU())
+    graph = trace(model, torch.randn(2, 4))
+    assert graph.ops() == ["linear", "dropout", "identity", "relu"]
+    changes = run_passes(graph, verify=True)
+    assert changes["eliminate_dropout"] == 1 and changes["eliminate_identity"] == 1
+    assert graph.ops() == ["linear", "relu"]
+    export_checked(model, torch.randn(2, 4))
+
+
+def test_model_returning_its_input_through_dropout():
+    model = nn.Sequential(nn.Dropout(0.1))
+    models = export_checked(model, torch.randn(2, 3))
+    assert onnx_ops(models[18]) == ["Identity"]
+
+
+def test_fold_shapes_turns_traced_batch_into_copy_dim():
+    graph = trace(Wrap(lambda x: x.view(x.size(0), -1)), torch.randn(1, 2, 3))
+    assert graph.ops() == ["size", "reshape"]
+    run_passes(graph, verify=True)
+    assert graph.ops() == ["reshape"]
+    assert graph.nodes()[0].attrs["shape"] == ["same", -1]
+
+
+def test_fold_shapes_bakes_static_sizes():
+    graph = trace(Wrap(lambda x: x.reshape(x.size(0), x.size(1) * x.size(2))), torch.randn(1, 2, 3))
+    run_passes(graph, verify=True)
+    assert graph.ops() == ["reshape"]
+    assert graph.nodes()[0].attrs["shape"] == ["same", 6]
+
+
+def test_dce_removes_unused_branch():
+    graph = trace(Wrap(lambda x: (x.relu(), x + 1)[0]), torch.randn(2, 3))
+    assert len(graph) == 3  # relu, const, add
+    assert dce(graph) == 2
+    assert graph.ops() == ["relu"]
+    graph.verify()
+
+
+def test_pipeline_leaves_input_graph_untouched():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), randomize_bn(nn.BatchNorm2d(4)))
+    graph = trace(model, torch.randn(1, 3, 6, 6))
+    before = graph.ops()
+    graphnn.optimize(graph)
+    assert graph.ops() == before

@@ -1,0 +1,54 @@
+"""Provider selection (pure logic, testable without a GPU) and the CPU session."""
+import pytest
+
+from graphnn.errors import DeviceError
+from graphnn.runtime import CPU, CUDA, create_runtime, plan_providers
+
+BOTH = [CUDA, CPU]
+
+
+def test_cpu_is_cpu_only():
+    assert plan_providers("cpu", BOTH, gpus=1).providers == [(CPU, {})]
+
+
+def test_cuda_with_gpu_disables_tf32_and_keeps_cpu_fallback():
+    plan = plan_providers("cuda", BOTH, gpus=1)
+    assert plan.providers == [(CUDA, {"use_tf32": "0"}), (CPU, {})]
+    assert plan.wants_cuda
+
+
+def test_cuda_without_gpu_is_a_user_error():
+    with pytest.raises(DeviceError, match="no NVIDIA driver.*--device cpu"):
+        plan_providers("cuda", BOTH, gpus=0, why_no_gpu="no NVIDIA driver")
+
+
+def test_cuda_without_cuda_build_names_the_package():
+    with pytest.raises(DeviceError, match="onnxruntime-gpu"):
+        plan_providers("cuda", [CPU], gpus=1)
+
+
+def test_auto_falls_back_to_cpu_with_a_note():
+    plan = plan_providers("auto", BOTH, gpus=0, why_no_gpu="no NVIDIA driver")
+    assert plan.providers == [(CPU, {})] and "no NVIDIA driver" in plan.note
+
+
+def test_auto_uses_cuda_when_present():
+    assert plan_providers("auto", BOTH, gpus=2).wants_cuda
+
+
+def test_unknown_device():
+    with pytest.raises(DeviceError, match="unknown device"):
+        plan_providers("tpu", BOTH, gpus=0)
+
+
+def test_cpu_runtime_runs_a_model():
+    import numpy as np
+    import torch
+
+    import graphnn
+
+    result = graphnn.export(torch.nn.Linear(3, 2), torch.randn(1, 3), check=False)
+    runtime = create_runtime(result.onnx_model.SerializeToString(), "cpu")
+    assert runtime.device == "cpu" and runtime.input_names == ["input"]
+    (out,) = runtime.run({"input": np.ones((5, 3), dtype=np.float32)})
+    assert out.shape == (5, 2)
