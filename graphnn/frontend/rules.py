@@ -13,9 +13,10 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 
-from graphnn.errors import UnsupportedError
+from graphnn.errors import ShapeError, UnsupportedError
 from graphnn.ir import Graph, Value
 from graphnn.ops import infer_node
+from graphnn.ops.registry import shape_error
 
 
 @dataclass(frozen=True)
@@ -161,6 +162,10 @@ class Builder:
     @property
     def where(self) -> str:
         return f"{self.what} ({self.source})" if self.source else self.what
+
+    def shape_error(self, detail: str) -> ShapeError:
+        """A shape error raised by a rule itself, worded like the shape rules' ones."""
+        return shape_error(self.graph, self.where, detail)
 
     def unsupported(self, detail: str) -> UnsupportedError:
         """An error for an argument combination a rule cannot convert."""

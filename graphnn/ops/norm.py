@@ -1,14 +1,76 @@
-"""Shape rules for normalisation: eval-mode ``batch_norm`` and its folded form
-``scale_shift`` (per-channel y = x * scale + shift on dim 1)."""
+"""Shape rules for normalisation: every op keeps its input's shape and dtype; the rules
+check what the layer's parameters or attributes say about the input.
+
+* ``batch_norm`` (params running_mean, running_var, optional weight/bias; attr eps) and its
+  folded form ``scale_shift`` (params scale, shift): per-channel on dim 1.
+* ``batch_stats_norm``, ``instance_norm``, ``group_norm`` (optional per-channel weight/bias;
+  attr eps, group_norm also num_groups): the channel count is checked when the params
+  give it, as torch does.
+* ``layer_norm``, ``rms_norm`` (attrs normalized_shape, eps): over the last dims.
+* ``lrn`` (attrs size, alpha, beta, k): across channels. ``lp_normalize`` (attrs p, dim, eps).
+"""
+from graphnn.ops.dims import normalize_axis
 from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+
+
+def _channels_first(x, channels, min_rank=2):
+    """An (N, C, ...) input of at least ``min_rank`` dims with ``channels`` on dim 1 (None: any)."""
+    if len(x.shape) < min_rank:
+        raise ShapeMismatch(f"expects an (N, C, ...) input of {min_rank} or more dims, gets {len(x.shape)}-d")
+    if channels is not None and x.shape[1] != channels:
+        raise ShapeMismatch(f"expects {channels} channels, gets {x.shape[1]}")
+
+
+def _weight_channels(node):
+    weight = node.params.get("weight", node.params.get("bias"))
+    return None if weight is None else weight.shape[0]
+
+
+def _tuple(dims):
+    """Python's tuple notation, as torch prints normalized_shape: (10,) or (3, 4)."""
+    return "(" + ", ".join(map(str, dims)) + ("," if len(dims) == 1 else "") + ")"
 
 
 @shape_rule("batch_norm", "scale_shift")
 def per_channel(node, x):
     key = "running_mean" if node.op == "batch_norm" else "scale"
-    channels = node.params[key].shape[0]
-    if len(x.shape) < 2:
-        raise ShapeMismatch(f"expects an input (N, {channels}, ...), gets {len(x.shape)}-d")
-    if x.shape[1] != channels:
-        raise ShapeMismatch(f"expects {channels} channels, gets {x.shape[1]}")
+    _channels_first(x, node.params[key].shape[0])
+    return TensorType(x.shape, x.dtype)
+
+
+@shape_rule("batch_stats_norm")
+def batch_stats_norm(node, x):
+    _channels_first(x, _weight_channels(node))
+    return TensorType(x.shape, x.dtype)
+
+
+@shape_rule("instance_norm", "lrn")
+def spatial_channels(node, x):
+    """InstanceNormalization and LRN need spatial dims after (N, C)."""
+    _channels_first(x, _weight_channels(node), min_rank=3)
+    return TensorType(x.shape, x.dtype)
+
+
+@shape_rule("group_norm")
+def group_norm(node, x):
+    _channels_first(x, _weight_channels(node))
+    groups, channels = node.attrs["num_groups"], x.shape[1]
+    if isinstance(channels, int) and channels % groups:
+        raise ShapeMismatch(f"expects channels divisible by {groups} groups, gets {channels}")
+    return TensorType(x.shape, x.dtype)
+
+
+@shape_rule("layer_norm", "rms_norm")
+def trailing(node, x):
+    """normalized_shape must be the input's last dims."""
+    expected = tuple(node.attrs["normalized_shape"])
+    got = tuple(x.shape[-len(expected):])
+    if got != expected:
+        raise ShapeMismatch(f"expects the last dims to be {_tuple(expected)}, gets {_tuple(got)}")
+    return TensorType(x.shape, x.dtype)
+
+
+@shape_rule("lp_normalize")
+def lp_normalize(node, x):
+    normalize_axis(node.attrs["dim"], len(x.shape))
     return TensorType(x.shape, x.dtype)

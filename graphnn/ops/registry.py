@@ -54,14 +54,19 @@ def known_ops() -> list[str]:
     return sorted(_RULES)
 
 
+def shape_error(graph: Graph, where: str, detail: str) -> ShapeError:
+    """Every shape error reads the same: ``fc (model.py:14) expects .. for input 1x3x32x32``."""
+    feeds = ", ".join(graph.show_shape(graph.values[i].shape) for i in graph.inputs)
+    return ShapeError(f"{where} {detail} for input {feeds}")
+
+
 def infer_node(graph: Graph, node: Node) -> None:
     """Set the shape, dtype and known value of ``node``'s outputs from its inputs."""
     inputs: list[Value] = [graph.values[v] for v in node.inputs]
     try:
         result = shape_rule_for(node.op)(node, *inputs)
     except ShapeMismatch as exc:
-        feeds = ", ".join(graph.show_shape(graph.values[i].shape) for i in graph.inputs)
-        raise ShapeError(f"{node.where} {exc} for input {feeds}") from None
+        raise shape_error(graph, node.where, str(exc)) from None
     results = result if isinstance(result, list) else [result]
     if len(results) != len(node.outputs):
         raise AssertionError(f"{node.op} rule gave {len(results)} outputs for {len(node.outputs)}")
