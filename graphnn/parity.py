@@ -91,12 +91,13 @@ def compare(name: str, expected: np.ndarray, actual: np.ndarray, atol: float, rt
 
 
 def torch_outputs(model: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> list[np.ndarray]:
-    """Eval-mode outputs, the caller's train/eval modes restored afterwards."""
+    """Eval-mode outputs, the caller's train/eval modes restored afterwards. The model gets
+    copies of the inputs: an in-place first layer must not change what onnxruntime is fed."""
     modes = {m: m.training for m in model.modules()}
     model.eval()
     try:
         with torch.no_grad():
-            result = model(*inputs)
+            result = model(*[t.clone() for t in inputs])
     finally:
         for module, training in modes.items():
             module.training = training

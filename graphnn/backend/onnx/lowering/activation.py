@@ -1,14 +1,180 @@
-"""Lowerings of activations that map one-to-one onto an ONNX op."""
+"""Lowerings of activations.
+
+Where ONNX has an op with torch's exact semantics the lowering is one node, from the
+table below (Gelu, Mish and HardSwish only from the opset that introduced them). The
+rest, and those ops at older opsets, are decomposed into elementary ONNX ops; their
+constants take the input's dtype.
+"""
+import math
+
+from graphnn.backend.onnx.context import onnx_dtype
 from graphnn.backend.onnx.registry import lowers
 
-_ONE_TO_ONE = {"relu": "Relu"}
+_NO_ATTRS = lambda attrs: {}  # noqa: E731
+
+# (op, first opset) -> (ONNX op, IR attrs -> ONNX attrs)
+_DIRECT = {
+    ("relu", 1): ("Relu", _NO_ATTRS),
+    ("leaky_relu", 1): ("LeakyRelu", lambda a: {"alpha": a["negative_slope"]}),
+    ("elu", 1): ("Elu", lambda a: {"alpha": a["alpha"]}),
+    ("selu", 1): ("Selu", _NO_ATTRS),  # ONNX's default alpha and gamma are torch's constants
+    ("celu", 1): ("Celu", lambda a: {"alpha": a["alpha"]}),
+    ("sigmoid", 1): ("Sigmoid", _NO_ATTRS),
+    ("tanh", 1): ("Tanh", _NO_ATTRS),
+    ("softsign", 1): ("Softsign", _NO_ATTRS),
+    ("hardsigmoid", 1): ("HardSigmoid", lambda a: {"alpha": 1 / 6, "beta": 0.5}),
+    ("hardshrink", 1): ("Shrink", lambda a: {"lambd": a["lambd"], "bias": 0.0}),
+    ("softshrink", 1): ("Shrink", lambda a: {"lambd": a["lambd"], "bias": a["lambd"]}),
+    ("hardswish", 14): ("HardSwish", _NO_ATTRS),
+    ("mish", 18): ("Mish", _NO_ATTRS),
+    ("gelu", 20): ("Gelu", lambda a: {"approximate": a["approximate"]}),
+}
 
 
-def _one_to_one(onnx_op):
+def _direct(onnx_op, onnx_attrs):
     def lower(ctx, node):
-        ctx.add1(onnx_op, ctx.inputs(node), ctx.output(node))
+        ctx.add1(onnx_op, ctx.inputs(node), ctx.output(node), **onnx_attrs(node.attrs))
     return lower
 
 
-for _op, _onnx_op in _ONE_TO_ONE.items():
-    lowers(_op)(_one_to_one(_onnx_op))
+for (_op, _since), (_onnx_op, _attrs) in _DIRECT.items():
+    lowers(_op, since=_since)(_direct(_onnx_op, _attrs))
+
+
+def _scalar(ctx, node, value, hint):
+    """A 0-d constant of the input's dtype (ONNX does not promote types)."""
+    return ctx.const(value, dtype=ctx.graph.values[node.inputs[0]].dtype, hint=hint)
+
+
+# ------------------------------------------------------------ piecewise linear
+@lowers("hardtanh")
+def hardtanh(ctx, node):
+    """Clip, whose bounds are inputs since opset 11."""
+    low = _scalar(ctx, node, node.attrs["min_val"], "min")
+    high = _scalar(ctx, node, node.attrs["max_val"], "max")
+    ctx.add1("Clip", [ctx.input(node), low, high], ctx.output(node))
+
+
+@lowers("prelu")
+def prelu(ctx, node):
+    """PRelu broadcasts its slope from the right, so per-channel slopes become
+    (C, 1, ..., 1) to land on dim 1; a single slope becomes a 0-d one."""
+    weight = node.params["weight"]
+    rank = len(ctx.graph.values[node.inputs[0]].shape)
+    slope = weight.reshape(()) if weight.numel() == 1 else weight.reshape(-1, *(1,) * (rank - 2))
+    ctx.add1("PRelu", [ctx.input(node), ctx.param(node, "weight", slope)], ctx.output(node))
+
+
+@lowers("threshold")
+def threshold(ctx, node):
+    """torch: x where x > threshold, else value."""
+    x = ctx.input(node)
+    above = ctx.add1("Greater", [x, _scalar(ctx, node, node.attrs["threshold"], "threshold")])
+    ctx.add1("Where", [above, x, _scalar(ctx, node, node.attrs["value"], "value")], ctx.output(node))
+
+
+# ------------------------------------------------------------------ smooth
+@lowers("silu")
+def silu(ctx, node):
+    x = ctx.input(node)
+    ctx.add1("Mul", [x, ctx.add1("Sigmoid", [x])], ctx.output(node))
+
+
+@lowers("logsigmoid")
+def logsigmoid(ctx, node):
+    """-softplus(-x): stays finite where Log(Sigmoid(x)) would underflow to -inf."""
+    negated = ctx.add1("Neg", [ctx.input(node)])
+    ctx.add1("Neg", [ctx.add1("Softplus", [negated])], ctx.output(node))
+
+
+@lowers("tanhshrink")
+def tanhshrink(ctx, node):
+    x = ctx.input(node)
+    ctx.add1("Sub", [x, ctx.add1("Tanh", [x])], ctx.output(node))
+
+
+@lowers("hardswish")
+def hardswish(ctx, node):
+    """Before opset 14: x * hardsigmoid(x), with torch's slope 1/6 and offset 1/2."""
+    x = ctx.input(node)
+    ctx.add1("Mul", [x, ctx.add1("HardSigmoid", [x], alpha=1 / 6, beta=0.5)], ctx.output(node))
+
+
+@lowers("mish")
+def mish(ctx, node):
+    """Before opset 18: x * tanh(softplus(x))."""
+    x = ctx.input(node)
+    ctx.add1("Mul", [x, ctx.add1("Tanh", [ctx.add1("Softplus", [x])])], ctx.output(node))
+
+
+@lowers("softplus")
+def softplus(ctx, node):
+    """torch: log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold.
+
+    ONNX Softplus has neither parameter. With beta 1 and a threshold of 20 or more,
+    the two branches differ by under exp(-20) = 2e-9, so Softplus alone is torch's
+    result; otherwise the branches are built with Where.
+    """
+    x, beta, limit = ctx.input(node), node.attrs["beta"], node.attrs["threshold"]
+    if beta == 1 and limit >= 20:
+        ctx.add1("Softplus", [x], ctx.output(node))
+        return
+    if beta == 1:
+        scaled, smooth = x, ctx.add1("Softplus", [x])
+    else:
+        beta = _scalar(ctx, node, beta, "beta")
+        scaled = ctx.add1("Mul", [x, beta])
+        smooth = ctx.add1("Div", [ctx.add1("Softplus", [scaled]), beta])
+    linear = ctx.add1("Greater", [scaled, _scalar(ctx, node, limit, "threshold")])
+    ctx.add1("Where", [linear, x, smooth], ctx.output(node))
+
+
+@lowers("gelu")
+def gelu(ctx, node):
+    """Before opset 20: 0.5 * x * (1 + erf(x / sqrt 2)), or with approximate='tanh'
+    0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))."""
+    x = ctx.input(node)
+    if node.attrs["approximate"] == "tanh":
+        cube = ctx.add1("Mul", [ctx.add1("Mul", [x, x]), x])
+        inner = ctx.add1("Add", [x, ctx.add1("Mul", [cube, _scalar(ctx, node, 0.044715, "coef")])])
+        scaled = ctx.add1("Mul", [inner, _scalar(ctx, node, math.sqrt(2 / math.pi), "scale")])
+        curve = ctx.add1("Tanh", [scaled])
+    else:
+        curve = ctx.add1("Erf", [ctx.add1("Mul", [x, _scalar(ctx, node, math.sqrt(0.5), "scale")])])
+    gate = ctx.add1("Add", [curve, _scalar(ctx, node, 1.0, "one")])
+    half_x = ctx.add1("Mul", [x, _scalar(ctx, node, 0.5, "half")])
+    ctx.add1("Mul", [half_x, gate], ctx.output(node))
+
+
+# ---------------------------------------------------------- over one dim
+_SOFTMAX = {  # op -> (ONNX op, negate the input first)
+    "softmax": ("Softmax", False),
+    "log_softmax": ("LogSoftmax", False),
+    "softmin": ("Softmax", True),
+}
+
+
+def _softmax(onnx_op, negate):
+    """ONNX Softmax works on one axis since opset 13, as torch's does. The input is
+    cast first when torch's dtype= asked for another result dtype."""
+    def lower(ctx, node):
+        x = ctx.input(node)
+        if ctx.graph.values[node.inputs[0]].dtype != node.attrs["dtype"]:
+            x = ctx.add1("Cast", [x], to=onnx_dtype(node.attrs["dtype"]))
+        if negate:
+            x = ctx.add1("Neg", [x])
+        ctx.add1(onnx_op, [x], ctx.output(node), axis=node.attrs["dim"])
+    return lower
+
+
+for _op, (_onnx_op, _negate) in _SOFTMAX.items():
+    lowers(_op)(_softmax(_onnx_op, _negate))
+
+
+@lowers("glu")
+def glu(ctx, node):
+    """First half * sigmoid(second half) along dim."""
+    dim = node.attrs["dim"]
+    half = ctx.graph.values[node.inputs[0]].shape[dim] // 2
+    first, second = ctx.add("Split", [ctx.input(node), ctx.const([half, half], hint="split")], 2, axis=dim)
+    ctx.add1("Mul", [first, ctx.add1("Sigmoid", [second])], ctx.output(node))
