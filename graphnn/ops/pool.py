@@ -1,20 +1,26 @@
-"""Shape rules for pooling: ``max_pool{1,2,3}d``.
+"""Shape rules for pooling: ``max_pool{1,2,3}d``, ``avg_pool{1,2,3}d``, ``lp_pool{1,2,3}d``
+and ``global_avg_pool`` / ``global_max_pool``.
 
-attrs: kernel, stride, padding (per-dim ints), dilation, ceil_mode.
+attrs: kernel, stride, pads (ONNX order: begins, then ends), ceil_mode (torch's rule:
+the last window must start inside the input or the begin padding); max_pool adds
+dilation, avg_pool count_include_pad, lp_pool p. Global pools: spatial (how many
+trailing dims they reduce to 1).
 """
-from graphnn.ops.conv import check_channels_first
-from graphnn.ops.dims import window_out
+from graphnn.ops.conv import check_channels_first, window_dims
 from graphnn.ops.registry import TensorType, shape_rule
 
+WINDOW_POOLS = [f"{kind}_pool{n}d" for kind in ("max", "avg", "lp") for n in (1, 2, 3)]
 
-@shape_rule("max_pool1d", "max_pool2d", "max_pool3d")
-def max_pool(node, x):
-    a = node.attrs
-    spatial = len(a["kernel"])
+
+@shape_rule(*WINDOW_POOLS)
+def window_pool(node, x):
+    kernel = node.attrs["kernel"]
+    check_channels_first(x, len(kernel), None)
+    return TensorType(x.shape[:2] + tuple(window_dims(node, x, kernel)), x.dtype)
+
+
+@shape_rule("global_avg_pool", "global_max_pool")
+def global_pool(node, x):
+    spatial = node.attrs["spatial"]
     check_channels_first(x, spatial, None)
-    dims = [
-        window_out(x.shape[2 + i], a["kernel"][i], a["stride"][i], 2 * a["padding"][i],
-                   a["dilation"][i], a["ceil_mode"], fresh=f"{node.name}_d{2 + i}")
-        for i in range(spatial)
-    ]
-    return TensorType(x.shape[:2] + tuple(dims), x.dtype)
+    return TensorType(x.shape[:2] + (1,) * spatial, x.dtype)

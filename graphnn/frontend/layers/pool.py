@@ -1,7 +1,19 @@
-"""Rules for max pooling layers."""
-import torch.nn as nn
+"""Rules for pooling: max, average, LP, adaptive and global pooling in 1, 2 and 3 dims,
+as layers (nn.MaxPool2d), functions (F.max_pool2d, torch.max_pool2d).
 
-from graphnn.frontend.rules import module_rule
+Canonical ops: ``max_pool{n}d``, ``avg_pool{n}d``, ``lp_pool{n}d`` (attrs kernel,
+stride, pads in ONNX's [begin..., end...] form, ceil_mode; max adds dilation, avg
+count_include_pad, lp p) and ``global_{avg,max}_pool``. Adaptive pooling has no op of
+its own: to one element it is global pooling, otherwise a regular pool whose kernel
+and stride are input/output when that divides exactly.
+"""
+import functools
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from graphnn.frontend.rules import function_rule, module_rule
 
 
 def per_dim(value, spatial: int) -> list:
@@ -9,15 +21,83 @@ def per_dim(value, spatial: int) -> list:
     return list(value) if isinstance(value, (tuple, list)) else [value] * spatial
 
 
-@module_rule(nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
-def max_pool_layer(b, module, x):
-    spatial = {nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3}[type(module)]
-    if module.return_indices:
-        raise b.unsupported("MaxPool with return_indices=True")
-    kernel = per_dim(module.kernel_size, spatial)
-    return b.emit(
-        f"max_pool{spatial}d", [x], kernel=kernel,
-        stride=per_dim(module.stride or module.kernel_size, spatial),
-        padding=per_dim(module.padding, spatial), dilation=per_dim(module.dilation, spatial),
-        ceil_mode=bool(module.ceil_mode),
-    )
+def _window(kernel_size, stride, padding, spatial: int) -> dict:
+    """The attrs every window pool shares; a missing stride (None or []) is the kernel."""
+    return dict(kernel=per_dim(kernel_size, spatial), stride=per_dim(stride or kernel_size, spatial),
+                pads=per_dim(padding, spatial) * 2)
+
+
+def max_pool(b, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+             return_indices=False, *, spatial: int):
+    if return_indices:
+        raise b.unsupported("max pooling with return_indices=True")
+    return b.emit(f"max_pool{spatial}d", [x], **_window(kernel_size, stride, padding, spatial),
+                  dilation=per_dim(dilation, spatial), ceil_mode=bool(ceil_mode))
+
+
+def avg_pool(b, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+             divisor_override=None, *, spatial: int):
+    if divisor_override is not None:
+        raise b.unsupported("average pooling with divisor_override")
+    return b.emit(f"avg_pool{spatial}d", [x], **_window(kernel_size, stride, padding, spatial),
+                  ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad))
+
+
+def lp_pool(b, x, norm_type, kernel_size, stride=None, ceil_mode=False, *, spatial: int):
+    return b.emit(f"lp_pool{spatial}d", [x], **_window(kernel_size, stride, 0, spatial),
+                  p=float(norm_type), ceil_mode=bool(ceil_mode))
+
+
+def adaptive_pool(b, x, output_size, return_indices=False, *, kind: str, spatial: int):
+    """Adaptive pooling as global pooling, or a regular pool when the sizes divide."""
+    if return_indices:
+        raise b.unsupported("adaptive max pooling with return_indices=True")
+    sizes = list(b.shape(x)[-spatial:])
+    wanted = [size if out is None else out for out, size in zip(per_dim(output_size, spatial), sizes)]
+    if all(out == 1 for out in wanted):
+        return b.emit(f"global_{kind}_pool", [x], spatial=spatial)
+    if not all(isinstance(size, int) and size % out == 0 for size, out in zip(sizes, wanted)):
+        raise b.unsupported(
+            f"adaptive pooling from size {sizes} to {wanted} (only global pooling, or an input "
+            f"size that is a multiple of the output size, maps onto ONNX)"
+        )
+    kernel = [size // out for size, out in zip(sizes, wanted)]
+    pool = max_pool if kind == "max" else avg_pool
+    return pool(b, x, kernel, kernel, spatial=spatial)
+
+
+# (layer, functional spellings) per spatial rank; each gets the shared rule with its rank.
+_MAX = {1: (nn.MaxPool1d, F.max_pool1d, torch.max_pool1d),
+        2: (nn.MaxPool2d, F.max_pool2d, torch.max_pool2d),
+        3: (nn.MaxPool3d, F.max_pool3d, torch.max_pool3d)}
+_AVG = {1: (nn.AvgPool1d, F.avg_pool1d), 2: (nn.AvgPool2d, F.avg_pool2d), 3: (nn.AvgPool3d, F.avg_pool3d)}
+_LP = {1: (nn.LPPool1d, F.lp_pool1d), 2: (nn.LPPool2d, F.lp_pool2d), 3: (nn.LPPool3d, F.lp_pool3d)}
+_ADAPTIVE = {
+    ("avg", 1): (nn.AdaptiveAvgPool1d, F.adaptive_avg_pool1d),
+    ("avg", 2): (nn.AdaptiveAvgPool2d, F.adaptive_avg_pool2d),
+    ("avg", 3): (nn.AdaptiveAvgPool3d, F.adaptive_avg_pool3d),
+    ("max", 1): (nn.AdaptiveMaxPool1d, F.adaptive_max_pool1d),
+    ("max", 2): (nn.AdaptiveMaxPool2d, F.adaptive_max_pool2d),
+    ("max", 3): (nn.AdaptiveMaxPool3d, F.adaptive_max_pool3d),
+}
+
+
+def _register(layer, functions, rule, layer_args):
+    """A function rule for ``functions``, and a layer rule calling it with the layer's args."""
+    function_rule(*functions)(rule)
+    module_rule(layer)(lambda b, module, x: rule(b, x, *layer_args(module)))
+
+
+for _n, (_layer, *_functions) in _MAX.items():
+    _register(_layer, _functions, functools.partial(max_pool, spatial=_n), lambda m: (
+        m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode, m.return_indices))
+for _n, (_layer, *_functions) in _AVG.items():
+    _register(_layer, _functions, functools.partial(avg_pool, spatial=_n), lambda m: (
+        m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad,
+        getattr(m, "divisor_override", None)))
+for _n, (_layer, *_functions) in _LP.items():
+    _register(_layer, _functions, functools.partial(lp_pool, spatial=_n), lambda m: (
+        m.norm_type, m.kernel_size, m.stride, m.ceil_mode))
+for (_kind, _n), (_layer, *_functions) in _ADAPTIVE.items():
+    _register(_layer, _functions, functools.partial(adaptive_pool, kind=_kind, spatial=_n),
+              lambda m: (m.output_size, getattr(m, "return_indices", False)))

@@ -1,16 +1,30 @@
-"""Lowering of ``conv1d``/``conv2d``/``conv3d`` to ONNX Conv."""
+"""Lowering of ``conv{1,2,3}d`` to ONNX Conv and ``conv_transpose{1,2,3}d`` to ConvTranspose.
+
+The IR pads are already ONNX's [begin..., end...]; transposed convs give explicit pads
+and output_padding (never auto_pad or output_shape), so the result matches torch's formula.
+"""
 from graphnn.backend.onnx.registry import lowers
+
+
+def _weights(ctx, node) -> list:
+    inputs = [ctx.input(node), ctx.param(node, "weight")]
+    if node.params.get("bias") is not None:
+        inputs.append(ctx.param(node, "bias"))
+    return inputs
+
+
+def _window_attrs(node) -> dict:
+    a = node.attrs
+    return dict(kernel_shape=list(node.params["weight"].shape[2:]), strides=list(a["stride"]),
+                pads=list(a["pads"]), dilations=list(a["dilation"]), group=a["groups"])
 
 
 @lowers("conv1d", "conv2d", "conv3d")
 def conv(ctx, node):
-    a = node.attrs
-    weight = node.params["weight"]
-    inputs = [ctx.input(node), ctx.param(node, "weight")]
-    if node.params.get("bias") is not None:
-        inputs.append(ctx.param(node, "bias"))
-    ctx.add1(
-        "Conv", inputs, ctx.output(node),
-        kernel_shape=list(weight.shape[2:]), strides=list(a["stride"]),
-        pads=list(a["padding"]) * 2, dilations=list(a["dilation"]), group=a["groups"],
-    )
+    ctx.add1("Conv", _weights(ctx, node), ctx.output(node), **_window_attrs(node))
+
+
+@lowers("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+def conv_transpose(ctx, node):
+    ctx.add1("ConvTranspose", _weights(ctx, node), ctx.output(node), **_window_attrs(node),
+             output_padding=list(node.attrs["output_padding"]))

@@ -1,12 +1,86 @@
-"""Lowering of ``max_pool{1,2,3}d`` to ONNX MaxPool."""
+"""Lowering of pooling to ONNX MaxPool, AveragePool, LpPool and the global pools.
+
+ceil_mode: onnxruntime computes torch's values, but before opset 22 ONNX's shape
+inference keeps a last window that starts in the end padding, which torch drops, so
+the checker would see one more output than torch. In that case torch's last window
+ends inside the input and padding (ceil only added the dropped one), so the floor
+rule gives exactly torch's windows: those pools are written without ceil_mode. (A
+pool needing ceil along some dims and dropping a window along others needs opset 22.)
+"""
+import math
+
 from graphnn.backend.onnx.registry import lowers
+from graphnn.errors import UnsupportedError
+
+CEIL_SHAPES_AGREE = 22  # the first opset whose pool shape inference follows torch's ceil rule
+
+
+def _ceil_mode(ctx, node, dilation: list) -> int:
+    """ONNX ceil_mode giving torch's output size (see the module docstring)."""
+    a = node.attrs
+    sizes = ctx.graph.values[node.inputs[0]].shape[2:]
+    outs = list(ctx.graph.values[node.outputs[0]].shape[2:])
+    if not a["ceil_mode"] or ctx.opset >= CEIL_SHAPES_AGREE or not all(isinstance(d, int) for d in sizes):
+        return int(a["ceil_mode"])
+    n, pads = len(sizes), a["pads"]
+    rooms = [size + pads[i] + pads[n + i] - d * (k - 1) - 1
+             for i, (size, k, d) in enumerate(zip(sizes, a["kernel"], dilation))]
+    if [-(-room // s) + 1 for room, s in zip(rooms, a["stride"])] == outs:
+        return 1
+    if [room // s + 1 for room, s in zip(rooms, a["stride"])] == outs:
+        return 0
+    raise UnsupportedError(
+        f"{node.where}: ceil_mode with a last window in the padding along some dims only needs "
+        f"ONNX opset {CEIL_SHAPES_AGREE} or newer (asked for {ctx.opset})"
+    )
+
+
+def _common(ctx, node, dilation: list) -> dict:
+    a = node.attrs
+    return dict(kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=list(a["pads"]),
+                ceil_mode=_ceil_mode(ctx, node, dilation))
 
 
 @lowers("max_pool1d", "max_pool2d", "max_pool3d")
 def max_pool(ctx, node):
+    dilation = list(node.attrs["dilation"])
+    ctx.add1("MaxPool", ctx.inputs(node), ctx.output(node), **_common(ctx, node, dilation),
+             dilations=dilation)
+
+
+def _average_pool(ctx, node, x, output, count_pad: bool) -> str:
+    return ctx.add1("AveragePool", [x], output, **_common(ctx, node, [1] * len(node.attrs["kernel"])),
+                    count_include_pad=int(count_pad))
+
+
+@lowers("avg_pool1d", "avg_pool2d", "avg_pool3d")
+def avg_pool(ctx, node):
+    _average_pool(ctx, node, ctx.input(node), ctx.output(node), node.attrs["count_include_pad"])
+
+
+@lowers("lp_pool1d", "lp_pool2d", "lp_pool3d")
+def lp_pool(ctx, node):
+    """LpPool sums |x|^p; torch sums x^p (signed for odd p) and, with ceil_mode, scales
+    partial windows up to the full kernel. Other cases spell torch's formula out:
+    (kernel elements * avg_pool(x^p)) ^ (1/p)."""
     a = node.attrs
-    ctx.add1(
-        "MaxPool", ctx.inputs(node), ctx.output(node),
-        kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=list(a["padding"]) * 2,
-        dilations=list(a["dilation"]), ceil_mode=int(a["ceil_mode"]),
-    )
+    p = a["p"]
+    if p.is_integer() and p % 2 == 0 and not a["ceil_mode"]:
+        ctx.add1("LpPool", ctx.inputs(node), ctx.output(node), kernel_shape=list(a["kernel"]),
+                 strides=list(a["stride"]), p=int(p))
+        return
+    dtype = ctx.graph.values[node.inputs[0]].dtype
+    powered = ctx.add1("Pow", [ctx.input(node), ctx.const(p, dtype=dtype, hint="p")])
+    mean = _average_pool(ctx, node, powered, None, count_pad=True)
+    total = ctx.add1("Mul", [mean, ctx.const(math.prod(a["kernel"]), dtype=dtype, hint="count")])
+    ctx.add1("Pow", [total, ctx.const(1.0 / p, dtype=dtype, hint="root")], ctx.output(node))
+
+
+@lowers("global_avg_pool")
+def global_avg_pool(ctx, node):
+    ctx.add1("GlobalAveragePool", ctx.inputs(node), ctx.output(node))
+
+
+@lowers("global_max_pool")
+def global_max_pool(ctx, node):
+    ctx.add1("GlobalMaxPool", ctx.inputs(node), ctx.output(node))

@@ -1,0 +1,76 @@
+"""Lowering of ``pad`` to ONNX Pad.
+
+Negative pads crop first with a Slice (torch crops, then pads what is left). ONNX Pad's
+'wrap' mode (torch's circular) exists from opset 19; before that circular padding is
+each padded dim's tail and head sliced off and concatenated around it.
+"""
+from graphnn.backend.onnx.registry import lowers
+
+_ONNX_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+_END = 2**63 - 1  # Slice's "to the end"
+
+
+def _crop(ctx, x, pads, output=None):
+    """Slice away what negative pads remove."""
+    rank = len(pads) // 2
+    axes = [i for i in range(rank) if pads[i] < 0 or pads[rank + i] < 0]
+    starts = [max(-pads[i], 0) for i in axes]
+    ends = [pads[rank + i] if pads[rank + i] < 0 else _END for i in axes]
+    return ctx.add1("Slice", [x, ctx.const(starts, hint="starts"), ctx.const(ends, hint="ends"),
+                              ctx.const(axes, hint="axes")], output)
+
+
+def _onnx_pad(ctx, node, x, pads, mode):
+    inputs = [x, ctx.const(pads, hint="pads")]
+    if mode == "constant":
+        dtype = ctx.graph.values[node.inputs[0]].dtype
+        inputs.append(ctx.const(node.attrs["value"], dtype=dtype, hint="value"))
+    ctx.add1("Pad", inputs, ctx.output(node), mode=mode)
+
+
+def _wrap_by_concat(ctx, node, x, pads):
+    """Circular padding without 'wrap': per padded dim, Concat(tail, x, head)."""
+    rank = len(pads) // 2
+    axes = [i for i in range(rank) if pads[i] or pads[rank + i]]
+    for axis in axes:
+        begin, end = pads[axis], pads[rank + axis]
+        pieces = [x]
+        if begin:
+            pieces.insert(0, _slice(ctx, x, -begin, _END, axis))
+        if end:
+            pieces.append(_slice(ctx, x, 0, end, axis))
+        last = axis == axes[-1]
+        x = ctx.add1("Concat", pieces, ctx.output(node) if last else None, axis=axis)
+
+
+def _slice(ctx, x, start, end, axis):
+    return ctx.add1("Slice", [x, ctx.const([start], hint="starts"), ctx.const([end], hint="ends"),
+                              ctx.const([axis], hint="axes")])
+
+
+def _lower_pad(ctx, node, wrap_mode: bool):
+    pads = node.attrs["pads"]
+    grow = [max(p, 0) for p in pads]
+    x = ctx.input(node)
+    if not any(grow):  # only crops, or pads nothing
+        if any(pads):
+            _crop(ctx, x, pads, ctx.output(node))
+        else:
+            ctx.add1("Identity", [x], ctx.output(node))
+        return
+    if any(p < 0 for p in pads):
+        x = _crop(ctx, x, pads)
+    if node.attrs["mode"] == "circular" and not wrap_mode:
+        _wrap_by_concat(ctx, node, x, grow)
+    else:
+        _onnx_pad(ctx, node, x, grow, _ONNX_MODES[node.attrs["mode"]])
+
+
+@lowers("pad")
+def pad(ctx, node):
+    _lower_pad(ctx, node, wrap_mode=False)
+
+
+@lowers("pad", since=19)
+def pad_with_wrap(ctx, node):
+    _lower_pad(ctx, node, wrap_mode=True)

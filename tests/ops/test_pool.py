@@ -1,0 +1,159 @@
+"""Parity of pooling: max/avg/LP pooling with padding, dilation and ceil_mode (including
+the last ceil window that would start in the padding, which torch drops), adaptive and
+global pooling, and the functional spellings."""
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from onnx import helper
+
+import graphnn
+from graphnn.errors import UnsupportedError
+from tests.parity_utils import Wrap, export_checked, onnx_ops
+
+INPUTS = {1: (1, 3, 9), 2: (1, 3, 9, 9), 3: (1, 2, 5, 5, 5)}
+MAX = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
+AVG = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}
+LP = {1: nn.LPPool1d, 2: nn.LPPool2d, 3: nn.LPPool3d}
+ADAPTIVE = {("avg", 1): nn.AdaptiveAvgPool1d, ("avg", 2): nn.AdaptiveAvgPool2d,
+            ("avg", 3): nn.AdaptiveAvgPool3d, ("max", 1): nn.AdaptiveMaxPool1d,
+            ("max", 2): nn.AdaptiveMaxPool2d, ("max", 3): nn.AdaptiveMaxPool3d}
+
+
+def attr(model, op_type, name):
+    node = next(n for n in model.graph.node if n.op_type == op_type)
+    return next(helper.get_attribute_value(a) for a in node.attribute if a.name == name)
+
+
+@pytest.mark.parametrize("spatial", [1, 2, 3])
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, ceil_mode=True),
+    dict(kernel_size=2, stride=2, padding=1, ceil_mode=True),  # 9 -> last window in the padding
+    dict(kernel_size=2, dilation=2, stride=3, padding=1, ceil_mode=True),  # 5: in the padding
+])
+def test_max_pool(spatial, kwargs):
+    torch.manual_seed(0)
+    models = export_checked(MAX[spatial](**kwargs), torch.randn(INPUTS[spatial]))
+    assert onnx_ops(models[18]) == ["MaxPool"]
+
+
+@pytest.mark.parametrize("spatial", [1, 2, 3])
+@pytest.mark.parametrize("count_include_pad", [True, False])
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=2, stride=2, padding=1, ceil_mode=True),  # 9 -> last window in the padding
+    dict(kernel_size=1, stride=3, ceil_mode=True),  # 9 -> last window past the input
+])
+def test_avg_pool(spatial, count_include_pad, kwargs):
+    torch.manual_seed(0)
+    layer = AVG[spatial](count_include_pad=count_include_pad, **kwargs)
+    models = export_checked(layer, torch.randn(INPUTS[spatial]))
+    assert onnx_ops(models[18])[-1] == "AveragePool"
+
+
+def test_ceil_window_starting_in_padding_drops_ceil_mode_before_opset_22():
+    torch.manual_seed(0)
+    layer = nn.AvgPool2d(2, 2, padding=1, ceil_mode=True)
+    models = export_checked(layer, torch.randn(1, 3, 9, 9), opsets=(22, 18))
+    assert attr(models[22], "AveragePool", "ceil_mode") == 1
+    assert attr(models[18], "AveragePool", "ceil_mode") == 0
+
+
+def test_ceil_dropping_a_window_along_one_dim_only_needs_opset_22():
+    torch.manual_seed(0)
+    layer = nn.MaxPool2d((2, 3), 2, padding=1, ceil_mode=True)  # 9 drops its last window, 10 keeps it
+    x = torch.randn(1, 3, 9, 10)
+    export_checked(layer, x, opsets=(22,))
+    with pytest.raises(UnsupportedError, match="opset 22 or newer"):
+        graphnn.export(layer, x, opset=18, check=False)
+
+
+def test_avg_pool_divisor_override_is_refused():
+    with pytest.raises(UnsupportedError, match="divisor_override"):
+        graphnn.trace(nn.Sequential(nn.AvgPool2d(2, divisor_override=3)), torch.randn(1, 3, 9, 9))
+
+
+def test_max_pool_return_indices_is_refused():
+    with pytest.raises(UnsupportedError, match="return_indices"):
+        graphnn.trace(nn.Sequential(nn.MaxPool2d(2, return_indices=True)), torch.randn(1, 3, 9, 9))
+
+
+@pytest.mark.parametrize("spatial", [1, 2, 3])
+@pytest.mark.parametrize("p, kwargs, ops", [
+    (2, dict(kernel_size=2), ["LpPool"]),
+    (2, dict(kernel_size=3, stride=2), ["LpPool"]),
+    (1, dict(kernel_size=2), ["Pow", "AveragePool", "Mul", "Pow"]),  # torch sums signed values
+    (2, dict(kernel_size=2, ceil_mode=True), ["Pow", "AveragePool", "Mul", "Pow"]),
+])
+def test_lp_pool(spatial, p, kwargs, ops):
+    torch.manual_seed(0)
+    models = export_checked(LP[spatial](p, **kwargs), torch.randn(INPUTS[spatial]))
+    assert onnx_ops(models[18]) == ops
+
+
+def test_lp_pool_odd_power():
+    torch.manual_seed(0)
+    export_checked(nn.Sequential(nn.ReLU(), nn.LPPool2d(3, 2, ceil_mode=True)), torch.randn(1, 3, 9, 9))
+
+
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@pytest.mark.parametrize("spatial", [1, 2, 3])
+@pytest.mark.parametrize("output_size", ["one", "same", "half"])
+def test_adaptive_pool(kind, spatial, output_size):
+    torch.manual_seed(0)
+    shape = {1: (1, 3, 8), 2: (1, 3, 8, 6), 3: (1, 2, 4, 6, 8)}[spatial]
+    sizes = {"one": 1, "same": shape[2:], "half": tuple(d // 2 for d in shape[2:])}[output_size]
+    models = export_checked(ADAPTIVE[kind, spatial](sizes), torch.randn(shape))
+    op = {"avg": "AveragePool", "max": "MaxPool"}[kind]
+    assert onnx_ops(models[18]) == [f"Global{op}" if output_size == "one" else op]
+
+
+@pytest.mark.parametrize("layer, shape, kernel", [
+    (nn.AdaptiveAvgPool2d((None, 1)), (1, 3, 5, 7), [1, 7]),
+    (nn.AdaptiveMaxPool2d((None, None)), (1, 3, 5, 7), [1, 1]),
+    (nn.AdaptiveAvgPool3d((None, 2, 1)), (1, 2, 3, 4, 5), [1, 2, 5]),
+])
+def test_adaptive_pool_none_keeps_the_size(layer, shape, kernel):
+    torch.manual_seed(0)
+    models = export_checked(layer, torch.randn(shape))
+    assert attr(models[18], onnx_ops(models[18])[0], "kernel_shape") == kernel
+
+
+@pytest.mark.parametrize("layer", [nn.AdaptiveAvgPool2d((4, 4)), nn.AdaptiveMaxPool1d(4)])
+def test_adaptive_pool_not_dividing_is_refused(layer):
+    shape = (1, 3, 9, 9) if isinstance(layer, nn.AdaptiveAvgPool2d) else (1, 3, 9)
+    with pytest.raises(UnsupportedError, match="multiple of the output size"):
+        graphnn.trace(nn.Sequential(layer), torch.randn(shape))
+
+
+def test_adaptive_max_pool_return_indices_is_refused():
+    with pytest.raises(UnsupportedError, match="return_indices"):
+        graphnn.trace(nn.Sequential(nn.AdaptiveMaxPool2d(1, return_indices=True)), torch.randn(1, 3, 9, 9))
+
+
+@pytest.mark.parametrize("fn, shape, op", [
+    (lambda x: F.max_pool1d(x, 3, 2, 1), (1, 3, 9), "MaxPool"),
+    (lambda x: F.max_pool2d(x, 2, padding=1, ceil_mode=True), (1, 3, 9, 9), "MaxPool"),
+    (lambda x: F.max_pool3d(x, (1, 2, 2)), (1, 2, 5, 6, 7), "MaxPool"),
+    (lambda x: torch.max_pool2d(x, 3, 2), (1, 3, 9, 9), "MaxPool"),
+    (lambda x: torch.max_pool1d(x, 2), (1, 3, 9), "MaxPool"),
+    (lambda x: F.avg_pool1d(x, 3, 2, 1, count_include_pad=False), (1, 3, 9), "AveragePool"),
+    (lambda x: F.avg_pool2d(x, 2, ceil_mode=True), (1, 3, 9, 9), "AveragePool"),
+    (lambda x: F.avg_pool3d(x, 2, 1, 1), (1, 2, 5, 6, 7), "AveragePool"),
+    (lambda x: F.lp_pool1d(x, 2, 3), (1, 3, 9), "LpPool"),
+    (lambda x: F.lp_pool2d(x, 2, 2), (1, 3, 9, 9), "LpPool"),
+    (lambda x: F.adaptive_avg_pool1d(x, 1), (1, 3, 9), "GlobalAveragePool"),
+    (lambda x: F.adaptive_avg_pool2d(x, 1), (1, 3, 9, 9), "GlobalAveragePool"),
+    (lambda x: F.adaptive_avg_pool3d(x, (5, 3, 7)), (1, 2, 5, 6, 7), "AveragePool"),
+    (lambda x: F.adaptive_max_pool1d(x, 3), (1, 3, 9), "MaxPool"),
+    (lambda x: F.adaptive_max_pool2d(x, (1, 1)), (1, 3, 9, 9), "GlobalMaxPool"),
+    (lambda x: F.adaptive_max_pool3d(x, 1), (1, 2, 5, 6, 7), "GlobalMaxPool"),
+])
+def test_functional_pool(fn, shape, op):
+    torch.manual_seed(0)
+    models = export_checked(Wrap(fn), torch.randn(shape))
+    assert onnx_ops(models[18]) == [op]
