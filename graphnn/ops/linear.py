@@ -1,16 +1,29 @@
-"""Shape rules for dense layers: ``linear`` (y = x W^T + b) and ``matmul``."""
+"""Shape rules for dense layers and products: ``linear`` (y = x W^T + b), ``bilinear``
+(y = x1^T W x2 + b), ``matmul`` and ``einsum`` (equation always has an explicit ``->``)."""
 from graphnn.ops.dims import broadcast, fmt
 from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
 
 
 @shape_rule("linear")
 def linear(node, x):
-    out_features, in_features = node.params["weight"].shape
+    weight = node.params["weight"]
+    in_features = weight.shape[-1]
     if not x.shape:
         raise ShapeMismatch(f"expects an input with {in_features} features, gets a scalar")
     if x.shape[-1] != in_features:
         raise ShapeMismatch(f"expects {in_features} input features, gets {x.shape[-1]}")
-    return TensorType(x.shape[:-1] + (out_features,), x.dtype)
+    return TensorType(x.shape[:-1] + tuple(weight.shape[:-1]), x.dtype)
+
+
+@shape_rule("bilinear")
+def bilinear(node, x1, x2):
+    out_features, in1, in2 = node.params["weight"].shape
+    for i, (x, features) in enumerate([(x1, in1), (x2, in2)], 1):
+        if not x.shape or x.shape[-1] != features:
+            raise ShapeMismatch(f"expects input {i} with {features} features, gets {fmt(x.shape)}")
+    if x1.shape[:-1] != x2.shape[:-1]:
+        raise ShapeMismatch(f"expects inputs with the same leading dims, gets {fmt(x1.shape)} and {fmt(x2.shape)}")
+    return TensorType(x1.shape[:-1] + (out_features,), x1.dtype)
 
 
 @shape_rule("matmul")
@@ -32,3 +45,42 @@ def matmul(node, a, b):
     if a.dtype != b.dtype:
         raise ShapeMismatch(f"multiplies {a.dtype} by {b.dtype}")
     return TensorType(out, a.dtype)
+
+
+@shape_rule("einsum")
+def einsum(node, *operands):
+    inputs, output = node.attrs["equation"].split("->")
+    terms = inputs.split(",")
+    if len(terms) != len(operands):
+        raise ShapeMismatch(f"has {len(terms)} operands in {node.attrs['equation']!r}, gets {len(operands)}")
+    sizes, ellipsis = {}, ()
+    for term, value in zip(terms, operands):
+        labelled, covered = _label(term, value.shape)
+        ellipsis = broadcast(ellipsis, covered)
+        for label, dim in labelled:
+            sizes[label] = _join(label, sizes.get(label, 1), dim)
+    missing = sorted(set(output) - set(sizes) - {"."})
+    if missing:
+        raise ShapeMismatch(f"has output subscripts {''.join(missing)} that no operand has")
+    before, _, after = output.partition("...")
+    shape = [sizes[c] for c in before] + (list(ellipsis) if "..." in output else []) + [sizes[c] for c in after]
+    return TensorType(tuple(shape), operands[0].dtype)
+
+
+def _label(term, shape):
+    """([(letter, dim)...], dims the ellipsis covers) of one operand."""
+    before, dots, after = term.partition("...")
+    rank = len(shape)
+    if len(before) + len(after) > rank or (not dots and len(before) != rank):
+        raise ShapeMismatch(f"has subscripts {term!r} for a {rank}-d operand")
+    end = rank - len(after)
+    labelled = list(zip(before, shape)) + list(zip(after, shape[end:]))
+    return labelled, tuple(shape[len(before):end]) if dots else ()
+
+
+def _join(label, a, b):
+    if a == b or b == 1:
+        return a
+    if a == 1:
+        return b
+    raise ShapeMismatch(f"has subscript {label!r} of sizes {a} and {b}")

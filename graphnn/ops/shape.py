@@ -1,4 +1,6 @@
-"""Shape rules for ops that only rearrange elements: ``reshape`` and ``flatten``.
+"""Shape rules for ops that rearrange or replicate elements: reshape, flatten, transpose,
+squeeze / unsqueeze, concat, split (one output per piece), expand, repeat, flip, and
+``full_like`` (a filled tensor shaped like its input).
 
 ``reshape`` attrs.shape holds one entry per output dim: an int (torch semantics, -1
 inferred), ``None`` (read from the next int64 scalar input, e.g. ``x.size(0)``), or
@@ -63,3 +65,111 @@ def flatten(node, x):
         raise ShapeMismatch(f"has start_dim {start} after end_dim {end}")
     merged = product_dim(x.shape[start:end + 1], f"{node.name}_d{start}")
     return TensorType(x.shape[:start] + (merged,) + x.shape[end + 1:], x.dtype)
+
+
+@shape_rule("transpose")
+def transpose(node, x):
+    perm = node.attrs["perm"]
+    if sorted(perm) != list(range(len(x.shape))):
+        raise ShapeMismatch(f"has permutation {perm}, not one of the {len(x.shape)} dims of {fmt(x.shape)}")
+    return TensorType(tuple(x.shape[p] for p in perm), x.dtype)
+
+
+@shape_rule("squeeze")
+def squeeze(node, x):
+    dims = {normalize_axis(d, len(x.shape)) for d in node.attrs["dims"]}
+    for d in sorted(dims):
+        if x.shape[d] != 1:
+            raise ShapeMismatch(f"squeezes dim {d} of {fmt(x.shape)}, whose size is not 1")
+    return TensorType(tuple(s for i, s in enumerate(x.shape) if i not in dims), x.dtype, x.known)
+
+
+@shape_rule("unsqueeze")
+def unsqueeze(node, x):
+    """``dims`` are positions in the output, as ONNX Unsqueeze's axes."""
+    rank = len(x.shape) + len(node.attrs["dims"])
+    dims = {normalize_axis(d, rank) for d in node.attrs["dims"]}
+    rest = iter(x.shape)
+    return TensorType(tuple(1 if i in dims else next(rest) for i in range(rank)), x.dtype, x.known)
+
+
+@shape_rule("concat")
+def concat(node, *xs):
+    first = xs[0]
+    dim = normalize_axis(node.attrs["dim"], len(first.shape))
+    for i, x in enumerate(xs[1:], 2):
+        if x.dtype != first.dtype:
+            raise ShapeMismatch(f"joins {first.dtype} with {x.dtype} (graphnn should have cast them)")
+        if len(x.shape) != len(first.shape) or any(
+                a != b for j, (a, b) in enumerate(zip(x.shape, first.shape)) if j != dim):
+            raise ShapeMismatch(
+                f"joins tensors along dim {dim} whose other dims must match: "
+                f"input 1 is {fmt(first.shape)}, input {i} is {fmt(x.shape)}"
+            )
+    joined = _sum_dim([x.shape[dim] for x in xs], f"{node.name}_d{dim}")
+    return TensorType(first.shape[:dim] + (joined,) + first.shape[dim + 1:], first.dtype)
+
+
+def _sum_dim(dims, fresh):
+    """The sum of dims: an int when all are ints, else ``fresh``."""
+    return sum(dims) if all(isinstance(d, int) for d in dims) else fresh
+
+
+@shape_rule("split")
+def split(node, x):
+    dim = normalize_axis(node.attrs["dim"], len(x.shape))
+    sizes = node.attrs["sizes"]
+    if not isinstance(x.shape[dim], int):
+        raise ShapeMismatch(f"splits dim {dim} of {fmt(x.shape)}, whose size is dynamic, into fixed pieces {sizes}")
+    if sum(sizes) != x.shape[dim]:
+        raise ShapeMismatch(f"splits dim {dim} of {fmt(x.shape)} into pieces {sizes}, which do not add up")
+    return [TensorType(x.shape[:dim] + (s,) + x.shape[dim + 1:], x.dtype) for s in sizes]
+
+
+@shape_rule("expand")
+def expand(node, x, *dynamic):
+    """``shape`` entries: an int (-1 keeps the input dim) or None (the next int64 input)."""
+    entries, dynamic = node.attrs["shape"], iter(dynamic)
+    if len(entries) < len(x.shape):
+        raise ShapeMismatch(f"expands {fmt(x.shape)} to {len(entries)} dims, fewer than it has")
+    padded = (None,) * (len(entries) - len(x.shape)) + tuple(x.shape)
+    out = []
+    for i, (have, want) in enumerate(zip(padded, entries)):
+        if want is None:
+            value = next(dynamic)
+            want = value.known if value.known is not None else f"{node.name}_d{i}"
+        if want == -1 and have is None:
+            raise ShapeMismatch(f"expands to -1 at new leading dim {i}")
+        out.append(_expanded(x, have, want, entries))
+    return TensorType(tuple(out), x.dtype)
+
+
+def _expanded(x, have, want, entries):
+    if want == -1 or want == have:
+        return have
+    if have is None or have == 1:
+        return want
+    raise ShapeMismatch(f"expands {fmt(x.shape)} to {fmt(entries)}: only dims of size 1 can grow, "
+                        f"and a dynamic dim needs -1")
+
+
+@shape_rule("repeat")
+def repeat(node, x):
+    repeats = node.attrs["repeats"]
+    if len(repeats) < len(x.shape):
+        raise ShapeMismatch(f"has {len(repeats)} repeat counts for a {len(x.shape)}-d input")
+    padded = (1,) * (len(repeats) - len(x.shape)) + tuple(x.shape)
+    return TensorType(tuple(product_dim([d, r], f"{node.name}_d{i}") if r != 1 else d
+                            for i, (d, r) in enumerate(zip(padded, repeats))), x.dtype)
+
+
+@shape_rule("flip")
+def flip(node, x):
+    for d in node.attrs["dims"]:
+        normalize_axis(d, len(x.shape))
+    return TensorType(x.shape, x.dtype)
+
+
+@shape_rule("full_like")
+def full_like(node, x):
+    return TensorType(x.shape, node.attrs["dtype"])

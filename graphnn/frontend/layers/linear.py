@@ -1,10 +1,26 @@
-"""Rules for nn.Linear and matrix products (``torch.matmul``, ``@``, ``x.matmul``)."""
+"""Rules for dense layers and matrix products: nn.Linear / F.linear, nn.Bilinear /
+F.bilinear, ``torch.matmul`` / ``@`` / mm / bmm, addmm / baddbmm and ``torch.einsum``.
+
+``F.linear(x, self.weight, self.bias)`` on parameters becomes the same ``linear`` op as
+nn.Linear (so fold_batchnorm treats both alike); a weight computed in the graph becomes
+transpose + matmul (+ add).
+"""
 import operator
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
+from graphnn.frontend.layers.elementwise import binary, promote
 from graphnn.frontend.rules import function_rule, method_rule, module_rule
+
+
+def constant_tensor(b, ref):
+    """The tensor behind ``ref`` when it is a constant (a parameter or buffer), else None."""
+    if ref is None:
+        return None
+    producer = b.graph.producer(ref.name)
+    return producer.params["value"] if producer is not None and producer.op == "constant" else None
 
 
 @module_rule(nn.Linear)
@@ -12,7 +28,62 @@ def linear_layer(b, module, x):
     return b.emit("linear", [x], params={"weight": module.weight, "bias": module.bias})
 
 
+@function_rule(F.linear)
+def linear(b, x, weight, bias=None):
+    w, bias_value = constant_tensor(b, weight), constant_tensor(b, bias)
+    if w is not None and (bias is None or bias_value is not None):
+        return b.emit("linear", [x], params={"weight": w, "bias": bias_value})
+    rank = b.rank(weight)
+    weight_t = b.emit("transpose", [weight], perm=[1, 0]) if rank == 2 else weight
+    out = matmul(b, x, weight_t)
+    return out if bias is None else binary(b, "add", out, bias)
+
+
+@module_rule(nn.Bilinear)
+def bilinear_layer(b, module, x1, x2):
+    return b.emit("bilinear", promote(b, x1, x2), params={"weight": module.weight, "bias": module.bias})
+
+
+@function_rule(F.bilinear)
+def bilinear(b, x1, x2, weight, bias=None):
+    w, bias_value = constant_tensor(b, weight), constant_tensor(b, bias)
+    if w is None or (bias is not None and bias_value is None):
+        raise b.unsupported("F.bilinear with a weight or bias computed in the graph")
+    return b.emit("bilinear", promote(b, x1, x2), params={"weight": w, "bias": bias_value})
+
+
 @function_rule(torch.matmul, operator.matmul, torch.mm, torch.bmm)
-@method_rule("matmul", "mm", "bmm")
-def matmul(b, a, other):
-    return b.emit("matmul", [a, other])
+@method_rule("matmul", "mm", "bmm", "__matmul__")
+def matmul(b, a, other, *, out=None):
+    return b.emit("matmul", promote(b, a, other))
+
+
+@function_rule(torch.addmm, torch.baddbmm)
+@method_rule("addmm", "baddbmm")
+def addmm(b, input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    """beta * input + alpha * (mat1 @ mat2), scaling only when a factor is not 1."""
+    product = matmul(b, mat1, mat2)
+    if alpha != 1:
+        product = binary(b, "mul", product, alpha)
+    if beta != 1:
+        input = binary(b, "mul", input, beta)
+    return binary(b, "add", input, product) if beta != 0 else product
+
+
+@function_rule(torch.einsum)
+def einsum(b, equation, *operands):
+    """torch.einsum("ij,jk", a, b) or ("ij,jk", [a, b]); the op gets an explicit ``->``."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    return b.emit("einsum", promote(b, *operands), equation=explicit_equation(b, equation))
+
+
+def explicit_equation(b, equation: str) -> str:
+    """Spaces removed; without ``->`` the output is the letters used once, sorted, after
+    the ellipsis (torch's implicit mode)."""
+    equation = equation.replace(" ", "")
+    if "->" in equation:
+        return equation
+    letters = [c for c in equation if c.isalpha()]
+    once = sorted(c for c in set(letters) if letters.count(c) == 1)
+    return f"{equation}->{'...' if '...' in equation else ''}{''.join(once)}"

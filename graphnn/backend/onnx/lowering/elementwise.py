@@ -1,20 +1,102 @@
-"""Lowerings of broadcasting binary arithmetic."""
+"""Lowerings of elementwise ops.
+
+Most are one ONNX node. The ones torch defines differently from ONNX are spelled
+out: floor / truncating division and ``remainder`` (ONNX Div truncates ints, Mod on
+floats is C's fmod), ``ne`` and ``rsqrt`` (no ONNX op).
+"""
+from graphnn.backend.onnx.context import onnx_dtype
 from graphnn.backend.onnx.registry import lowers
+from graphnn.tensors import is_float
 
-_BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow"}
+_ONE_NODE = {
+    "add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow",
+    "maximum": "Max", "minimum": "Min",
+    "eq": "Equal", "lt": "Less", "le": "LessOrEqual", "gt": "Greater", "ge": "GreaterOrEqual",
+    "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor", "logical_not": "Not",
+    "where": "Where",
+    "neg": "Neg", "abs": "Abs", "sign": "Sign", "exp": "Exp", "log": "Log", "sqrt": "Sqrt",
+    "reciprocal": "Reciprocal", "sin": "Sin", "cos": "Cos", "erf": "Erf",
+    "floor": "Floor", "ceil": "Ceil", "round": "Round",
+}
 
 
-def _binary(onnx_op):
+def _one_node(onnx_op):
     def lower(ctx, node):
         ctx.add1(onnx_op, ctx.inputs(node), ctx.output(node))
     return lower
 
 
-for _op, _onnx_op in _BINARY.items():
-    lowers(_op)(_binary(_onnx_op))
+for _op, _onnx_op in _ONE_NODE.items():
+    lowers(_op)(_one_node(_onnx_op))
+
+
+def _is_float(ctx, node) -> bool:
+    return is_float(ctx.graph.values[node.inputs[0]].dtype)
+
+
+@lowers("ne")
+def ne(ctx, node):
+    ctx.add1("Not", [ctx.add1("Equal", ctx.inputs(node))], ctx.output(node))
+
+
+@lowers("rsqrt")
+def rsqrt(ctx, node):
+    ctx.add1("Reciprocal", [ctx.add1("Sqrt", ctx.inputs(node))], ctx.output(node))
 
 
 @lowers("floordiv")
 def floordiv(ctx, node):
-    """Integer floor division (shape arithmetic); ONNX Div truncates, equal for sizes >= 0."""
-    ctx.add1("Div", ctx.inputs(node), ctx.output(node))
+    """Floats: floor(a / b). Ints: (a - a mod b) / b, exact, where Mod follows the divisor's
+    sign as Python's // does (plain Div would truncate negative quotients)."""
+    a, b = ctx.inputs(node)
+    if _is_float(ctx, node):
+        ctx.add1("Floor", [ctx.add1("Div", [a, b])], ctx.output(node))
+        return
+    exact = ctx.add1("Sub", [a, ctx.add1("Mod", [a, b], fmod=0)])
+    ctx.add1("Div", [exact, b], ctx.output(node))
+
+
+@lowers("truncdiv")
+def truncdiv(ctx, node):
+    """Ints: ONNX Div already truncates. Floats: sign(q) * floor(|q|) (ONNX has no Trunc)."""
+    if not _is_float(ctx, node):
+        ctx.add1("Div", ctx.inputs(node), ctx.output(node))
+        return
+    quotient = ctx.add1("Div", ctx.inputs(node))
+    magnitude = ctx.add1("Floor", [ctx.add1("Abs", [quotient])])
+    ctx.add1("Mul", [ctx.add1("Sign", [quotient]), magnitude], ctx.output(node))
+
+
+@lowers("fmod")
+def fmod(ctx, node):
+    ctx.add1("Mod", ctx.inputs(node), ctx.output(node), fmod=1)
+
+
+@lowers("remainder")
+def remainder(ctx, node):
+    """Python's %: the sign of the divisor. Ints: Mod(fmod=0). Floats: C's fmod, then
+    + b where the result is nonzero and its sign differs from b's (as torch computes it)."""
+    a, b = ctx.inputs(node)
+    if not _is_float(ctx, node):
+        ctx.add1("Mod", [a, b], ctx.output(node), fmod=0)
+        return
+    mod = ctx.add1("Mod", [a, b], fmod=1)
+    zero = ctx.const(0, dtype=ctx.graph.values[node.inputs[0]].dtype, hint="zero")
+    nonzero = ctx.add1("Not", [ctx.add1("Equal", [mod, zero])])
+    signs_differ = ctx.add1("Xor", [ctx.add1("Less", [b, zero]), ctx.add1("Less", [mod, zero])])
+    fix = ctx.add1("And", [nonzero, signs_differ])
+    ctx.add1("Where", [fix, ctx.add1("Add", [mod, b]), mod], ctx.output(node))
+
+
+@lowers("clamp")
+def clamp(ctx, node):
+    """Clip with its bounds as inputs (opset 11+), "" for a missing one."""
+    dtype = ctx.graph.values[node.inputs[0]].dtype
+    bounds = [ctx.const(node.attrs[k], dtype=dtype, hint=k) if node.attrs[k] is not None else ""
+              for k in ("min", "max")]
+    ctx.add1("Clip", [ctx.input(node), *bounds], ctx.output(node))
+
+
+@lowers("cast")
+def cast(ctx, node):
+    ctx.add1("Cast", ctx.inputs(node), ctx.output(node), to=onnx_dtype(node.attrs["dtype"]))

@@ -1,4 +1,5 @@
-"""Lowerings of ``linear`` (Gemm for 2-d inputs, MatMul + Add otherwise) and ``matmul``."""
+"""Lowerings of ``linear`` (Gemm for 2-d inputs, MatMul + Add otherwise), ``matmul``,
+``bilinear`` and ``einsum`` (ONNX Einsum, opset 12+)."""
 from graphnn.backend.onnx.registry import lowers
 
 
@@ -23,3 +24,20 @@ def linear(ctx, node):
 @lowers("matmul")
 def matmul(ctx, node):
     ctx.add1("MatMul", ctx.inputs(node), ctx.output(node))
+
+
+@lowers("bilinear")
+def bilinear(ctx, node):
+    """y = x1^T W x2 + b as one Einsum over W (out, in1, in2), then Add."""
+    x1, x2 = ctx.inputs(node)
+    operands = [x1, ctx.param(node, "weight"), x2]
+    if node.params.get("bias") is None:
+        ctx.add1("Einsum", operands, ctx.output(node), equation="...i,oij,...j->...o")
+        return
+    product = ctx.add1("Einsum", operands, equation="...i,oij,...j->...o")
+    ctx.add1("Add", [product, ctx.param(node, "bias")], ctx.output(node))
+
+
+@lowers("einsum")
+def einsum(ctx, node):
+    ctx.add1("Einsum", ctx.inputs(node), ctx.output(node), equation=node.attrs["equation"])

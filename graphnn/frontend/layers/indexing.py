@@ -1,0 +1,147 @@
+"""Rules for indexing: ``x[...]`` (via ``index_tensor``), ``x.select``, ``torch.narrow``,
+``torch.index_select`` and ``torch.gather``.
+
+An index expression is applied as torch applies it when it has at most one tensor
+index: every slice in one ``slice`` op, each int as an ``index_select`` of a scalar
+(ONNX Gather, which drops the dim), the tensor index as an ``index_select`` (Gather
+puts the index's dims in place of the indexed dim), then the ``None``s as one
+``unsqueeze``. Two or more tensor indices, and bool masks (data-dependent sizes), are
+refused.
+"""
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+
+from graphnn.frontend.layers.shape import INT64_MAX, checked_dim
+from graphnn.frontend.rules import Ref, function_rule, method_rule
+
+
+@dataclass
+class _Plan:
+    """What an index expression does, in input dims (``slices``, ``selects``, ``tensor``)
+    and output positions (``new_axes``)."""
+
+    slices: list = field(default_factory=list)  # (dim, start, stop, step)
+    selects: list = field(default_factory=list)  # (dim, int)
+    tensor: Optional[tuple] = None  # (dim, Ref)
+    new_axes: list = field(default_factory=list)
+
+
+def index_tensor(b, x, index):
+    """``x[index]`` for ints, slices, Ellipsis, None and one tensor (or int list) index."""
+    items = [_item(b, i) for i in (index if isinstance(index, tuple) else (index,))]
+    plan = _plan(b, x, items)
+    out = _slice(b, x, plan.slices) if plan.slices else x
+    for dim, i in sorted(plan.selects, reverse=True):  # later dims first: earlier ones keep their index
+        out = b.emit("index_select", [out, b.constant(i, dtype="int64")], dim=dim)
+    if plan.tensor is not None:
+        dim, tensor = plan.tensor
+        dim -= sum(1 for d, _ in plan.selects if d < dim)
+        out = b.emit("index_select", [out, tensor], dim=dim)
+    if plan.new_axes:
+        out = b.emit("unsqueeze", [out], dims=plan.new_axes)
+    return out if out is not x else b.emit("identity", [x])
+
+
+def _item(b, item):
+    """One index item in a normal form: an int list becomes a constant index tensor, a
+    traced int whose value is known becomes that int."""
+    if isinstance(item, Ref):
+        if b.dtype(item) not in ("int64", "int32"):
+            raise b.unsupported(f"indexing with a {b.dtype(item)} tensor (a mask: its result size depends on the data)")
+        known = b.value(item).known
+        return known if isinstance(known, int) and not b.rank(item) else item
+    if isinstance(item, (list, tuple)) and item and all(type(i) is int for i in item):
+        return b.constant(list(item), dtype="int64")
+    if item is None or item is Ellipsis or isinstance(item, slice) or type(item) is int:
+        return item
+    raise b.unsupported(f"indexing with {item!r}")
+
+
+def _plan(b, x, items) -> _Plan:
+    rank = b.rank(x)
+    consumed = sum(1 for i in items if i is not None and i is not Ellipsis)
+    if consumed > rank:
+        raise b.shape_error(f"has {consumed} indices for a {rank}-d tensor")
+    if sum(1 for i in items if i is Ellipsis) > 1:
+        raise b.unsupported("an index with more than one Ellipsis")
+    plan, dim, position = _Plan(), 0, 0
+    for item in items:
+        if item is None:
+            plan.new_axes.append(position)
+            position += 1
+        elif item is Ellipsis:
+            dim, position = dim + rank - consumed, position + rank - consumed
+        elif isinstance(item, slice):
+            _add_slice(b, plan, dim, item)
+            dim, position = dim + 1, position + 1
+        elif isinstance(item, Ref):
+            if plan.tensor is not None:
+                raise b.unsupported("indexing with more than one tensor")
+            plan.tensor = (dim, item)
+            dim, position = dim + 1, position + b.rank(item)
+        else:
+            plan.selects.append((dim, item))
+            dim += 1
+    return plan
+
+
+def _add_slice(b, plan, dim, item):
+    step = 1 if item.step is None else _bound(b, item.step)
+    if not isinstance(step, int) or step <= 0:
+        raise b.unsupported(f"a slice step of {item.step!r} (torch allows only positive int steps)")
+    start = 0 if item.start is None else _bound(b, item.start)
+    stop = INT64_MAX if item.stop is None else _bound(b, item.stop)
+    if (start, stop, step) != (0, INT64_MAX, 1):
+        plan.slices.append((dim, start, stop, step))
+
+
+def _bound(b, value):
+    """A slice bound: an int, or a traced int64 scalar (an int once its value is known)."""
+    if isinstance(value, Ref):
+        known = b.value(value).known
+        return known if isinstance(known, int) else value
+    if type(value) is int:
+        return value
+    raise b.unsupported(f"a slice bound {value!r}")
+
+
+def _slice(b, x, slices):
+    """One slice op; traced bounds are None entries read from the inputs, starts first."""
+    dims, starts, stops, steps = (list(column) for column in zip(*slices))
+    dynamic = [v for v in starts + stops if isinstance(v, Ref)]
+    return b.emit("slice", [x, *dynamic], dims=dims, steps=steps,
+                  starts=[None if isinstance(v, Ref) else v for v in starts],
+                  ends=[None if isinstance(v, Ref) else v for v in stops])
+
+
+@function_rule(torch.select)
+@method_rule("select")
+def select(b, x, dim, index):
+    return index_tensor(b, x, (slice(None),) * checked_dim(b, x, dim) + (index,))
+
+
+@function_rule(torch.narrow)
+@method_rule("narrow")
+def narrow(b, x, dim, start, length):
+    """x[..., start:start + length] on ``dim``; a negative start counts from the end."""
+    start = _bound(b, start)
+    if isinstance(start, Ref):
+        raise b.unsupported("narrow with a start computed in the graph")
+    stop = start + length
+    if isinstance(start, int) and start < 0 and stop == 0:
+        stop = None
+    return index_tensor(b, x, (slice(None),) * checked_dim(b, x, dim) + (slice(start, stop),))
+
+
+@function_rule(torch.index_select)
+@method_rule("index_select")
+def index_select(b, x, dim, index, *, out=None):
+    return b.emit("index_select", [x, index], dim=checked_dim(b, x, dim))
+
+
+@function_rule(torch.gather)
+@method_rule("gather")
+def gather(b, x, dim, index, *, sparse_grad=False, out=None):
+    return b.emit("gather", [x, index], dim=checked_dim(b, x, dim))

@@ -1,0 +1,125 @@
+"""Parity of indexing: ``x[...]`` with ints, slices (steps, negative bounds, traced
+bounds), Ellipsis, None and one tensor index; select / narrow / index_select /
+gather; and the forms that are refused."""
+import pytest
+import torch
+
+import graphnn
+from graphnn.errors import ShapeError, UnsupportedError
+from tests.parity_utils import Wrap, export_checked, onnx_ops
+
+X = (2, 3, 4, 5)
+
+BASIC = {
+    "int": lambda x: x[:, 0], "negative_int": lambda x: x[:, -1, :], "first": lambda x: x[-1, :, :],
+    "ints": lambda x: x[:, 1, :, 2], "all_ints": lambda x: x[:, 2, 3, 4],
+    "slice": lambda x: x[:, 1:3], "slice_step": lambda x: x[:, ::2, 1::3],
+    "negative_slice": lambda x: x[..., -3:-1], "open_end": lambda x: x[:, :, 2:],
+    "ellipsis": lambda x: x[..., :2], "ellipsis_middle": lambda x: x[:, ..., 0],
+    "none": lambda x: x[:, None], "none_many": lambda x: x[None, :, None, ..., None],
+    "combo": lambda x: x[:, -1, 1:, None, ::2], "past_the_end": lambda x: x[:, :, 1:100],
+    "full": lambda x: x[:] + 1, "empty_tuple_ellipsis": lambda x: x[...] * 2,
+    "method_select": lambda x: x.select(1, -2), "torch.select": lambda x: torch.select(x, 3, 1),
+    "narrow": lambda x: x.narrow(2, 1, 2), "narrow_negative": lambda x: torch.narrow(x, -1, -2, 2),
+    "int_list": lambda x: x[:, [0, 2, 2]], "traced_bound": lambda x: x[:, :, : x.size(3) - 2],
+    "traced_int": lambda x: x[:, x.size(1) - 1],
+}
+
+
+@pytest.mark.parametrize("name", BASIC)
+def test_basic_indexing(name):
+    torch.manual_seed(0)
+    export_checked(Wrap(BASIC[name]), torch.randn(*X))
+
+
+@pytest.mark.parametrize("fn, ops", [
+    (lambda x: x[:, 0], ["Gather"]),
+    (lambda x: x[..., 1:3], ["Slice"]),
+    (lambda x: x[:, 1:, ::2], ["Slice"]),
+    (lambda x: x[:, 0, None], ["Gather", "Unsqueeze"]),
+])
+def test_indexing_op_types(fn, ops):
+    models = export_checked(Wrap(fn), torch.randn(*X))
+    assert onnx_ops(models[18]) == ops
+
+
+def test_slicing_the_dynamic_batch():
+    torch.manual_seed(0)
+    export_checked(Wrap(lambda x: x[1:, 0] + x[:-1, 0]), torch.randn(4, 3))
+
+
+def test_dynamic_slice_bound():
+    """The end is x.size(0) - 1: unknown until run time, so Slice reads it."""
+    torch.manual_seed(0)
+    models = export_checked(Wrap(lambda x: x[: x.size(0) - 1]), torch.randn(4, 3))
+    assert "Slice" in onnx_ops(models[18])
+
+
+TENSOR_INDEX = {  # (fn, index shape, indices from -n to n-1; index_select wants them >= 0)
+    "first_dim": (lambda x, i: x[i], (5,), 1),  # the dynamic batch: valid at batch 1 too
+    "second_dim": (lambda x, i: x[:, i], (5,), 3),
+    "ellipsis": (lambda x, i: x[..., i], (2, 3), 5),
+    "with_int_before": (lambda x, i: x[0, :, i], (5,), 4),
+    "with_int_after": (lambda x, i: x[:, i, 0], (5,), 3),
+    "with_none": (lambda x, i: x[None, :, i], (5,), 3),
+}
+
+
+@pytest.mark.parametrize("name", TENSOR_INDEX)
+def test_tensor_index_is_a_gather(name):
+    torch.manual_seed(0)
+    fn, index_shape, size = TENSOR_INDEX[name]
+    export_checked(Wrap(fn), (torch.randn(*X), torch.randint(-size, size, index_shape)))
+
+
+@pytest.mark.parametrize("fn, size", [(lambda x, i: torch.index_select(x, 2, i), 4),
+                                      (lambda x, i: x.index_select(-1, i), 5)])
+def test_index_select(fn, size):
+    torch.manual_seed(0)
+    models = export_checked(Wrap(fn), (torch.randn(*X), torch.randint(0, size, (6,))))
+    assert onnx_ops(models[18]) == ["Gather"]
+
+
+class TableLookup(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.table = torch.nn.Parameter(torch.randn(10, 4))
+
+    def forward(self, ids):
+        return self.table[ids]
+
+
+def test_batched_ids_index_a_table():
+    """Token ids with the dynamic batch index a parameter: Gather on dim 0 of the table."""
+    torch.manual_seed(0)
+    models = export_checked(TableLookup(), torch.randint(0, 10, (2, 7)))
+    assert onnx_ops(models[18]) == ["Gather"]
+
+
+@pytest.mark.parametrize("spelling", ["torch", "method"])
+def test_gather(spelling):
+    torch.manual_seed(0)
+    fn = (lambda x, i: torch.gather(x, 1, i)) if spelling == "torch" else (lambda x, i: x.gather(-1, i))
+    index = torch.randint(0, 3, (2, 3, 4, 5)) if spelling == "torch" else torch.randint(0, 5, (2, 3, 4, 2))
+    models = export_checked(Wrap(fn), (torch.randn(*X), index))
+    assert onnx_ops(models[18]) == ["GatherElements"]
+
+
+def test_out_of_range_index_is_a_shape_error():
+    with pytest.raises(ShapeError, match="has index 3, out of range for dim 1 of size 3"):
+        graphnn.trace(Wrap(lambda x: x[:, 3]), torch.randn(*X))
+
+
+def test_too_many_indices_is_a_shape_error():
+    with pytest.raises(ShapeError, match="has 3 indices for a 2-d tensor"):
+        graphnn.trace(Wrap(lambda x: x[0, 1, 2]), torch.randn(2, 3))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x, i: x[i, i],
+    lambda x, i: x[x > 0],
+    lambda x, i: x[:, [True, False, True]],
+])
+def test_refused_index_forms(fn):
+    with pytest.raises(UnsupportedError):
+        graphnn.trace(Wrap(fn), (torch.randn(2, 3), torch.tensor([0, 1])))
