@@ -63,3 +63,12 @@ def test_train_mode_is_restored_after_trace_and_parity():
     model[0].eval()
     graphnn.export(model, torch.randn(2, 3))
     assert model.training and model[1].training and not model[0].training
+
+
+def test_tensor_attributes_and_named_tuple_fields():
+    from tests.parity_utils import Wrap, export_checked
+
+    export_checked(Wrap(lambda x: x.mT + x.max(1).values.unsqueeze(1)), torch.randn(2, 3, 3))
+    export_checked(Wrap(lambda x: x.T), torch.randn(2, 3))
+    with pytest.raises(UnsupportedError, match=r"reading attribute \.grad"):
+        graphnn.trace(Wrap(lambda x: x.grad), torch.randn(2, 3))

@@ -25,7 +25,7 @@ def test_edges_follow_ordered_inputs_including_repeats():
 
 def test_replace_uses_rewires_consumers_and_outputs():
     g = small_graph()
-    c = g.add_node("relu", ["x"], name="c")
+    g.add_node("relu", ["x"], name="c")
     g.values["c"].shape, g.values["c"].dtype = ("batch", 4), "float32"
     g.replace_uses("a", "c")
     assert g.node("b").inputs == ("c", "c")

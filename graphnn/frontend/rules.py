@@ -163,6 +163,22 @@ class Builder:
     def where(self) -> str:
         return f"{self.what} ({self.source})" if self.source else self.what
 
+    def constant_value(self, ref: Optional[Ref]) -> Optional[torch.Tensor]:
+        """The tensor behind ``ref`` when it is a constant (fx reads module parameters and
+        buffers as constants), else None. Functional spellings (``F.conv2d(x, self.weight)``)
+        use it to become the same op, with params, as their layer."""
+        producer = self.graph.producer(ref.name) if isinstance(ref, Ref) else None
+        return producer.params["value"] if producer is not None and producer.op == "constant" else None
+
+    def module_tensor(self, ref: Optional[Ref], what: str) -> Optional[torch.Tensor]:
+        """``constant_value``, refusing a tensor computed in forward (None stays None)."""
+        if ref is None:
+            return None
+        value = self.constant_value(ref)
+        if value is None:
+            raise self.unsupported(f"a {what} computed in forward (only module parameters and buffers)")
+        return value
+
     def shape_error(self, detail: str) -> ShapeError:
         """A shape error raised by a rule itself, worded like the shape rules' ones."""
         return shape_error(self.graph, self.where, detail)

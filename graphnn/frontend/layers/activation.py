@@ -93,15 +93,7 @@ def prelu_layer(b, module, x):
 @function_rule(F.prelu)  # F.prelu is torch.prelu
 @method_rule("prelu")
 def prelu(b, x, weight):
-    return b.emit("prelu", [x], params={"weight": _constant_value(b, weight, "prelu weight")})
-
-
-def _constant_value(b, ref, what):
-    """The tensor behind a parameter or constant (fx reads those with get_attr)."""
-    producer = b.graph.producer(ref.name)
-    if producer is None or producer.op != "constant":
-        raise b.unsupported(f"a computed {what} (only parameters and constants)")
-    return producer.params["value"]
+    return b.emit("prelu", [x], params={"weight": b.module_tensor(weight, "prelu weight")})
 
 
 @module_rule(nn.Threshold)

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from graphnn.frontend.layers.pad import emit_pad
 from graphnn.frontend.layers.pool import per_dim
-from graphnn.frontend.rules import Ref, function_rule, module_rule
+from graphnn.frontend.rules import function_rule, module_rule
 
 
 def conv_pads(padding, kernel: list, dilation: list) -> list:
@@ -48,19 +48,9 @@ def conv_layer(b, module, x):
                      module.dilation, module.groups, module.padding_mode)
 
 
-def module_tensor(b, ref, what: str):
-    """The tensor behind a Ref traced from a module attribute (``self.weight``), or None."""
-    if ref is None:
-        return None
-    producer = b.graph.producer(ref.name) if isinstance(ref, Ref) else None
-    if producer is None or producer.op != "constant":
-        raise b.unsupported(f"a {what} computed in forward (use a module parameter or buffer)")
-    return producer.params["value"]
-
-
 @function_rule(F.conv1d, F.conv2d, F.conv3d)
 def conv_function(b, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    return emit_conv(b, x, module_tensor(b, weight, "conv weight"), module_tensor(b, bias, "conv bias"),
+    return emit_conv(b, x, b.module_tensor(weight, "conv weight"), b.module_tensor(bias, "conv bias"),
                      stride, padding, dilation, groups)
 
 
@@ -104,7 +94,7 @@ def conv_transpose_layer(b, module, x, output_size=None):
 def conv_transpose_function(b, x, weight, bias=None, stride=1, padding=0, output_padding=0,
                             groups=1, dilation=1):
     return emit_conv_transpose(
-        b, x, module_tensor(b, weight, "conv weight"), module_tensor(b, bias, "conv bias"),
+        b, x, b.module_tensor(weight, "conv weight"), b.module_tensor(bias, "conv bias"),
         stride, padding, output_padding, groups, dilation,
     )
 

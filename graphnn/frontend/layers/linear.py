@@ -15,14 +15,6 @@ from graphnn.frontend.layers.elementwise import binary, promote
 from graphnn.frontend.rules import function_rule, method_rule, module_rule
 
 
-def constant_tensor(b, ref):
-    """The tensor behind ``ref`` when it is a constant (a parameter or buffer), else None."""
-    if ref is None:
-        return None
-    producer = b.graph.producer(ref.name)
-    return producer.params["value"] if producer is not None and producer.op == "constant" else None
-
-
 @module_rule(nn.Linear)
 def linear_layer(b, module, x):
     return b.emit("linear", [x], params={"weight": module.weight, "bias": module.bias})
@@ -30,7 +22,7 @@ def linear_layer(b, module, x):
 
 @function_rule(F.linear)
 def linear(b, x, weight, bias=None):
-    w, bias_value = constant_tensor(b, weight), constant_tensor(b, bias)
+    w, bias_value = b.constant_value(weight), b.constant_value(bias)
     if w is not None and (bias is None or bias_value is not None):
         return b.emit("linear", [x], params={"weight": w, "bias": bias_value})
     rank = b.rank(weight)
@@ -46,7 +38,7 @@ def bilinear_layer(b, module, x1, x2):
 
 @function_rule(F.bilinear)
 def bilinear(b, x1, x2, weight, bias=None):
-    w, bias_value = constant_tensor(b, weight), constant_tensor(b, bias)
+    w, bias_value = b.constant_value(weight), b.constant_value(bias)
     if w is None or (bias is not None and bias_value is None):
         raise b.unsupported("F.bilinear with a weight or bias computed in the graph")
     return b.emit("bilinear", promote(b, x1, x2), params={"weight": w, "bias": bias_value})

@@ -29,16 +29,6 @@ def _expect_rank(b, x, ranks):
         raise b.shape_error(f"expects a {wanted} input, gets {rank}-d")
 
 
-def _constant(b, ref, what):
-    """The tensor behind a functional argument: None, or a module parameter / buffer."""
-    if ref is None:
-        return None
-    producer = b.graph.producer(ref.name) if isinstance(ref, Ref) else None
-    if producer is None or producer.op != "constant":
-        raise b.unsupported(f"a {what} computed in the graph (only module parameters and buffers)")
-    return producer.params["value"]
-
-
 def _static_shape(b, shape):
     """normalized_shape as a list of ints (an int, a tuple, or traced sizes of known value)."""
     dims = [shape] if isinstance(shape, int) else list(shape)
@@ -76,7 +66,7 @@ def batch_norm_layer(b, module, x):
 @function_rule(F.batch_norm)
 def batch_norm(b, x, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
-    tensors = [_constant(b, t, what) for t, what in (
+    tensors = [b.module_tensor(t, what) for t, what in (
         (running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"), (bias, "bias"))]
     return _batch_norm(b, x, *tensors, training, eps)
 
@@ -94,7 +84,7 @@ def instance_norm_layer(b, module, x):
 @function_rule(F.instance_norm)
 def instance_norm(b, x, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats=True, momentum=0.1, eps=1e-5):
-    tensors = [_constant(b, t, what) for t, what in (
+    tensors = [b.module_tensor(t, what) for t, what in (
         (running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"), (bias, "bias"))]
     return _instance_norm(b, x, *tensors, use_input_stats, eps)
 
@@ -120,8 +110,8 @@ def layer_norm_layer(b, module, x):
 
 @function_rule(F.layer_norm, torch.layer_norm)
 def layer_norm(b, x, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
-    return _layer_norm(b, x, normalized_shape, _constant(b, weight, "weight"),
-                       _constant(b, bias, "bias"), eps)
+    return _layer_norm(b, x, normalized_shape, b.module_tensor(weight, "weight"),
+                       b.module_tensor(bias, "bias"), eps)
 
 
 def _rms_norm(b, x, normalized_shape, weight, eps):
@@ -138,7 +128,7 @@ def rms_norm_layer(b, module, x):
 
 @function_rule(F.rms_norm, torch.rms_norm)
 def rms_norm(b, x, normalized_shape, weight=None, eps=None):
-    return _rms_norm(b, x, normalized_shape, _constant(b, weight, "weight"), eps)
+    return _rms_norm(b, x, normalized_shape, b.module_tensor(weight, "weight"), eps)
 
 
 def _group_norm(b, x, num_groups, weight, bias, eps):
@@ -153,7 +143,7 @@ def group_norm_layer(b, module, x):
 
 @function_rule(F.group_norm, torch.group_norm)
 def group_norm(b, x, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
-    return _group_norm(b, x, num_groups, _constant(b, weight, "weight"), _constant(b, bias, "bias"), eps)
+    return _group_norm(b, x, num_groups, b.module_tensor(weight, "weight"), b.module_tensor(bias, "bias"), eps)
 
 
 # ---------------------------------------------------------------- lrn / normalize

@@ -12,10 +12,18 @@ from graphnn.frontend.rules import Ref, ShapeRef, function_rule, method_rule, mo
 
 @function_rule(builtins.getattr)
 def getattr_(b, obj, name, *default):
-    if isinstance(obj, Ref) and name == "shape":
+    if isinstance(obj, tuple) and hasattr(obj, name):  # torch.return_types: x.max(1).values
+        return getattr(obj, name)
+    if not isinstance(obj, Ref):
+        raise b.unsupported(f"reading attribute .{name} of a {type(obj).__name__}")
+    if name == "shape":
         return ShapeRef(obj)
-    if isinstance(obj, Ref) and name == "T":
-        return b.emit("transpose", [obj], perm=list(reversed(range(b.rank(obj)))))
+    perm = list(range(b.rank(obj)))
+    if name == "T":
+        return b.emit("transpose", [obj], perm=perm[::-1])
+    if name in ("mT", "mH") and len(perm) >= 2:  # real tensors: the conjugate is a no-op
+        perm[-2:] = perm[-1], perm[-2]
+        return b.emit("transpose", [obj], perm=perm)
     raise b.unsupported(f"reading attribute .{name} of a tensor")
 
 
