@@ -118,6 +118,12 @@ def _dim0_is_symbolic(value_info: onnx.ValueInfoProto) -> bool:
     return bool(dims) and dims[0].HasField("dim_param")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_onnx(model: onnx.ModelProto, path: str) -> None:
     """Write atomically: a temp file in the same folder, renamed over ``path``."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -126,6 +132,7 @@ def save_onnx(model: onnx.ModelProto, path: str) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(model.SerializeToString())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -142,3 +142,14 @@ def test_help_and_version():
     runner = CliRunner()
     assert "export" in runner.invoke(main, ["--help"]).output
     assert runner.invoke(main, ["--version"]).output.startswith("graphnn, version")
+
+
+def test_written_file_has_usual_permissions(tmp_path):
+    import stat
+
+    out = tmp_path / "perm.onnx"
+    assert CliRunner().invoke(main, ["export", fixture("simple_linear.py"), str(out)]).exit_code == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+    assert [p.name for p in tmp_path.iterdir()] == ["perm.onnx"]  # no temp file left behind
