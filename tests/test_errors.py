@@ -72,3 +72,30 @@ def test_tensor_attributes_and_named_tuple_fields():
     export_checked(Wrap(lambda x: x.T), torch.randn(2, 3))
     with pytest.raises(UnsupportedError, match=r"reading attribute \.grad"):
         graphnn.trace(Wrap(lambda x: x.grad), torch.randn(2, 3))
+
+
+@pytest.mark.parametrize("forward", [
+    lambda x: (x.relu_(), x + 1)[1],                      # method ending in _
+    lambda x: (torch.relu_(x), x * 2)[1],                 # torch.*_ function
+    lambda x: (nn.functional.relu(x, inplace=True), x - 1)[1],
+])
+def test_in_place_ops_are_seen_by_later_reads(forward):
+    from tests.parity_utils import Wrap, export_checked
+
+    export_checked(Wrap(forward), torch.randn(2, 5))
+
+
+def test_in_place_module_is_seen_by_later_reads():
+    from tests.parity_utils import export_checked
+
+    class Residual(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.act = nn.ReLU(inplace=True)
+
+        def forward(self, x):
+            y = x * 1.0
+            self.act(y)
+            return y + x
+
+    export_checked(Residual(), torch.randn(2, 5))

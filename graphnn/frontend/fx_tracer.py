@@ -8,6 +8,7 @@ TraceError naming the user's file:line. Everything op-specific lives in the rule
 from __future__ import annotations
 
 import inspect
+import operator
 import os
 import re
 import traceback
@@ -102,6 +103,10 @@ def unwrap_parallel(model: torch.nn.Module) -> torch.nn.Module:
     return model
 
 
+_INPLACE_OPERATORS = {operator.iadd, operator.isub, operator.imul, operator.itruediv,
+                      operator.ifloordiv, operator.imod, operator.ipow, operator.iand, operator.ior}
+
+
 class _Replay:
     """Replays an fx graph through the mapping rules into an IR Graph."""
 
@@ -119,6 +124,26 @@ class _Replay:
                 self._set_outputs(fx_node)
             else:
                 self.env[fx_node] = getattr(self, f"_{fx_node.op}")(fx_node)
+                self._follow_mutation(fx_node)
+
+    def _follow_mutation(self, fx_node: fx.Node) -> None:
+        """After ``x.relu_()`` / ``x += y`` / ``nn.ReLU(inplace=True)(x)``, later reads of ``x``
+        must see the new value. fx records the call but keeps ``x`` pointing at the old node,
+        so rebind it here. (A mutated *view* of another tensor is not tracked; parity catches it.)"""
+        target = fx_node.args[0] if fx_node.args else None
+        if isinstance(target, fx.Node) and isinstance(self.env[fx_node], Ref) and self._mutates(fx_node):
+            self.env[target] = self.env[fx_node]
+
+    def _mutates(self, fx_node: fx.Node) -> bool:
+        if fx_node.kwargs.get("inplace") is True:
+            return True
+        if fx_node.op == "call_method":
+            return fx_node.target.endswith("_") and not fx_node.target.startswith("__")
+        if fx_node.op == "call_function":
+            return fx_node.target in _INPLACE_OPERATORS or getattr(fx_node.target, "__name__", "").endswith("_")
+        if fx_node.op == "call_module":
+            return getattr(self.model.get_submodule(fx_node.target), "inplace", False) is True
+        return False
 
     def _resolve(self, fx_node: fx.Node) -> tuple[list, dict]:
         resolve = lambda n: self.env[n]  # noqa: E731
