@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import operator
 import os
-import re
+import sys
 import traceback
 from typing import Any, Optional, Sequence
 
@@ -27,15 +27,18 @@ from graphnn.tensors import dtype_name, flatten_outputs
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
 _GRAPHNN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
+_SOURCE = "graphnn_source"
 
 
 class _Tracer(fx.Tracer):
-    """fx's default leaves (every torch.nn layer but Sequential), with stack traces on."""
+    """fx's default leaves (every torch.nn layer but Sequential); each node remembers the
+    user's line that created it. (fx's own record_stack_traces would do too, but its first
+    use imports torch._inductor: seconds, for one file:line.)"""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.record_stack_traces = True
+    def create_node(self, *args, **kwargs) -> fx.Node:
+        node = super().create_node(*args, **kwargs)
+        node.meta[_SOURCE] = _innermost_user_line()
+        return node
 
 
 def _is_user_file(path: str) -> bool:
@@ -43,12 +46,18 @@ def _is_user_file(path: str) -> bool:
     return not (path.startswith(_TORCH_DIR) or path.startswith(_GRAPHNN_DIR) or "<" in path)
 
 
+def _innermost_user_line() -> Optional[str]:
+    frame = sys._getframe(1)
+    while frame is not None:
+        if _is_user_file(frame.f_code.co_filename):
+            return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
 def source_of(fx_node: fx.Node) -> Optional[str]:
     """``model.py:14``: the user's line that made this fx node."""
-    for match in _FRAME.finditer(fx_node.stack_trace or ""):
-        if _is_user_file(match["file"]):
-            return f"{os.path.basename(match['file'])}:{match['line']}"
-    return None
+    return fx_node.meta.get(_SOURCE)
 
 
 def _user_line_of(exc: BaseException) -> str:

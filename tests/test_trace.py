@@ -1,0 +1,77 @@
+"""The fx frontend: canonical ops, source lines, containers, modes."""
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import graphnn
+from graphnn.loader import load
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def line_of(path, text):
+    with open(path) as handle:
+        return next(i for i, line in enumerate(handle, 1) if text in line)
+
+
+def test_source_lines_point_at_the_users_forward():
+    path = os.path.join(ROOT, "fixtures", "simple_cnn.py")
+    loaded, inputs = load(path)
+    graph = graphnn.trace(loaded.model, inputs)
+    sources = {n.name: n.source for n in graph.nodes()}
+    assert sources["conv1"] == f"simple_cnn.py:{line_of(path, 'self.conv1(x)')}"
+    assert sources["fc"] == f"simple_cnn.py:{line_of(path, 'x = self.fc(x)')}"
+
+
+class Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        return F.relu(self.conv(x)) + x  # BLOCK LINE
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.Sequential(Block(), Block())
+
+    def forward(self, x):
+        return self.blocks(x).relu()
+
+
+def test_nested_modules_keep_paths_and_inner_lines():
+    graph = graphnn.trace(Net(), torch.randn(1, 4, 5, 5))
+    convs = [n for n in graph.nodes() if n.op == "conv2d"]
+    assert [n.module for n in convs] == ["blocks.0.conv", "blocks.1.conv"]
+    assert {n.source for n in convs} == {f"test_trace.py:{line_of(__file__, 'BLOCK LINE')}"}
+
+
+def test_spellings_canonicalise_to_one_op():
+    class Spellings(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.act = nn.ReLU()
+
+        def forward(self, x):
+            return self.act(x) + F.relu(x) + torch.relu(x) + x.relu()
+
+    graph = graphnn.trace(Spellings(), torch.randn(2, 3))
+    assert graph.ops().count("relu") == 4
+
+
+def test_parameter_containers_become_constants_named_by_path():
+    loaded, inputs = load(os.path.join(ROOT, "fixtures", "parameter_containers.py"))
+    graph = graphnn.trace(loaded.model, inputs)
+    constants = [n.name for n in graph.nodes() if n.op == "constant"]
+    assert {"weights.0", "weights.1", "biases.bias1", "biases.bias2"} <= set(constants)
+
+
+def test_batch_dim_is_symbolic_unless_static():
+    graph = graphnn.trace(nn.Linear(3, 2), torch.randn(4, 3))
+    assert graph.values["input"].shape == ("batch", 3) and graph.symbols == {"batch": 4}
+    static = graphnn.trace(nn.Linear(3, 2), torch.randn(4, 3), dynamic_batch=False)
+    assert static.values["input"].shape == (4, 3) and static.symbols == {}
