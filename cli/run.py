@@ -41,7 +41,11 @@ def run(model_onnx, inputs, npz, batch, repeat, device):
     runtime = create_runtime(model.SerializeToString(), device)
     if runtime.note:
         progress(runtime.note)
-    outputs = runtime.run(feeds)
+    try:
+        outputs = runtime.run(feeds)
+    except Exception as exc:  # onnxruntime rejects inputs that do not fit the model
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputSpecError(f"onnxruntime cannot run {model_onnx} on these inputs: {reason}") from None
     times = []
     for _ in range(repeat):
         start = time.perf_counter()

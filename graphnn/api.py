@@ -19,6 +19,7 @@ import torch
 
 from graphnn import parity
 from graphnn.backend.onnx import DEFAULT_OPSET, check_opset, to_onnx
+from graphnn.errors import GraphnnError
 from graphnn.frontend import trace_fx
 from graphnn.inputs import normalize_example_inputs
 from graphnn.ir import Graph
@@ -127,15 +128,20 @@ def _umask() -> int:
 def save_onnx(model: onnx.ModelProto, path: str) -> None:
     """Write atomically: a temp file in the same folder, renamed over ``path``."""
     folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".graphnn-", suffix=".onnx.tmp", dir=folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".graphnn-", suffix=".onnx.tmp", dir=folder)
+    except OSError as exc:
+        raise GraphnnError(f"cannot write {path}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(model.SerializeToString())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise GraphnnError(f"cannot write {path}: {exc.strerror}") from None
         raise
 

@@ -153,3 +153,36 @@ def test_written_file_has_usual_permissions(tmp_path):
     os.umask(mask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
     assert [p.name for p in tmp_path.iterdir()] == ["perm.onnx"]  # no temp file left behind
+
+
+def test_unwritable_output_is_exit_2(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = CliRunner().invoke(main, ["export", fixture("simple_linear.py"), str(blocker / "x.onnx")])
+    assert result.exit_code == 2 and "cannot write" in result.output
+
+
+def test_run_with_npz_and_input_specs(tmp_path):
+    import numpy as np
+
+    runner = CliRunner()
+    out = tmp_path / "cnn.onnx"
+    assert runner.invoke(main, ["export", fixture("simple_cnn.py"), str(out), "--no-parity"]).exit_code == 0
+    np.savez(tmp_path / "in.npz", x=np.random.rand(2, 3, 28, 28).astype(np.float32))
+    result = runner.invoke(main, ["run", str(out), "--npz", str(tmp_path / "in.npz"), "--repeat", "1"])
+    assert result.exit_code == 0 and "output: 2x10 float32" in result.output
+    result = runner.invoke(main, ["run", str(out), "--input", "5x3x28x28", "--repeat", "1"])
+    assert result.exit_code == 0 and "output: 5x10 float32" in result.output
+    np.savez(tmp_path / "bad.npz", y=np.zeros(1))
+    result = runner.invoke(main, ["run", str(out), "--npz", str(tmp_path / "bad.npz")])
+    assert result.exit_code == 2 and "lacks arrays for inputs x" in result.output
+    result = runner.invoke(main, ["run", str(out), "--input", "1x3x28x28", "--input", "1x3"])
+    assert result.exit_code == 2 and "2 --input given, the model has 1 inputs" in result.output
+
+
+def test_run_with_inputs_that_do_not_fit_is_exit_2(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "cnn.onnx"
+    assert runner.invoke(main, ["export", fixture("simple_cnn.py"), str(out), "--no-parity"]).exit_code == 0
+    result = runner.invoke(main, ["run", str(out), "--input", "1x3x32x32"])
+    assert result.exit_code == 2 and "onnxruntime cannot run" in result.output
