@@ -23,6 +23,7 @@ from graphnn.errors import GraphnnError
 from graphnn.frontend import trace_fx
 from graphnn.inputs import normalize_example_inputs
 from graphnn.ir import Graph
+from graphnn.localize import first_divergence
 from graphnn.passes import run_passes
 from graphnn.runtime import create_runtime
 
@@ -89,7 +90,8 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
               f"{len(onnx_model.graph.initializer)} initializers in {time.perf_counter() - start:.2f}s")
     result = ExportResult(onnx_model, graph, None)
     if check:
-        result.report = check_parity(model, inputs, onnx_model, device=device, atol=atol, rtol=rtol)
+        result.report = check_parity(model, inputs, onnx_model, device=device, atol=atol, rtol=rtol,
+                                     opset=opset, dynamic_batch=dynamic_batch)
     if path and result.ok:
         save_onnx(onnx_model, path)
         result.written = path
@@ -100,7 +102,10 @@ def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[on
                  device: str = "cpu", atol: float = parity.DEFAULT_ATOL, rtol: float = parity.DEFAULT_RTOL,
                  opset: int = DEFAULT_OPSET, dynamic_batch: bool = True,
                  optimize_graph: bool = True) -> parity.ParityReport:
-    """Compare onnxruntime with PyTorch; exports first when ``onnx_model`` is None."""
+    """Compare onnxruntime with PyTorch; exports first when ``onnx_model`` is None.
+
+    On a mismatch, ``report.diagnosis`` names the first layer whose output diverges.
+    """
     inputs = normalize_example_inputs(example_inputs, "example_inputs")
     if onnx_model is None:
         graph = optimize(trace(model, inputs, dynamic_batch), optimize_graph)
@@ -111,6 +116,9 @@ def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[on
     names = [o.name for o in onnx_model.graph.output]
     report = parity.check(model, runtime, inputs, dynamic, names, example_batch, atol, rtol)
     report.note = runtime.note
+    if not report.ok:
+        failing = next(run for run in report.runs if not run.ok)
+        report.diagnosis = first_divergence(model, failing.inputs, opset, dynamic_batch, atol, rtol).line()
     return report
 
 

@@ -35,6 +35,7 @@ class OutputParity:
 class ParityRun:
     batch: Optional[int]
     outputs: list[OutputParity]
+    inputs: list = field(default_factory=list, repr=False)  # what both sides were fed
 
     @property
     def ok(self) -> bool:
@@ -48,6 +49,7 @@ class ParityReport:
     rtol: float = DEFAULT_RTOL
     device: str = "cpu"
     note: str = ""  # e.g. why auto ran on CPU
+    diagnosis: str = ""  # on a mismatch: the first divergent layer
 
     @property
     def ok(self) -> bool:
@@ -66,6 +68,8 @@ class ParityReport:
                 detail = o.problem or f"max abs {o.max_abs:.2e}, max rel {o.max_rel:.2e}"
                 shape = "x".join(map(str, o.shape)) or "scalar"
                 out.append(f"  {label}: {o.name} [{shape}] {detail} ... {verdict}")
+        if self.diagnosis:
+            out.append(self.diagnosis)
         return out
 
     def summary(self) -> str:
@@ -127,5 +131,5 @@ def check(model: torch.nn.Module, runtime: Runtime, example_inputs: Sequence[tor
         actual = runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in inputs))))
         report.runs.append(ParityRun(batch, [
             compare(name, e, a, atol, rtol) for name, e, a in zip(output_names, expected, actual)
-        ]))
+        ], inputs))
     return report

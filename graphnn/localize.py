@@ -1,0 +1,120 @@
+"""When parity fails, name the first layer whose output diverges.
+
+Polygraphy marks every ONNX tensor as an output to find the first mismatching node;
+graphnn knows which torch layer each IR node came from, so it can name the *layer*:
+forward hooks record each layer's torch output, the ONNX model gets those layers'
+outputs as extra graph outputs, and the first one (in graph order) that differs is
+reported with its module path and source line.
+
+The comparison runs on the unoptimized IR, whose layer outputs are the torch layers'
+own outputs (after BatchNorm folding a conv's output is the BatchNorm's). If nothing
+diverges there, an optimizing pass is at fault, and the report says so.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+import onnx
+import torch
+
+from graphnn.backend.onnx import to_onnx
+from graphnn.frontend import trace_fx
+from graphnn.frontend.fx_tracer import unwrap_parallel
+from graphnn.ir import Graph, Node
+from graphnn.parity import compare
+from graphnn.runtime import create_runtime
+from graphnn.tensors import flatten_outputs, to_numpy
+
+
+@dataclass
+class Divergence:
+    """The first layer whose ONNX output differs from torch's (``node``), else whether the
+    unoptimized model's outputs differ at all (``outputs_differ``)."""
+
+    node: Optional[Node]
+    max_abs: float = 0.0
+    layers_compared: int = 0
+    last_match: Optional[Node] = None
+    outputs_differ: bool = False
+
+    def line(self) -> str:
+        if self.node is not None:
+            return (f"  first divergent layer: {self.node.where}, nn.{self.node.module_class} "
+                    f"(max abs error {self.max_abs:.2e})")
+        if not self.outputs_differ:
+            return ("  first divergent layer: none; the unoptimized model matches, so an "
+                    "optimizing pass is at fault (try --no-optimize)")
+        after = f" after {self.last_match.where}" if self.last_match else ""
+        return (f"  first divergent layer: no torch.nn layer output differs ({self.layers_compared} "
+                f"compared); a functional op (torch.* / Tensor method){after} does")
+
+
+def _layer_outputs(model: torch.nn.Module, inputs: Sequence[torch.Tensor],
+                   paths: set[str]) -> tuple[dict[str, list], list[np.ndarray]]:
+    """Each layer's outputs in call order (forward hooks), and the model's outputs."""
+    calls: dict[str, list] = defaultdict(list)
+    root = unwrap_parallel(model)
+    hooks = []
+    for path in paths:
+        try:
+            module = root.get_submodule(path)
+        except AttributeError:  # a bare layer exported as the model: it is the model output
+            continue
+        hooks.append(module.register_forward_hook(
+            lambda _m, _i, out, path=path: calls[path].append(out)))
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            result = model(*[t.clone() for t in inputs])
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for module, training in modes.items():
+            module.training = training
+    return calls, [to_numpy(t) for t in flatten_outputs(result)]
+
+
+def _layer_nodes(graph: Graph) -> list[Node]:
+    return [n for n in graph.nodes() if n.module_class and n.module and len(n.outputs) == 1]
+
+
+def first_divergence(model: torch.nn.Module, inputs: Sequence[torch.Tensor], opset: int,
+                     dynamic_batch: bool, atol: float, rtol: float) -> Divergence:
+    graph = trace_fx(model, inputs, dynamic_batch)
+    onnx_model = to_onnx(graph, opset)
+    nodes = _layer_nodes(graph)
+    torch_calls, torch_finals = _layer_outputs(model, inputs, {n.module for n in nodes})
+
+    typed = {v.name: v for v in onnx_model.graph.value_info}
+    final = dict(zip(graph.outputs, (o.name for o in onnx_model.graph.output)))
+    call_index: dict[str, int] = defaultdict(int)
+    pairs = []  # (node, onnx tensor name, torch tensor)
+    for node in nodes:
+        index = call_index[node.module]
+        call_index[node.module] += 1
+        outputs = torch_calls.get(node.module, [])
+        value = node.outputs[0]
+        name = final.get(value, value)
+        if index < len(outputs) and isinstance(outputs[index], torch.Tensor) and (name in typed or value in final):
+            pairs.append((node, name, outputs[index]))
+
+    extra = [typed[name] for _, name, _ in pairs if name in typed]
+    probe = onnx.ModelProto()
+    probe.CopyFrom(onnx_model)
+    probe.graph.output.extend(extra)
+    runtime = create_runtime(probe.SerializeToString(), "cpu")
+    names = [o.name for o in probe.graph.output]
+    results = dict(zip(names, runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in inputs))))))
+    last_match = None
+    for node, name, expected in pairs:
+        diff = compare(node.name, to_numpy(expected), np.asarray(results[name]), atol, rtol)
+        if not diff.ok:
+            return Divergence(node, diff.max_abs, len(pairs))
+        last_match = node
+    differ = any(not compare(n, e, np.asarray(results[n]), atol, rtol).ok
+                 for n, e in zip(final.values(), torch_finals))
+    return Divergence(None, 0.0, len(pairs), last_match, differ)

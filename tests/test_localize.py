@@ -1,0 +1,85 @@
+"""A parity failure names the first layer whose output diverges."""
+import torch
+import torch.nn as nn
+
+import graphnn
+from graphnn.backend.onnx import registry
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.act = nn.Sigmoid()
+        self.pool = nn.MaxPool2d(2)
+        self.fc = nn.Linear(4 * 3 * 3, 5)
+
+    def forward(self, x):
+        x = self.pool(self.act(self.conv(x)))
+        return self.fc(x.flatten(1))
+
+
+def break_lowering(monkeypatch, op, wrong_onnx_op):
+    """Make ``op`` lower to a different ONNX op, as a lowering bug would."""
+    def wrong(ctx, node):
+        ctx.add1(wrong_onnx_op, ctx.inputs(node), ctx.output(node))
+
+    monkeypatch.setitem(registry._LOWERINGS, op, {1: wrong})
+
+
+def test_broken_layer_is_named(monkeypatch):
+    break_lowering(monkeypatch, "sigmoid", "Tanh")
+    torch.manual_seed(0)
+    report = graphnn.check_parity(Net(), torch.randn(1, 3, 8, 8))
+    assert not report.ok
+    assert report.diagnosis.startswith("  first divergent layer: act (test_localize.py:")
+    assert "nn.Sigmoid" in report.diagnosis
+    assert report.diagnosis in report.lines()
+
+
+def test_export_reports_the_layer_and_writes_nothing(monkeypatch, tmp_path):
+    def doubled_gemm(ctx, node):  # right shape, wrong values
+        inputs = [ctx.input(node), ctx.param(node, "weight"), ctx.param(node, "bias")]
+        ctx.add1("Gemm", inputs, ctx.output(node), transB=1, alpha=2.0)
+
+    monkeypatch.setitem(registry._LOWERINGS, "linear", {1: doubled_gemm})
+    torch.manual_seed(0)
+    out = tmp_path / "net.onnx"
+    result = graphnn.export(Net(), torch.randn(1, 3, 8, 8), str(out))
+    assert not result.ok and not out.exists()
+    assert "first divergent layer: fc (test_localize.py:" in result.report.diagnosis
+
+
+def test_no_diagnosis_when_parity_holds():
+    report = graphnn.check_parity(Net(), torch.randn(1, 3, 8, 8))
+    assert report.ok and report.diagnosis == ""
+
+
+def test_a_broken_pass_is_blamed_on_optimization(monkeypatch):
+    import importlib
+
+    fold_module = importlib.import_module("graphnn.passes.fold_batchnorm")
+
+    monkeypatch.setattr(fold_module, "fold_into", lambda producer, bn: None)  # forget the BN
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    model[1].running_var.fill_(4.0)
+    report = graphnn.check_parity(model, torch.randn(1, 3, 6, 6))
+    assert not report.ok
+    assert "the unoptimized model matches, so an optimizing pass is at fault" in report.diagnosis
+
+
+def test_a_broken_functional_op_is_placed_after_the_last_matching_layer(monkeypatch):
+    break_lowering(monkeypatch, "exp", "Neg")
+
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(3, 3)
+
+        def forward(self, x):
+            return torch.exp(self.fc(x))
+
+    report = graphnn.check_parity(Functional(), torch.randn(2, 3))
+    assert "no torch.nn layer output differs (1 compared); a functional op" in report.diagnosis
+    assert "after fc (test_localize.py:" in report.diagnosis
