@@ -24,6 +24,7 @@ from graphnn.backend.onnx import to_onnx
 from graphnn.frontend import trace_fx
 from graphnn.frontend.fx_tracer import unwrap_parallel
 from graphnn.ir import Graph, Node
+from graphnn.modes import eval_mode
 from graphnn.parity import compare
 from graphnn.runtime import create_runtime
 from graphnn.tensors import flatten_outputs, to_numpy
@@ -65,16 +66,12 @@ def _layer_outputs(model: torch.nn.Module, inputs: Sequence[torch.Tensor],
             continue
         hooks.append(module.register_forward_hook(
             lambda _m, _i, out, path=path: calls[path].append(out)))
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
     try:
-        with torch.no_grad():
+        with eval_mode(model), torch.no_grad():
             result = model(*[t.clone() for t in inputs])
     finally:
         for hook in hooks:
             hook.remove()
-        for module, training in modes.items():
-            module.training = training
     return calls, [to_numpy(t) for t in flatten_outputs(result)]
 
 

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from graphnn.inputs import with_batch
+from graphnn.modes import eval_mode
 from graphnn.runtime import Runtime
 from graphnn.tensors import flatten_outputs, to_numpy
 
@@ -97,14 +98,8 @@ def compare(name: str, expected: np.ndarray, actual: np.ndarray, atol: float, rt
 def torch_outputs(model: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> list[np.ndarray]:
     """Eval-mode outputs, the caller's train/eval modes restored afterwards. The model gets
     copies of the inputs: an in-place first layer must not change what onnxruntime is fed."""
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        with torch.no_grad():
-            result = model(*[t.clone() for t in inputs])
-    finally:
-        for module, training in modes.items():
-            module.training = training
+    with eval_mode(model), torch.no_grad():
+        result = model(*[t.clone() for t in inputs])
     return [to_numpy(t) for t in flatten_outputs(result)]
 
 

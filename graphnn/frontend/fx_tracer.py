@@ -23,6 +23,7 @@ from graphnn.frontend.rules import (
     supported_layers,
 )
 from graphnn.ir import Graph
+from graphnn.modes import eval_mode
 from graphnn.tensors import dtype_name, flatten_outputs
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
@@ -225,10 +226,8 @@ def trace_fx(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor],
              dynamic_batch: bool = True) -> Graph:
     """Trace ``model`` (in eval mode; the caller's modes are restored) into an IR Graph."""
     model = unwrap_parallel(model)
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
     graph = Graph(type(model).__name__)
-    try:
+    with eval_mode(model):
         if module_rule_for(model):  # a bare layer: fx would trace into it, so call its rule
             names = ["input"] + [f"input_{i}" for i in range(1, len(example_inputs))]
             placeholders = _add_inputs(graph, names, example_inputs, dynamic_batch)
@@ -238,9 +237,6 @@ def trace_fx(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor],
             names = [n.target for n in fx_graph.nodes if n.op == "placeholder"][:len(example_inputs)]
             placeholders = _add_inputs(graph, names, example_inputs, dynamic_batch)
             _Replay(model, graph).run(fx_graph, placeholders)
-    finally:
-        for module, training in modes.items():
-            module.training = training
     return graph
 
 
