@@ -41,6 +41,6 @@ def device(fn):
 
 def tolerances(fn):
     fn = click.option("--rtol", type=float, default=DEFAULT_RTOL, show_default=True,
-                      help="Parity: relative tolerance.")(fn)
+                      help="Parity: tolerance relative to the output's largest magnitude.")(fn)
     return click.option("--atol", type=float, default=DEFAULT_ATOL, show_default=True,
-                        help="Parity: absolute tolerance; an element passes if |onnx - torch| <= atol + rtol*|torch|.")(fn)
+                        help="Parity: absolute tolerance; an output passes if max|onnx - torch| <= atol + rtol * max|torch|.")(fn)

@@ -178,11 +178,13 @@ class Graph:
         return None if src is None else self.node(src)
 
     def consumers(self, value: str) -> list[Node]:
+        """The nodes reading ``value``, in insertion order (each once)."""
         src = self._producer.get(value)
         if src is None:  # a graph input: no edges, search the nodes
-            return [n for n in self.nodes() if value in n.inputs]
-        names = {dst for _, dst, data in self._dag.out_edges(src, data=True) if data["value"] == value}
-        return [n for n in self.nodes() if n.name in names]
+            names = [n for n in self._dag.nodes if value in self._dag.nodes[n]["node"].inputs]
+        else:
+            names = {dst for _, dst, data in self._dag.out_edges(src, data=True) if data["value"] == value}
+        return [self.node(n) for n in sorted(names, key=lambda n: self._dag.nodes[n]["seq"])]
 
     def ops(self) -> list[str]:
         return [n.op for n in self.nodes()]

@@ -64,8 +64,9 @@ def _layer_outputs(model: torch.nn.Module, inputs: Sequence[torch.Tensor],
             module = root.get_submodule(path)
         except AttributeError:  # a bare layer exported as the model: it is the model output
             continue
-        hooks.append(module.register_forward_hook(
-            lambda _m, _i, out, path=path: calls[path].append(out)))
+        hooks.append(module.register_forward_hook(  # a copy: a later in-place op would change it
+            lambda _m, _i, out, path=path: calls[path].append(
+                out.clone() if isinstance(out, torch.Tensor) else out)))
     try:
         with eval_mode(model), torch.no_grad():
             result = model(*[t.clone() for t in inputs])

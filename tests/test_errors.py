@@ -99,3 +99,39 @@ def test_in_place_module_is_seen_by_later_reads():
             return y + x
 
     export_checked(Residual(), torch.randn(2, 5))
+
+
+def test_torch_assert_on_traced_shapes_is_dropped():
+    from tests.parity_utils import Wrap, export_checked
+
+    def checked(x):
+        torch._assert(x.shape[1] == 3, "needs 3 features")
+        return x * 2
+
+    models = export_checked(Wrap(checked), torch.randn(2, 3))
+    assert [n.op_type for n in models[18].graph.node] == ["Mul"]
+
+
+def test_functions_of_optional_packages_are_found_by_qualified_name():
+    from graphnn.frontend.rules import function_rule_for
+
+    def stochastic_depth(input, p, mode, training=True):  # stands in for torchvision's
+        return input
+
+    stochastic_depth.__module__ = "torchvision.ops.stochastic_depth"
+    stochastic_depth.__qualname__ = "stochastic_depth"
+    assert function_rule_for(stochastic_depth) is not None
+    assert function_rule_for(lambda x: x) is None
+
+
+def test_static_tensor_facts_are_python_values():
+    from tests.parity_utils import Wrap, export_checked
+
+    def uses_facts(x):  # fx sees x.dim() as a Proxy: no Python `if` on it, but arithmetic works
+        torch._assert(x.dim() == 3, "needs a 3-d input")
+        return x.flatten(x.ndim - 2).to(x.dtype) * 2
+
+    export_checked(Wrap(uses_facts), torch.randn(2, 3, 4))
+    with pytest.raises(UnsupportedError, match="numel"):
+        graphnn.trace(Wrap(lambda x: x * x.numel()), torch.randn(2, 3))
+    export_checked(Wrap(lambda x: x * x[0].numel()), torch.randn(2, 3))

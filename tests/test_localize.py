@@ -83,3 +83,18 @@ def test_a_broken_functional_op_is_placed_after_the_last_matching_layer(monkeypa
     report = graphnn.check_parity(Functional(), torch.randn(2, 3))
     assert "no torch.nn layer output differs (1 compared); a functional op" in report.diagnosis
     assert "after fc (test_localize.py:" in report.diagnosis
+
+
+def test_layer_outputs_are_recorded_before_in_place_ops_change_them(monkeypatch):
+    break_lowering(monkeypatch, "exp", "Neg")
+
+    class BnThenInPlace(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bn = nn.BatchNorm1d(3)
+
+        def forward(self, x):
+            return torch.exp(torch.relu_(self.bn(x)))
+
+    report = graphnn.check_parity(BnThenInPlace(), torch.randn(4, 3))
+    assert "no torch.nn layer output differs (1 compared)" in report.diagnosis

@@ -52,3 +52,28 @@ def test_cpu_runtime_runs_a_model():
     assert runtime.device == "cpu" and runtime.input_names == ["input"]
     (out,) = runtime.run({"input": np.ones((5, 3), dtype=np.float32)})
     assert out.shape == (5, 2)
+
+
+def test_parity_tolerance_scales_with_the_output_magnitude():
+    import numpy as np
+
+    from graphnn.parity import compare
+
+    big = np.array([1e6, 1e-3], dtype=np.float32)
+    noisy = big + np.array([0.05, 0.05], dtype=np.float32)  # float32 noise at 1e6 scale
+    assert compare("o", big, noisy, atol=1e-4, rtol=1e-4).ok
+    assert not compare("o", big, big + np.float32(500), atol=1e-4, rtol=1e-4).ok
+    small = np.array([1.0, 2.0], dtype=np.float32)
+    result = compare("o", small, small + np.float32(3e-4), atol=1e-4, rtol=1e-4)
+    assert not result.ok and abs(result.max_abs - 3e-4) < 1e-6
+
+
+def test_parity_nan_and_inf_must_match_in_place():
+    import numpy as np
+
+    from graphnn.parity import compare
+
+    a = np.array([np.nan, np.inf, 1.0])
+    assert compare("o", a, a.copy(), 1e-4, 1e-4).ok
+    assert not compare("o", a, np.array([0.0, np.inf, 1.0]), 1e-4, 1e-4).ok
+    assert not compare("o", a, np.array([np.nan, 5.0, 1.0]), 1e-4, 1e-4).ok

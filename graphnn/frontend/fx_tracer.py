@@ -19,15 +19,16 @@ import torch.fx as fx
 
 from graphnn.errors import GraphnnError, TraceError, UnsupportedError
 from graphnn.frontend.rules import (
-    Builder, Ref, function_label, function_rule_for, method_rule_for, module_rule_for,
+    Builder, Ref, ShapeRef, function_label, function_rule_for, method_rule_for, module_rule_for,
     supported_layers,
 )
 from graphnn.ir import Graph
 from graphnn.modes import eval_mode
 from graphnn.tensors import dtype_name, flatten_outputs
 
-_TORCH_DIR = os.path.dirname(torch.__file__)
-_GRAPHNN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# With the separator: .../site-packages/torchvision is not inside .../site-packages/torch.
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+_GRAPHNN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _SOURCE = "graphnn_source"
 
 
@@ -104,6 +105,13 @@ def _defaults_beyond(model: torch.nn.Module, num_inputs: int) -> dict[str, Any]:
             )
         concrete[p.name] = p.default
     return concrete
+
+
+def _holds_tensors(*values: Any) -> bool:
+    """Whether any IR tensor or shape hides in (nested) call arguments."""
+    found = []
+    fx.node.map_aggregate(values, lambda v: found.append(v) if isinstance(v, (Ref, ShapeRef)) else None)
+    return bool(found)
 
 
 def unwrap_parallel(model: torch.nn.Module) -> torch.nn.Module:
@@ -187,12 +195,14 @@ class _Replay:
 
     def _call_function(self, fx_node: fx.Node) -> Any:
         target = fx_node.target
+        args, kwargs = self._resolve(fx_node)
+        if getattr(target, "__module__", None) in ("_operator", "operator") and not _holds_tensors(args, kwargs):
+            return target(*args, **kwargs)  # arithmetic on facts known now: x.dim() - 2
         label = function_label(target)
         builder = self._builder(fx_node, fx_node.name, what=label)
         rule = function_rule_for(target)
         if rule is None:
             raise UnsupportedError(f"{builder.where}: function {label} is not supported by graphnn yet")
-        args, kwargs = self._resolve(fx_node)
         return rule(builder, *args, **kwargs)
 
     def _call_method(self, fx_node: fx.Node) -> Any:

@@ -56,7 +56,10 @@ def module_rule(*classes: type):
 
 
 def function_rule(*functions: Any):
-    """``fn(builder, *args, **kwargs)`` converts a call of a torch function or operator."""
+    """``fn(builder, *args, **kwargs)`` converts a call of a torch function or operator.
+
+    A function from an optional package (torchvision) is named by its qualified name,
+    ``"torchvision.ops.stochastic_depth.stochastic_depth"``, so graphnn need not import it."""
     return _register(_FUNCTION_RULES, functions, "function")
 
 
@@ -71,9 +74,13 @@ def module_rule_for(module: torch.nn.Module) -> Optional[Rule]:
 
 def function_rule_for(function: Any) -> Optional[Rule]:
     try:
-        return _FUNCTION_RULES.get(function)
+        rule = _FUNCTION_RULES.get(function)
     except TypeError:  # unhashable target
         return None
+    if rule is None:
+        qualified = f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', '')}"
+        rule = _FUNCTION_RULES.get(qualified)
+    return rule
 
 
 def method_rule_for(name: str) -> Optional[Rule]:
@@ -85,7 +92,7 @@ def supported_layers() -> list[str]:
 
 
 def supported_functions() -> list[str]:
-    return sorted({function_label(f) for f in _FUNCTION_RULES})
+    return sorted({f if isinstance(f, str) else function_label(f) for f in _FUNCTION_RULES})
 
 
 def supported_methods() -> list[str]:

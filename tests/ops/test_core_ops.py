@@ -42,3 +42,20 @@ def test_view_dynamic_without_optimization_uses_concat():
     model = Wrap(lambda x: x.view(x.size(0), -1))
     models = export_checked(model, torch.randn(1, 2, 3, 4), optimize=False)
     assert "Concat" in onnx_ops(models[18])
+
+
+def test_temporary_weights_are_never_mistaken_for_tied_ones():
+    """Two 3-d linears with same-shaped weights: their transposed copies are temporaries that
+    could reuse one address; each must keep its own initializer."""
+    torch.manual_seed(0)
+    model = nn.Sequential(*[nn.Linear(64, 64) for _ in range(6)])
+    models = export_checked(model, torch.randn(2, 5, 64))
+    assert len(models[18].graph.initializer) == 12
+
+
+def test_tied_weights_are_stored_once():
+    torch.manual_seed(0)
+    first, second = nn.Linear(4, 4), nn.Linear(4, 4)
+    second.weight = first.weight
+    models = export_checked(nn.Sequential(first, nn.ReLU(), second), torch.randn(2, 4))
+    assert len(models[18].graph.initializer) == 3

@@ -39,7 +39,9 @@ class EmitContext:
         self._taken: set[str] = set(value_names.values()) | set(graph.values)
         self._node_names: set[str] = set()
         self._current: Optional[Node] = None
-        self._stored: dict[tuple, str] = {}
+        # storage key -> (initializer name, the tensor). Holding the tensor keeps its memory
+        # from being reused by a later temporary (weight.t().contiguous()) with the same key.
+        self._stored: dict[tuple, tuple[str, torch.Tensor]] = {}
 
     # ------------------------------------------------------------- per IR node
     def begin(self, node: Node) -> None:
@@ -100,13 +102,13 @@ class EmitContext:
         """Add an initializer; the same tensor object shared by two layers is stored once."""
         key = _storage_key(tensor)
         if key in self._stored:
-            return self._stored[key]
+            return self._stored[key][0]
         array = tensor.detach().cpu().numpy() if isinstance(tensor, torch.Tensor) else np.asarray(tensor)
         unique = name if name not in self.initializers and name not in self._taken else self.fresh(name)
         self._taken.add(unique)
         self.initializers[unique] = numpy_helper.from_array(np.array(array, order="C"), unique)  # keeps 0-d (ascontiguousarray would not)
         if key is not None:
-            self._stored[key] = unique
+            self._stored[key] = (unique, tensor)
         return unique
 
     def const(self, values: Any, dtype: str = "int64", hint: str = "const") -> str:

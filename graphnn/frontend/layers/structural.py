@@ -1,12 +1,14 @@
 """Rules for calls that only route or name data: indexing Python containers and
 shapes, ``x.shape`` / ``x.size()``, no-op layers (Identity, eval-mode Dropout)."""
 import builtins
+import math
 import operator
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from graphnn.tensors import torch_dtype
 from graphnn.frontend.rules import Ref, ShapeRef, function_rule, method_rule, module_rule
 
 
@@ -18,6 +20,8 @@ def getattr_(b, obj, name, *default):
         raise b.unsupported(f"reading attribute .{name} of a {type(obj).__name__}")
     if name == "shape":
         return ShapeRef(obj)
+    if name in _STATIC_ATTRIBUTES:
+        return _STATIC_ATTRIBUTES[name](b, obj)
     perm = list(range(b.rank(obj)))
     if name == "T":
         return b.emit("transpose", [obj], perm=perm[::-1])
@@ -25,6 +29,27 @@ def getattr_(b, obj, name, *default):
         perm[-2:] = perm[-1], perm[-2]
         return b.emit("transpose", [obj], perm=perm)
     raise b.unsupported(f"reading attribute .{name} of a tensor")
+
+
+# Tensor attributes known at export time: plain Python values in the traced program.
+_STATIC_ATTRIBUTES = {
+    "ndim": lambda b, x: b.rank(x),
+    "dtype": lambda b, x: torch_dtype(b.dtype(x)),
+    "device": lambda b, x: torch.device("cpu"),
+    "is_cuda": lambda b, x: False,
+}
+
+
+@method_rule("dim", "ndimension")
+def dim(b, x):
+    return b.rank(x)
+
+
+@method_rule("numel", "nelement")
+def numel(b, x):
+    if not all(isinstance(d, int) for d in b.shape(x)):
+        raise b.unsupported("numel() of a tensor with a dynamic dim (export with --static)")
+    return math.prod(b.shape(x))
 
 
 @method_rule("size")
@@ -83,3 +108,20 @@ def dropout_function(b, x, p=0.5, training=True, inplace=False):
 def assert_is_none(b, value, *message):
     """fx's guard for a forward argument fixed to None (a default past the given inputs)."""
     return None
+
+
+@function_rule(torch._assert)
+def assert_(b, condition, message=""):
+    """Shape checks in forward (torchvision's ViT): a traced condition is dropped (its
+    comparison nodes become dead code); a Python False fails as it would in torch."""
+    if condition is False:
+        raise b.shape_error(f"fails the model's own check: {message}")
+    return None
+
+
+@function_rule("torchvision.ops.stochastic_depth.stochastic_depth")
+def stochastic_depth(b, x, p, mode, training=True):
+    """torchvision's StochasticDepth (EfficientNet, ConvNeXt): the identity in eval mode."""
+    if training:
+        raise b.unsupported("stochastic_depth with training=True")
+    return b.emit("dropout", [x], p=p)
