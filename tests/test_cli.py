@@ -186,3 +186,11 @@ def test_run_with_inputs_that_do_not_fit_is_exit_2(tmp_path):
     assert runner.invoke(main, ["export", fixture("simple_cnn.py"), str(out), "--no-parity"]).exit_code == 0
     result = runner.invoke(main, ["run", str(out), "--input", "1x3x32x32"])
     assert result.exit_code == 2 and "onnxruntime cannot run" in result.output
+
+
+def test_layers_lists_public_spellings():
+    result = CliRunner().invoke(main, ["layers"])
+    assert result.exit_code == 0
+    lines = set(result.output.split())
+    assert {"nn.Conv2d", "nn.BatchNorm2d", "torch.nn.functional.relu", "torch.linalg.norm", ".view()"} <= lines
+    assert not any("._" in line for line in lines)

@@ -92,24 +92,35 @@ def supported_layers() -> list[str]:
 
 
 def supported_functions() -> list[str]:
-    return sorted({f if isinstance(f, str) else function_label(f) for f in _FUNCTION_RULES})
+    """Public spellings only: fx's internal guards and builtins are not for users."""
+    labels = {f if isinstance(f, str) else function_label(f) for f in _FUNCTION_RULES}
+    return sorted(label for label in labels if "._" not in label and not label.startswith("builtins."))
 
 
 def supported_methods() -> list[str]:
     return sorted(_METHOD_RULES)
 
 
+# Where torch's C functions live -> (public namespace, prefix their __name__ carries there)
+_PUBLIC_NAMESPACES = {
+    "torch._C._nn": ("torch.nn.functional", ""),
+    "torch._C._linalg": ("torch.linalg", "linalg_"),
+    "torch._C._special": ("torch.special", "special_"),
+    "torch.functional": ("torch", ""),
+    "torch._tensor": ("torch", ""),
+    "torch._C._VariableFunctions": ("torch", ""),
+    "_operator": ("operator", ""),
+}
+
+
 def function_label(target: Any) -> str:
-    """How users spell a function: ``torch.nn.functional.relu``, ``operator.add``."""
-    module = getattr(target, "__module__", None) or ""
+    """How users spell a function: ``torch.nn.functional.relu``, ``torch.linalg.norm``."""
+    module = getattr(target, "__module__", None) or "torch._C._VariableFunctions"
     name = getattr(target, "__name__", repr(target))
-    if module in ("_operator", "operator"):
-        return f"operator.{name}"
-    if module.startswith("torch._C._nn"):
-        return f"torch.nn.functional.{name}"
-    if module.startswith("torch._C") or module == "torch._tensor" or not module:
-        return f"torch.{name}"
-    return f"{module}.{name}"
+    namespace, prefix = _PUBLIC_NAMESPACES.get(module, (module, ""))
+    if namespace == module and module.startswith("torch._C"):
+        namespace = "torch"
+    return f"{namespace}.{name.removeprefix(prefix)}"
 
 
 class Builder:
