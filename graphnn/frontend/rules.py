@@ -98,7 +98,7 @@ def supported_functions() -> list[str]:
 
 
 def supported_methods() -> list[str]:
-    return sorted(_METHOD_RULES)
+    return sorted(name for name in _METHOD_RULES if not name.startswith("_"))
 
 
 # Where torch's C functions live -> (public namespace, prefix their __name__ carries there)
