@@ -48,6 +48,8 @@ def export(model_py, out_onnx, model_name, inputs, static, opset, no_optimize, n
         click.echo(f"error: parity check failed: {out_onnx} was not written "
                    f"(inspect with `graphnn check`, or write anyway with --no-parity)", err=True)
         sys.exit(1)
-    size_kb = os.path.getsize(out_onnx) / 1024
-    click.echo(f"wrote {out_onnx} ({size_kb:,.1f} KB, opset {opset}, "
+    size_kb = sum(os.path.getsize(f) for f in result.written) / 1024
+    extra = "".join(f" + {os.path.basename(f)}" for f in result.written
+                    if os.path.basename(f) != os.path.basename(out_onnx))
+    click.echo(f"wrote {out_onnx}{extra} ({size_kb:,.1f} KB, opset {opset}, "
                f"{len(result.onnx_model.graph.node)} ONNX nodes)")

@@ -38,7 +38,7 @@ def run(model_onnx, inputs, npz, batch, repeat, device):
     """
     model = _load_onnx(model_onnx)
     feeds = _feeds(model, inputs, npz, batch)
-    runtime = create_runtime(model.SerializeToString(), device)
+    runtime = create_runtime(model_onnx, device)
     if runtime.note:
         progress(runtime.note)
     try:
@@ -61,7 +61,7 @@ def _load_onnx(path: str) -> onnx.ModelProto:
     if not os.path.isfile(path):
         raise GraphnnError(f"ONNX file {path!r} does not exist")
     try:
-        return onnx.load(path)
+        return onnx.load(path, load_external_data=False)  # onnxruntime reads the weights itself
     except Exception as exc:  # a truncated or non-ONNX file
         raise GraphnnError(f"{path} is not a readable ONNX model ({type(exc).__name__})") from None
 

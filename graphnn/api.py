@@ -8,10 +8,8 @@ The CLI calls these and only adds argument parsing and printing.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import onnx
@@ -19,7 +17,7 @@ import torch
 
 from graphnn import parity
 from graphnn.backend.onnx import DEFAULT_OPSET, check_opset, to_onnx
-from graphnn.errors import GraphnnError
+from graphnn.backend.onnx.files import runtime_source, save_onnx
 from graphnn.frontend import trace_fx
 from graphnn.inputs import normalize_example_inputs
 from graphnn.ir import Graph
@@ -62,7 +60,7 @@ class ExportResult:
     onnx_model: onnx.ModelProto
     graph: Graph
     report: Optional[parity.ParityReport]
-    written: Optional[str] = None
+    written: list[str] = field(default_factory=list)  # the model file (+ its .data when > 2 GB)
 
     @property
     def ok(self) -> bool:
@@ -93,8 +91,7 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
         result.report = check_parity(model, inputs, onnx_model, device=device, atol=atol, rtol=rtol,
                                      opset=opset, dynamic_batch=dynamic_batch)
     if path and result.ok:
-        save_onnx(onnx_model, path)
-        result.written = path
+        result.written = save_onnx(onnx_model, path)
     return result
 
 
@@ -110,7 +107,7 @@ def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[on
     if onnx_model is None:
         graph = optimize(trace(model, inputs, dynamic_batch), optimize_graph)
         onnx_model = to_onnx(graph, check_opset(opset))
-    runtime = create_runtime(onnx_model.SerializeToString(), device)
+    runtime = create_runtime(runtime_source(onnx_model), device)
     dynamic = [_dim0_is_symbolic(i) for i in onnx_model.graph.input]
     example_batch = int(inputs[0].shape[0]) if any(dynamic) else None
     names = [o.name for o in onnx_model.graph.output]
@@ -125,31 +122,3 @@ def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[on
 def _dim0_is_symbolic(value_info: onnx.ValueInfoProto) -> bool:
     dims = value_info.type.tensor_type.shape.dim
     return bool(dims) and dims[0].HasField("dim_param")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def save_onnx(model: onnx.ModelProto, path: str) -> None:
-    """Write atomically: a temp file in the same folder, renamed over ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".graphnn-", suffix=".onnx.tmp", dir=folder)
-    except OSError as exc:
-        raise GraphnnError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(model.SerializeToString())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise GraphnnError(f"cannot write {path}: {exc.strerror}") from None
-        raise
-

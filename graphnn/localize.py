@@ -21,6 +21,7 @@ import onnx
 import torch
 
 from graphnn.backend.onnx import to_onnx
+from graphnn.backend.onnx.files import runtime_source
 from graphnn.frontend import trace_fx
 from graphnn.frontend.fx_tracer import unwrap_parallel
 from graphnn.ir import Graph, Node
@@ -104,7 +105,7 @@ def first_divergence(model: torch.nn.Module, inputs: Sequence[torch.Tensor], ops
     probe = onnx.ModelProto()
     probe.CopyFrom(onnx_model)
     probe.graph.output.extend(extra)
-    runtime = create_runtime(probe.SerializeToString(), "cpu")
+    runtime = create_runtime(runtime_source(probe), "cpu")
     names = [o.name for o in probe.graph.output]
     results = dict(zip(names, runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in inputs))))))
     last_match = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import functools
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Sequence, Union
 
 import numpy as np
 import onnxruntime as ort
@@ -82,12 +82,13 @@ class Runtime:
         return self.session.run(None, feeds)
 
 
-def create_runtime(model_bytes: bytes, device: str = "cpu") -> Runtime:
+def create_runtime(model: Union[bytes, str], device: str = "cpu") -> Runtime:
+    """A session for serialized model bytes, or a model file (with its external data)."""
     gpus, why = cuda_gpu_count() if device != "cpu" else (0, "")
     plan = plan_providers(device, ort.get_available_providers(), gpus, why)
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(model_bytes, options, providers=plan.providers)
+    session = ort.InferenceSession(model, options, providers=plan.providers)
     used = session.get_providers()
     if plan.wants_cuda and CUDA not in used:
         if device == "cuda":

@@ -23,4 +23,4 @@ def test_fixture_exports_with_parity(path, tmp_path):
     result = graphnn.export(loaded.model, inputs, str(out))
     assert result.report.ok, "\n".join(result.report.lines())
     assert {1, 3} <= {run.batch for run in result.report.runs}
-    assert out.exists() and result.written == str(out)
+    assert out.exists() and result.written == [str(out)]

@@ -9,6 +9,7 @@ from onnx import ModelProto, helper
 
 from graphnn import __version__
 from graphnn.backend.onnx.context import EmitContext, onnx_dtype
+from graphnn.backend.onnx.files import check
 from graphnn.backend.onnx.opsets import DEFAULT_OPSET, ir_version_for
 from graphnn.backend.onnx.registry import lowering_for
 from graphnn.ir import Graph, Value
@@ -50,7 +51,7 @@ def to_onnx(graph: Graph, opset: int = DEFAULT_OPSET) -> ModelProto:
         proto, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version_for(opset),
         producer_name="graphnn", producer_version=__version__,
     )
-    onnx.checker.check_model(model, full_check=True)
+    check(model)
     return model
 
 
