@@ -5,6 +5,6 @@ it, ``graphnn.check_parity`` compares onnxruntime with PyTorch.
 """
 __version__ = "0.1.0"
 
-from graphnn.api import check_parity, export, optimize, trace  # noqa: E402
+from graphnn.api import check_parity, export, lower, optimize, trace  # noqa: E402
 
-__all__ = ["trace", "optimize", "export", "check_parity", "__version__"]
+__all__ = ["trace", "optimize", "lower", "export", "check_parity", "__version__"]
