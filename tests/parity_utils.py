@@ -44,6 +44,12 @@ def onnx_ops(model: onnx.ModelProto) -> list[str]:
     return [n.op_type for n in model.graph.node]
 
 
+def attr(model: onnx.ModelProto, op_type: str, name: str):
+    """Attribute ``name`` of the first ONNX node of type ``op_type``."""
+    node = next(n for n in model.graph.node if n.op_type == op_type)
+    return next(onnx.helper.get_attribute_value(a) for a in node.attribute if a.name == name)
+
+
 class Wrap(torch.nn.Module):
     """A module around a function, for testing functional spellings: Wrap(lambda x: F.relu(x))."""
 

@@ -4,20 +4,15 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from onnx import helper
 
 import graphnn
 from graphnn.errors import ShapeError, UnsupportedError
-from tests.parity_utils import Wrap, export_checked, onnx_ops
+from tests.parity_utils import attr, Wrap, export_checked, onnx_ops
 
 INPUTS = {1: (1, 3, 9), 2: (1, 3, 9, 9), 3: (1, 3, 5, 6, 7)}
 CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 
-
-def attr(model, op_type, name):
-    node = next(n for n in model.graph.node if n.op_type == op_type)
-    return next(helper.get_attribute_value(a) for a in node.attribute if a.name == name)
 
 
 @pytest.mark.parametrize("spatial", [1, 2, 3])

@@ -5,11 +5,11 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from onnx import helper, numpy_helper
+from onnx import numpy_helper
 
 import graphnn
 from graphnn.errors import ShapeError, UnsupportedError
-from tests.parity_utils import Wrap, export_checked, onnx_ops
+from tests.parity_utils import attr, Wrap, export_checked, onnx_ops
 
 INPUTS = {1: (1, 3, 9), 2: (1, 3, 9, 9), 3: (1, 2, 4, 5, 6)}
 LAYERS = {
@@ -20,10 +20,6 @@ LAYERS = {
     "circular": (nn.CircularPad1d, nn.CircularPad2d, nn.CircularPad3d),
 }
 
-
-def attr(model, op_type, name):
-    node = next(n for n in model.graph.node if n.op_type == op_type)
-    return next(helper.get_attribute_value(a) for a in node.attribute if a.name == name)
 
 
 def make_layer(kind, spatial, padding):

@@ -5,11 +5,10 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from onnx import helper
 
 import graphnn
 from graphnn.errors import UnsupportedError
-from tests.parity_utils import Wrap, export_checked, onnx_ops
+from tests.parity_utils import attr, Wrap, export_checked, onnx_ops
 
 INPUTS = {1: (1, 3, 9), 2: (1, 3, 9, 9), 3: (1, 2, 5, 5, 5)}
 MAX = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}
@@ -19,10 +18,6 @@ ADAPTIVE = {("avg", 1): nn.AdaptiveAvgPool1d, ("avg", 2): nn.AdaptiveAvgPool2d,
             ("avg", 3): nn.AdaptiveAvgPool3d, ("max", 1): nn.AdaptiveMaxPool1d,
             ("max", 2): nn.AdaptiveMaxPool2d, ("max", 3): nn.AdaptiveMaxPool3d}
 
-
-def attr(model, op_type, name):
-    node = next(n for n in model.graph.node if n.op_type == op_type)
-    return next(helper.get_attribute_value(a) for a in node.attribute if a.name == name)
 
 
 @pytest.mark.parametrize("spatial", [1, 2, 3])

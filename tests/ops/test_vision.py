@@ -5,16 +5,11 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from onnx import helper
 
 import graphnn
 from graphnn.errors import ShapeError, UnsupportedError
-from tests.parity_utils import Wrap, export_checked, onnx_ops
+from tests.parity_utils import attr, Wrap, export_checked, onnx_ops
 
-
-def attr(model, op_type, name):
-    node = next(n for n in model.graph.node if n.op_type == op_type)
-    return next(helper.get_attribute_value(a) for a in node.attribute if a.name == name)
 
 
 @pytest.mark.parametrize("mode, align_corners", [
