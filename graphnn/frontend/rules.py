@@ -157,6 +157,22 @@ class Builder:
         refs = [Ref(o) for o in node.outputs]
         return refs if num_outputs != 1 else refs[0]
 
+    def child(self, attr: str, module: Optional[torch.nn.Module] = None) -> "Builder":
+        """A builder for a sublayer of a composite layer (``self_attn`` of a
+        TransformerEncoderLayer, ``layers.0`` of a TransformerEncoder): its nodes are named and
+        attributed to ``<this module>.<attr>`` and keep this call's source line."""
+        path = f"{self.module}.{attr}" if self.module else attr
+        cls = type(module).__name__ if module is not None else self.module_class
+        return Builder(self.graph, path, path, cls, self.source, path)
+
+    def call_module(self, attr: str, module: torch.nn.Module, *args: Any, **kwargs: Any) -> Any:
+        """Convert a sublayer's call with its own module rule, as if fx had seen it."""
+        rule = module_rule_for(module)
+        child = self.child(attr, module)
+        if rule is None:
+            raise UnsupportedError(f"{child.where}: layer nn.{type(module).__name__} is not supported by graphnn yet")
+        return rule(child, module, *args, **kwargs)
+
     def constant(self, value: Any, dtype: Optional[str] = None, name: Optional[str] = None) -> Ref:
         """A constant tensor node (from a Python number, list or tensor)."""
         tensor = value if isinstance(value, torch.Tensor) else torch.tensor(value)
