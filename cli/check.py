@@ -14,7 +14,7 @@ from graphnn.loader import load
 @options.lowering
 @options.device
 @options.tolerances
-def check(model_py, model_name, inputs, static, opset, no_optimize, device, atol, rtol):
+def check(model_py, model_name, inputs, dynamic, frontend, static, opset, no_optimize, device, atol, rtol):
     """Check that graphnn's ONNX for MODEL_PY computes what PyTorch computes.
 
     Exit code 0 when every output matches within tolerance at every batch size
@@ -23,11 +23,12 @@ def check(model_py, model_name, inputs, static, opset, no_optimize, device, atol
     \b
     Example: graphnn check fixtures/simple_cnn.py --device auto
     """
-    loaded, example_inputs = load(model_py, model_name, inputs)
+    loaded, example_inputs = load(model_py, model_name, inputs, dynamic)
     progress(f"checking {loaded.model_name} from {model_py}")
     report = graphnn.check_parity(
         loaded.model, example_inputs, device=device, atol=atol, rtol=rtol, opset=opset,
-        dynamic_batch=not static, optimize_graph=not no_optimize,
+        dynamic_batch=not static, dynamic_dims=None if static else loaded.dynamic_dims,
+        frontend=frontend, optimize_graph=not no_optimize,
     )
     print_report(report)
     if not report.ok:

@@ -2,19 +2,32 @@
 import click
 
 from graphnn.backend.onnx import DEFAULT_OPSET, MIN_OPSET
+from graphnn.frontend import FRONTENDS
 from graphnn.parity import DEFAULT_ATOL, DEFAULT_RTOL
 from graphnn.runtime import DEVICES
 
 
 def model_source(fn):
-    """MODEL_PY, --model, --input, --static: which model, traced with which inputs."""
+    """MODEL_PY, --model, --input, --dynamic, --static, --frontend: which model, traced how."""
+    fn = click.option(
+        "--frontend", type=click.Choice(FRONTENDS), default="auto", show_default=True,
+        help="Tracer: fx (fast, layer-level), export (torch.export: for models fx cannot trace, "
+             "e.g. transformers), or auto (fx, falling back to export with a note).",
+    )(fn)
+    fn = click.option(
+        "--dynamic", "dynamic", multiple=True, metavar="DIM=NAME[,...]",
+        help="Dims that stay symbolic in the ONNX file, once per input in order, e.g. "
+             "--dynamic 0=seq,1=batch for a sequence-first RNN; INPUT:1=seq names the input; "
+             "'none' fixes them all. Default: dim 0 is 'batch'. Parity varies every dynamic dim.",
+    )(fn)
     fn = click.option(
         "--static", is_flag=True,
         help="Fix every input dim, batch included (default: dim 0 is a dynamic 'batch').",
     )(fn)
     fn = click.option(
-        "--input", "inputs", multiple=True, metavar="SHAPE[:DTYPE]",
-        help="An example input, e.g. 1x3x28x28 or 4x20:int64; repeat once per forward argument. "
+        "--input", "inputs", multiple=True, metavar="[NAME=]SHAPE[:DTYPE]",
+        help="An example input, e.g. 1x3x28x28 or 4x20:int64; repeat once per forward argument, "
+             "or pass them by name: input_ids=2x16:int64. "
              "Default: example_inputs / dummy_input / example_input from MODEL_PY.",
     )(fn)
     fn = click.option(

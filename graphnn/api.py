@@ -18,8 +18,8 @@ import torch
 from graphnn import parity
 from graphnn.backend.onnx import DEFAULT_OPSET, check_opset, to_onnx
 from graphnn.backend.onnx.files import runtime_source, save_onnx
-from graphnn.frontend import trace_fx
-from graphnn.inputs import normalize_example_inputs
+from graphnn.frontend import trace_model
+from graphnn.inputs import model_inputs
 from graphnn.ir import Graph
 from graphnn.localize import first_divergence
 from graphnn.passes import run_passes
@@ -33,14 +33,19 @@ def _say(log: Log, message: str) -> None:
         log(message)
 
 
-def trace(model: torch.nn.Module, example_inputs, dynamic_batch: bool = True) -> Graph:
+def trace(model: torch.nn.Module, example_inputs, dynamic_batch: bool = True, *,
+          dynamic_dims=None, frontend: str = "auto", log: Log = None) -> Graph:
     """The IR of ``model`` with every value's shape and dtype inferred.
 
-    ``example_inputs``: a tensor or tuple of tensors, as ``model(*example_inputs)``
-    takes them. With ``dynamic_batch`` dim 0 of the inputs is the symbol ``batch``.
+    ``example_inputs``: a tensor or tuple of tensors, as ``model(*example_inputs)`` takes
+    them, or a dict of tensors by forward parameter name (``{"input_ids": ids}``).
+    ``dynamic_dims``: which dims stay symbolic, one ``{dim: name}`` per input (a list, or a
+    dict by input name), e.g. ``[{0: "seq", 1: "batch"}]``; by default dim 0 is ``batch``
+    (``dynamic_batch=False`` fixes every dim). ``frontend``: ``fx``, ``export`` (torch.export,
+    for models fx cannot trace) or ``auto`` (fx, falling back to export).
     """
-    inputs = normalize_example_inputs(example_inputs, "example_inputs")
-    return trace_fx(model, inputs, dynamic_batch=dynamic_batch)
+    inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
+    return trace_model(model, inputs, frontend, log)
 
 
 def optimize(graph: Graph, enabled: bool = True, verify: bool = False, log: Log = None) -> Graph:
@@ -68,19 +73,22 @@ class ExportResult:
 
 
 def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *,
-           opset: int = DEFAULT_OPSET, dynamic_batch: bool = True, optimize_graph: bool = True,
-           check: bool = True, device: str = "cpu", atol: float = parity.DEFAULT_ATOL,
-           rtol: float = parity.DEFAULT_RTOL, log: Log = None) -> ExportResult:
+           opset: int = DEFAULT_OPSET, dynamic_batch: bool = True, dynamic_dims=None,
+           frontend: str = "auto", optimize_graph: bool = True, check: bool = True,
+           device: str = "cpu", atol: float = parity.DEFAULT_ATOL, rtol: float = parity.DEFAULT_RTOL,
+           log: Log = None) -> ExportResult:
     """Trace, optimize, lower, check parity, and write ``path`` if parity holds.
 
     A file that fails parity is not written (``result.ok`` is False, ``result.report``
-    says where); pass ``check=False`` to write without checking.
+    says where); pass ``check=False`` to write without checking. Inputs, ``dynamic_dims``
+    and ``frontend`` as in ``trace``.
     """
-    inputs = normalize_example_inputs(example_inputs, "example_inputs")
+    inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
     opset = check_opset(opset)
     start = time.perf_counter()
-    graph = trace(model, inputs, dynamic_batch)
-    _say(log, f"traced {type(model).__name__}: {len(graph)} nodes in {time.perf_counter() - start:.2f}s")
+    graph = trace_model(model, inputs, frontend, log)
+    _say(log, f"traced {type(model).__name__} with the {graph.frontend} frontend: {len(graph)} nodes "
+              f"in {time.perf_counter() - start:.2f}s")
     graph = optimize(graph, optimize_graph, log=log)
     start = time.perf_counter()
     onnx_model = to_onnx(graph, opset)
@@ -89,7 +97,7 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
     result = ExportResult(onnx_model, graph, None)
     if check:
         result.report = check_parity(model, inputs, onnx_model, device=device, atol=atol, rtol=rtol,
-                                     opset=opset, dynamic_batch=dynamic_batch)
+                                     opset=opset, frontend=graph.frontend)
     if path and result.ok:
         result.written = save_onnx(onnx_model, path)
     return result
@@ -97,28 +105,32 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
 
 def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[onnx.ModelProto] = None, *,
                  device: str = "cpu", atol: float = parity.DEFAULT_ATOL, rtol: float = parity.DEFAULT_RTOL,
-                 opset: int = DEFAULT_OPSET, dynamic_batch: bool = True,
-                 optimize_graph: bool = True) -> parity.ParityReport:
+                 opset: int = DEFAULT_OPSET, dynamic_batch: bool = True, dynamic_dims=None,
+                 frontend: str = "auto", optimize_graph: bool = True) -> parity.ParityReport:
     """Compare onnxruntime with PyTorch; exports first when ``onnx_model`` is None.
 
-    On a mismatch, ``report.diagnosis`` names the first layer whose output diverges.
+    Parity runs at the example's sizes and at two other sizes of every dynamic dim (the
+    ONNX inputs' symbolic dims). On a mismatch, ``report.diagnosis`` names the first layer
+    whose output diverges.
     """
-    inputs = normalize_example_inputs(example_inputs, "example_inputs")
+    inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
     if onnx_model is None:
-        graph = optimize(trace(model, inputs, dynamic_batch), optimize_graph)
+        graph = optimize(trace_model(model, inputs, frontend), optimize_graph)
+        frontend = graph.frontend
         onnx_model = to_onnx(graph, check_opset(opset))
+    inputs = inputs.with_dims(_symbolic_dims(onnx_model))
     runtime = create_runtime(runtime_source(onnx_model), device)
-    dynamic = [_dim0_is_symbolic(i) for i in onnx_model.graph.input]
-    example_batch = int(inputs[0].shape[0]) if any(dynamic) else None
     names = [o.name for o in onnx_model.graph.output]
-    report = parity.check(model, runtime, inputs, dynamic, names, example_batch, atol, rtol)
+    report = parity.check(model, runtime, inputs, names, atol, rtol)
     report.note = runtime.note
     if not report.ok:
         failing = next(run for run in report.runs if not run.ok)
-        report.diagnosis = first_divergence(model, failing.inputs, opset, dynamic_batch, atol, rtol).line()
+        report.diagnosis = first_divergence(model, inputs.with_examples(failing.inputs), opset, atol, rtol,
+                                            frontend).line()
     return report
 
 
-def _dim0_is_symbolic(value_info: onnx.ValueInfoProto) -> bool:
-    dims = value_info.type.tensor_type.shape.dim
-    return bool(dims) and dims[0].HasField("dim_param")
+def _symbolic_dims(onnx_model: onnx.ModelProto) -> list[tuple]:
+    """Per ONNX input, ``((dim, symbol), ...)`` for its ``dim_param`` dims."""
+    return [tuple((i, d.dim_param) for i, d in enumerate(value.type.tensor_type.shape.dim) if d.HasField("dim_param"))
+            for value in onnx_model.graph.input]

@@ -71,7 +71,9 @@ class Graph:
         self.values: dict[str, Value] = {}
         self.inputs: list[str] = []
         self.outputs: list[str] = []
+        self.output_names: list[str] = []  # what the user calls each output (``logits``); may be empty
         self.symbols: dict[str, int] = {}
+        self.frontend = ""  # which frontend traced it: "fx" or "export"
         self._dag = nx.MultiDiGraph()
         self._producer: dict[str, str] = {}
         self._seq = itertools.count()
@@ -229,6 +231,7 @@ class Graph:
         """An independent graph (params tensors are shared: passes replace, never mutate, them)."""
         other = Graph(self.name)
         other.symbols = dict(self.symbols)
+        other.frontend = self.frontend
         for name in self.inputs:
             v = self.values[name]
             other.add_input(name, v.shape, v.dtype)
@@ -243,4 +246,5 @@ class Graph:
         for node in other.nodes():
             other._wire(node)
         other.outputs = list(self.outputs)
+        other.output_names = list(self.output_names)
         return other

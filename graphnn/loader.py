@@ -18,19 +18,21 @@ from typing import Any, Optional, Sequence
 
 import torch.nn as nn
 
-from graphnn.errors import ModelLoadError
-from graphnn.inputs import inputs_from_specs, normalize_example_inputs, parse_input_spec
+from graphnn.errors import InputSpecError, ModelLoadError
+from graphnn.inputs import inputs_from_specs, normalize_example_inputs, parse_dynamic_spec, parse_input_spec
 
 MODEL_NAMES = ("model",)
+DYNAMIC_DIMS_NAME = "dynamic_dims"  # e.g. dynamic_dims = [{0: "seq", 1: "batch"}]
 INPUT_NAMES = ("example_inputs", "dummy_input", "example_input")
 
 
 @dataclass
 class LoadedModel:
     model: nn.Module
-    example_inputs: Optional[tuple]
+    example_inputs: Any  # a tuple of tensors, a dict by input name, or None
     path: str
     model_name: str
+    dynamic_dims: Any = None  # the file's module-level ``dynamic_dims``, or --dynamic
 
 
 def import_file(path: str):
@@ -115,20 +117,39 @@ def _builds_without_args(cls) -> bool:
     return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
 
 
-def find_example_inputs(module, path: str) -> Optional[tuple]:
+def find_example_inputs(module, path: str) -> Any:
+    """A tuple of tensors, or a dict of tensors by forward parameter name."""
     for name in INPUT_NAMES:
         if hasattr(module, name):
-            return normalize_example_inputs(getattr(module, name), f"{name} in {path}")
+            value = getattr(module, name)
+            if isinstance(value, dict):
+                return value
+            return normalize_example_inputs(value, f"{name} in {path}")
     return None
 
 
 def load_model_file(path: str, model_name: Optional[str] = None) -> LoadedModel:
     module = import_file(path)
     model, name = find_model(module, path, model_name)
-    return LoadedModel(model, find_example_inputs(module, path), path, name)
+    return LoadedModel(model, find_example_inputs(module, path), path, name,
+                       getattr(module, DYNAMIC_DIMS_NAME, None))
 
 
-def resolve_inputs(loaded: LoadedModel, specs: Sequence[str]) -> tuple:
+def resolve_dynamic_dims(loaded: LoadedModel, specs: Sequence[str]) -> Any:
+    """--dynamic specs (one per input in order, or ``NAME:...``) win over the file's
+    ``dynamic_dims``; None leaves the default (dim 0 is ``batch``)."""
+    if not specs:
+        return loaded.dynamic_dims
+    parsed = [parse_dynamic_spec(s) for s in specs]
+    named = [name is not None for name, _ in parsed]
+    if any(named) and not all(named):
+        raise InputSpecError("name the input in every --dynamic (x:0=batch) or in none of them")
+    if all(named):
+        return {name: dims for name, dims in parsed}
+    return [dims for _, dims in parsed]
+
+
+def resolve_inputs(loaded: LoadedModel, specs: Sequence[str]) -> Any:
     """--input specs win over the file's example inputs; one of the two must exist."""
     if specs:
         return inputs_from_specs([parse_input_spec(s) for s in specs])
@@ -140,7 +161,13 @@ def resolve_inputs(loaded: LoadedModel, specs: Sequence[str]) -> tuple:
     return loaded.example_inputs
 
 
-def load(path: str, model_name: Optional[str] = None, specs: Sequence[str] = ()) -> tuple[LoadedModel, tuple]:
-    """The model and the inputs to trace it with, as the CLI commands need them."""
+def load(path: str, model_name: Optional[str] = None, specs: Sequence[str] = (),
+         dynamic_specs: Sequence[str] = ()) -> tuple[LoadedModel, Any]:
+    """The model and the inputs to trace it with, as the CLI commands need them
+    (``loaded.dynamic_dims`` says which dims stay symbolic)."""
     loaded = load_model_file(path, model_name)
-    return loaded, resolve_inputs(loaded, specs)
+    inputs = resolve_inputs(loaded, specs)
+    if specs and not dynamic_specs:
+        loaded.dynamic_dims = None  # the file's dims describe its own examples, not --input's
+    loaded.dynamic_dims = resolve_dynamic_dims(loaded, dynamic_specs)
+    return loaded, inputs

@@ -22,8 +22,9 @@ import torch
 
 from graphnn.backend.onnx import to_onnx
 from graphnn.backend.onnx.files import runtime_source
-from graphnn.frontend import trace_fx
+from graphnn.frontend import trace_model
 from graphnn.frontend.fx_tracer import unwrap_parallel
+from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph, Node
 from graphnn.modes import eval_mode
 from graphnn.parity import compare
@@ -54,7 +55,7 @@ class Divergence:
                 f"compared); a functional op (torch.* / Tensor method){after} does")
 
 
-def _layer_outputs(model: torch.nn.Module, inputs: Sequence[torch.Tensor],
+def _layer_outputs(model: torch.nn.Module, inputs: ModelInputs,
                    paths: set[str]) -> tuple[dict[str, list], list[np.ndarray]]:
     """Each layer's outputs in call order (forward hooks), and the model's outputs."""
     calls: dict[str, list] = defaultdict(list)
@@ -70,7 +71,7 @@ def _layer_outputs(model: torch.nn.Module, inputs: Sequence[torch.Tensor],
                 out.clone() if isinstance(out, torch.Tensor) else out)))
     try:
         with eval_mode(model), torch.no_grad():
-            result = model(*[t.clone() for t in inputs])
+            result = inputs.call(model, [t.clone() for t in inputs.tensors])
     finally:
         for hook in hooks:
             hook.remove()
@@ -81,9 +82,9 @@ def _layer_nodes(graph: Graph) -> list[Node]:
     return [n for n in graph.nodes() if n.module_class and n.module and len(n.outputs) == 1]
 
 
-def first_divergence(model: torch.nn.Module, inputs: Sequence[torch.Tensor], opset: int,
-                     dynamic_batch: bool, atol: float, rtol: float) -> Divergence:
-    graph = trace_fx(model, inputs, dynamic_batch)
+def first_divergence(model: torch.nn.Module, inputs: ModelInputs, opset: int,
+                     atol: float, rtol: float, frontend: str = "auto") -> Divergence:
+    graph = trace_model(model, inputs, frontend)
     onnx_model = to_onnx(graph, opset)
     nodes = _layer_nodes(graph)
     torch_calls, torch_finals = _layer_outputs(model, inputs, {n.module for n in nodes})
@@ -107,7 +108,7 @@ def first_divergence(model: torch.nn.Module, inputs: Sequence[torch.Tensor], ops
     probe.graph.output.extend(extra)
     runtime = create_runtime(runtime_source(probe), "cpu")
     names = [o.name for o in probe.graph.output]
-    results = dict(zip(names, runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in inputs))))))
+    results = dict(zip(names, runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in inputs.tensors))))))
     last_match = None
     for node, name, expected in pairs:
         diff = compare(node.name, to_numpy(expected), np.asarray(results[name]), atol, rtol)

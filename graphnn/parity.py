@@ -5,7 +5,8 @@ rounding grows with the magnitude of what was accumulated, so the tolerance scal
 the output's largest magnitude rather than with each element (elementwise allclose flags
 near-zero elements of a large output for noise). Reported: max abs error, and that error
 relative to the output's largest magnitude. NaN and inf must appear in the same places. With a dynamic batch, parity runs at the example batch
-and at batch sizes 1 and 3: a batch of 1 alone hides batch bugs.
+and at two other sizes of every dynamic dim (batch 1 and 3; a sequence one longer and one
+shorter): a batch of 1 alone hides batch bugs, one sequence length hides length bugs.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from graphnn.inputs import with_batch
+from graphnn.inputs import ModelInputs
 from graphnn.modes import eval_mode
 from graphnn.runtime import Runtime
 from graphnn.tensors import flatten_outputs, to_numpy
@@ -36,13 +37,21 @@ class OutputParity:
 
 @dataclass
 class ParityRun:
-    batch: Optional[int]
+    sizes: dict  # each dynamic dim's size in this run ({} for static shapes)
     outputs: list[OutputParity]
     inputs: list = field(default_factory=list, repr=False)  # what both sides were fed
 
     @property
     def ok(self) -> bool:
         return all(o.ok for o in self.outputs)
+
+    @property
+    def batch(self) -> Optional[int]:
+        return self.sizes.get("batch")
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{symbol} {size}" for symbol, size in self.sizes.items()) or "static shapes"
 
 
 @dataclass
@@ -65,7 +74,7 @@ class ParityReport:
     def lines(self) -> list[str]:
         out = []
         for run in self.runs:
-            label = f"batch {run.batch}" if run.batch is not None else "static shapes"
+            label = run.label
             for o in run.outputs:
                 verdict = "ok" if o.ok else "MISMATCH"
                 detail = o.problem or f"max abs {o.max_abs:.2e}, max rel {o.max_rel:.2e}"
@@ -100,36 +109,44 @@ def compare(name: str, expected: np.ndarray, actual: np.ndarray, atol: float, rt
     return OutputParity(name, expected.shape, max_abs, max_abs / scale if scale else max_abs, ok)
 
 
-def torch_outputs(model: torch.nn.Module, inputs: Sequence[torch.Tensor]) -> list[np.ndarray]:
+def torch_outputs(model: torch.nn.Module, inputs: ModelInputs,
+                  tensors: Optional[Sequence[torch.Tensor]] = None) -> list[np.ndarray]:
     """Eval-mode outputs, the caller's train/eval modes restored afterwards. The model gets
     copies of the inputs: an in-place first layer must not change what onnxruntime is fed."""
+    tensors = inputs.tensors if tensors is None else tensors
     with eval_mode(model), torch.no_grad():
-        result = model(*[t.clone() for t in inputs])
+        result = inputs.call(model, [t.clone() for t in tensors])
     return [to_numpy(t) for t in flatten_outputs(result)]
 
 
-def parity_batches(example_batch: Optional[int]) -> list[Optional[int]]:
-    """The example batch, then 1 and 3 (whichever it is not): always one size >= 2."""
-    if example_batch is None:
-        return [None]
-    return [example_batch] + [b for b in (1, 3) if b != example_batch]
+def size_plans(symbols: dict[str, int]) -> list[dict[str, int]]:
+    """The sizes parity runs at: the example's, then two others for every dynamic dim
+    (``batch`` 1 and 3; any other dim one longer, then one shorter), duplicates dropped."""
+    plans = [dict(symbols)]
+    for k in range(2):
+        plan = {symbol: _other_size(symbol, size, k) for symbol, size in symbols.items()}
+        if plan not in plans:
+            plans.append(plan)
+    return plans
 
 
-def check(model: torch.nn.Module, runtime: Runtime, example_inputs: Sequence[torch.Tensor],
-          dynamic_inputs: Sequence[bool], output_names: Sequence[str], example_batch: Optional[int],
+def _other_size(symbol: str, size: int, k: int) -> int:
+    if symbol == "batch":
+        return (1, 3)[k] if size != (1, 3)[k] else (3, 1)[k]
+    return size + 1 if k == 0 else max(1, size - 1)
+
+
+def check(model: torch.nn.Module, runtime: Runtime, inputs: ModelInputs, output_names: Sequence[str],
           atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, seed: int = 0) -> ParityReport:
-    """Run torch and onnxruntime on the same inputs at each parity batch size."""
+    """Run torch and onnxruntime on the same inputs at each size plan."""
     report = ParityReport(atol=atol, rtol=rtol, device=runtime.device)
     generator = torch.Generator().manual_seed(seed)
-    for batch in parity_batches(example_batch):
-        if batch is None or batch == example_batch:
-            inputs = list(example_inputs)
-        else:
-            inputs = [with_batch(t, batch, generator) if dyn else t
-                      for t, dyn in zip(example_inputs, dynamic_inputs)]
-        expected = torch_outputs(model, inputs)
-        actual = runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in inputs))))
-        report.runs.append(ParityRun(batch, [
+    example_sizes = inputs.symbols
+    for sizes in size_plans(example_sizes):
+        tensors = list(inputs.tensors) if sizes == example_sizes else inputs.resized(sizes, generator)
+        expected = torch_outputs(model, inputs, tensors)
+        actual = runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in tensors))))
+        report.runs.append(ParityRun(sizes, [
             compare(name, e, a, atol, rtol) for name, e, a in zip(output_names, expected, actual)
-        ], inputs))
+        ], tensors))
     return report

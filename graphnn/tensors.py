@@ -34,12 +34,35 @@ def is_float(name: str) -> bool:
 
 
 def flatten_outputs(obj: Any) -> list:
-    """Leaves of nested tuples / lists / dicts, depth first, dict values in key order."""
+    """Leaves of nested tuples / lists / dicts, depth first, dict values in key order;
+    ``None`` entries (an optional output not computed) are dropped."""
+    return [leaf for _, leaf in _leaves(obj, ())]
+
+
+def named_outputs(obj: Any) -> list[tuple[str, Any]]:
+    """``flatten_outputs`` with a name for each leaf, for the ONNX outputs: ``output`` for a
+    lone tensor, ``output_0``, ``output_1``... for tuples, the key for dicts and
+    ``ModelOutput``s (``logits``, ``last_hidden_state``), ``past_0_1`` below a key."""
+    leaves = _leaves(obj, ())
+    if not any(isinstance(k, str) for path, _ in leaves for k in path):
+        if len(leaves) == 1:
+            return [("output", leaves[0][1])]
+        return [(f"output_{i}", leaf) for i, (_, leaf) in enumerate(leaves)]
+    names = []
+    for path, leaf in leaves:
+        name = "_".join(str(k) for k in path)
+        names.append((name if isinstance(path[0], str) else f"output_{name}", leaf))
+    return names
+
+
+def _leaves(obj: Any, path: tuple) -> list[tuple[tuple, Any]]:
+    if obj is None:
+        return []
     if isinstance(obj, (tuple, list)):
-        return [leaf for item in obj for leaf in flatten_outputs(item)]
+        return [leaf for i, item in enumerate(obj) for leaf in _leaves(item, path + (i,))]
     if isinstance(obj, dict):
-        return [leaf for key in obj for leaf in flatten_outputs(obj[key])]
-    return [obj]
+        return [leaf for key in obj for leaf in _leaves(obj[key], path + (str(key),))]
+    return [(path, obj)]
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:

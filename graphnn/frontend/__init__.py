@@ -1,15 +1,70 @@
-"""Frontends turn a torch model into the IR. Today: torch.fx (``fx_tracer``).
+"""Frontends turn a torch model into the IR: torch.fx (``fx_tracer``, fast, layer-level)
+and torch.export (``export_tracer``, for models fx cannot trace). Both produce the same IR
+from the same ``ModelInputs``; ``trace_model`` picks one.
 
 Mapping rules live in ``frontend/layers`` (one module per op family) and are loaded
 here, so adding a family means adding a file.
 """
 import importlib
+import importlib.util
 import pkgutil
+from typing import Callable, Optional
 
+import torch
+
+from graphnn.errors import TraceError
 from graphnn.frontend import layers as _layers
 from graphnn.frontend.fx_tracer import trace_fx
+from graphnn.inputs import ModelInputs
+from graphnn.ir import Graph
+from graphnn.modes import eval_mode
 
 for _info in pkgutil.iter_modules(_layers.__path__):
     importlib.import_module(f"{_layers.__name__}.{_info.name}")
 
-__all__ = ["trace_fx"]
+FRONTENDS = ("auto", "fx", "export")
+
+
+def _trace_export(model: torch.nn.Module, inputs: ModelInputs) -> Graph:
+    from graphnn.frontend.export_tracer import trace_export  # torch.export is slow to import
+    return trace_export(model, inputs)
+
+
+_TRACERS = {"fx": trace_fx, "export": _trace_export}
+
+
+def trace_model(model: torch.nn.Module, inputs: ModelInputs, frontend: str = "auto",
+                log: Optional[Callable[[str], None]] = None) -> Graph:
+    """The IR of ``model`` from the chosen frontend; ``auto`` tries fx first and falls back
+    to torch.export when fx cannot trace the model (saying so through ``log``)."""
+    if frontend not in FRONTENDS:
+        raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, not {frontend!r}")
+    materialize_lazy(model, inputs)
+    if frontend != "auto":
+        return _traced(frontend, model, inputs)
+    try:
+        return _traced("fx", model, inputs)
+    except TraceError as exc:
+        if importlib.util.find_spec("graphnn.frontend.export_tracer") is None:
+            raise
+        if log:
+            log(f"torch.fx cannot trace {type(model).__name__} ({exc}); using the torch.export frontend")
+        return _traced("export", model, inputs)
+
+
+def _traced(frontend: str, model: torch.nn.Module, inputs: ModelInputs) -> Graph:
+    graph = _TRACERS[frontend](model, inputs)
+    graph.frontend = frontend
+    return graph
+
+
+def materialize_lazy(model: torch.nn.Module, inputs: ModelInputs) -> None:
+    """Lazy modules (nn.LazyLinear...) learn their weight shapes from a first call: make it
+    with the example inputs, as a user's first forward would."""
+    if any(isinstance(p, torch.nn.parameter.UninitializedParameter) for p in model.parameters()) or any(
+            isinstance(b, torch.nn.parameter.UninitializedBuffer) for b in model.buffers()):
+        with eval_mode(model), torch.no_grad():
+            inputs.call(model)
+
+
+__all__ = ["trace_fx", "trace_model", "FRONTENDS", "materialize_lazy"]

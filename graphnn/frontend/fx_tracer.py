@@ -24,7 +24,8 @@ from graphnn.frontend.rules import (
 )
 from graphnn.ir import Graph
 from graphnn.modes import eval_mode
-from graphnn.tensors import dtype_name, flatten_outputs
+from graphnn.inputs import ModelInputs
+from graphnn.tensors import dtype_name, named_outputs
 
 # With the separator: .../site-packages/torchvision is not inside .../site-packages/torch.
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
@@ -72,9 +73,9 @@ def _user_line_of(exc: BaseException) -> str:
     return f"{os.path.basename(frame.filename)}:{frame.lineno}{code}"
 
 
-def symbolic_trace(model: torch.nn.Module, num_inputs: int) -> fx.Graph:
+def symbolic_trace(model: torch.nn.Module, input_names: Sequence[str]) -> fx.Graph:
     """fx-trace ``model``; tracing failures become TraceError with the user's line."""
-    concrete = _defaults_beyond(model, num_inputs)
+    concrete = _defaults_beyond(model, input_names)
     try:
         return _Tracer().trace(model, concrete_args=concrete or None)
     except GraphnnError:
@@ -91,14 +92,17 @@ def symbolic_trace(model: torch.nn.Module, num_inputs: int) -> fx.Graph:
         raise TraceError(f"cannot trace the model at {where}: {text}") from None
 
 
-def _defaults_beyond(model: torch.nn.Module, num_inputs: int) -> dict[str, Any]:
-    """Forward parameters past the given inputs keep their defaults as constants."""
+def _defaults_beyond(model: torch.nn.Module, input_names: Sequence[str]) -> dict[str, Any]:
+    """Forward parameters that are not inputs keep their defaults as constants."""
     params = list(inspect.signature(model.forward).parameters.values())
-    params = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if len(params) < num_inputs:
-        raise TraceError(f"the model's forward takes {len(params)} inputs, {num_inputs} were given")
+    params = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    positional = [p for p in params if p.kind != p.KEYWORD_ONLY]
+    if len(positional) < len(input_names) and not set(input_names) <= {p.name for p in params}:
+        raise TraceError(f"the model's forward takes {len(positional)} inputs, {len(input_names)} were given")
     concrete = {}
-    for p in params[num_inputs:]:
+    for p in params:
+        if p.name in input_names:
+            continue
         if p.default is p.empty:
             raise TraceError(
                 f"the model's forward needs input {p.name!r} too: pass one --input per forward argument"
@@ -134,10 +138,10 @@ class _Replay:
         self.env: dict[fx.Node, Any] = {}
 
     def run(self, fx_graph: fx.Graph, placeholders: Sequence[Ref]) -> None:
-        inputs = iter(placeholders)
+        by_name = {ref.name: ref for ref in placeholders}
         for fx_node in fx_graph.nodes:
-            if fx_node.op == "placeholder":  # past the inputs: a default given as concrete_args
-                self.env[fx_node] = next(inputs, None)
+            if fx_node.op == "placeholder":  # not an input: a default given as concrete_args
+                self.env[fx_node] = by_name.get(fx_node.target)
             elif fx_node.op == "output":
                 self._set_outputs(fx_node)
             else:
@@ -216,13 +220,7 @@ class _Replay:
         return rule(builder, *args, **kwargs)
 
     def _set_outputs(self, fx_node: fx.Node) -> None:
-        outputs = flatten_outputs(fx.node.map_arg(fx_node.args[0], lambda n: self.env[n]))
-        names = []
-        for out in outputs:
-            if not isinstance(out, Ref):
-                raise UnsupportedError(f"the model returns a non-tensor output {out!r}")
-            names.append(out.name)
-        self.graph.outputs = names
+        set_graph_outputs(self.graph, fx.node.map_arg(fx_node.args[0], lambda n: self.env[n]))
 
 
 def _fetch_attr(model: torch.nn.Module, target: str) -> Any:
@@ -232,20 +230,16 @@ def _fetch_attr(model: torch.nn.Module, target: str) -> Any:
     return obj
 
 
-def trace_fx(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor],
-             dynamic_batch: bool = True) -> Graph:
+def trace_fx(model: torch.nn.Module, inputs: ModelInputs) -> Graph:
     """Trace ``model`` (in eval mode; the caller's modes are restored) into an IR Graph."""
     model = unwrap_parallel(model)
     graph = Graph(type(model).__name__)
     with eval_mode(model):
+        placeholders = add_graph_inputs(graph, inputs)
         if module_rule_for(model):  # a bare layer: fx would trace into it, so call its rule
-            names = ["input"] + [f"input_{i}" for i in range(1, len(example_inputs))]
-            placeholders = _add_inputs(graph, names, example_inputs, dynamic_batch)
             _trace_bare_layer(model, graph, placeholders)
         else:
-            fx_graph = symbolic_trace(model, len(example_inputs))
-            names = [n.target for n in fx_graph.nodes if n.op == "placeholder"][:len(example_inputs)]
-            placeholders = _add_inputs(graph, names, example_inputs, dynamic_batch)
+            fx_graph = symbolic_trace(model, inputs.names)
             _Replay(model, graph).run(fx_graph, placeholders)
     return graph
 
@@ -254,28 +248,24 @@ def _trace_bare_layer(layer: torch.nn.Module, graph: Graph, inputs: Sequence[Ref
     """``model = nn.Linear(10, 5)``: one layer, named after its class (``linear``)."""
     name = type(layer).__name__.lower()
     builder = Builder(graph, name, name, type(layer).__name__, None, name)
-    outputs = flatten_outputs(module_rule_for(layer)(builder, layer, *inputs))
-    graph.outputs = [out.name for out in outputs]
+    set_graph_outputs(graph, module_rule_for(layer)(builder, layer, *inputs))
 
 
-def _add_inputs(graph: Graph, names: Sequence[str], example_inputs: Sequence[torch.Tensor],
-                dynamic_batch: bool) -> list[Ref]:
-    batch = _batch_size(example_inputs) if dynamic_batch else None
-    refs = []
-    for name, tensor in zip(names, example_inputs):
-        shape = list(tensor.shape)
-        if batch is not None and len(shape) >= 2 and shape[0] == batch:
-            shape[0] = "batch"
-        graph.add_input(name, tuple(shape), dtype_name(tensor.dtype))
-        refs.append(Ref(name))
-    if batch is not None:
-        graph.symbols["batch"] = batch
-    return refs
+def add_graph_inputs(graph: Graph, inputs: ModelInputs) -> list[Ref]:
+    """The model inputs as IR inputs, dynamic dims as symbols (shared by every frontend)."""
+    for item in inputs.items:
+        graph.add_input(item.name, item.shape(), dtype_name(item.example.dtype))
+    graph.symbols.update(inputs.symbols)
+    return [Ref(item.name) for item in inputs.items]
 
 
-def _batch_size(example_inputs: Sequence[torch.Tensor]) -> Optional[int]:
-    """The first input's leading dim: the batch, dynamic in every input that shares it."""
-    first = example_inputs[0] if example_inputs else None
-    if first is None or first.dim() == 0:
-        return None
-    return int(first.shape[0])
+def set_graph_outputs(graph: Graph, result: Any) -> None:
+    """The model's (nested) result as graph outputs, named after dict keys and fields."""
+    names, values = [], []
+    for name, out in named_outputs(result):
+        if not isinstance(out, Ref):
+            raise UnsupportedError(f"the model returns a non-tensor output {out!r}")
+        names.append(name)
+        values.append(out.name)
+    graph.outputs = values
+    graph.output_names = names

@@ -102,9 +102,11 @@ def test_lazy_batch_norm_is_batch_norm_after_first_forward():
     assert onnx_ops(models[18]) == ["BatchNormalization"]
 
 
-def test_lazy_batch_norm_before_first_forward_is_refused():
-    with pytest.raises(UnsupportedError, match="uninitialised LazyBatchNorm2d .run one forward"):
-        trace(nn.LazyBatchNorm2d(), 2, 4, 3, 3)
+def test_lazy_batch_norm_before_first_forward_is_materialized_from_the_example():
+    model = nn.LazyBatchNorm2d()
+    models = export_checked(model, x(2, 4, 3, 3), optimize=False)
+    assert type(model) is nn.BatchNorm2d and model.num_features == 4
+    assert onnx_ops(models[18]) == ["BatchNormalization"]
 
 
 # normalised by the statistics of the batch they are given, even in eval; (N, C) inputs

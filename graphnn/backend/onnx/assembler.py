@@ -16,7 +16,12 @@ from graphnn.ir import Graph, Value
 
 
 def output_names(graph: Graph) -> list[str]:
-    """ONNX names of the model outputs: ``output``, or ``output_0``, ``output_1``..."""
+    """ONNX names of the model outputs: the frontend's (``logits``; ``output``, or
+    ``output_0``, ``output_1``... for tensors and tuples) when it named them all."""
+    names = list(graph.output_names)
+    taken = set(graph.inputs)
+    if len(names) == len(graph.outputs) and len(set(names)) == len(names) and not taken & set(names):
+        return names
     if len(graph.outputs) == 1:
         return ["output"]
     return [f"output_{i}" for i in range(len(graph.outputs))]

@@ -1,0 +1,189 @@
+"""Model inputs beyond "dim 0 is the batch": user-named dynamic dims (a sequence-first RNN
+has its batch in dim 1), inputs passed by keyword (transformers' ``input_ids=``), outputs
+named after dict keys, lazy modules, and parity varying every dynamic dim."""
+import os
+import subprocess
+import sys
+
+import onnx
+import pytest
+import torch
+import torch.nn as nn
+
+import graphnn
+from graphnn.errors import InputSpecError
+from graphnn.inputs import like, model_inputs, parse_dynamic_spec
+from graphnn.parity import size_plans
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class SeqFirst(nn.Module):
+    """(seq, batch, features) -> (batch, 3): a reduction over the sequence."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x).mean(0)
+
+
+def onnx_dims(model: onnx.ModelProto) -> list[list]:
+    return [[d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in model.graph.input]
+
+
+def test_named_dynamic_dims_stay_symbolic_and_parity_varies_each():
+    torch.manual_seed(0)
+    result = graphnn.export(SeqFirst(), torch.randn(7, 2, 4), dynamic_dims=[{0: "seq", 1: "batch"}])
+    assert result.graph.values["x"].shape == ("seq", "batch", 4)
+    assert onnx_dims(result.onnx_model) == [["seq", "batch", 4]]
+    sizes = [run.sizes for run in result.report.runs]
+    assert sizes == [{"seq": 7, "batch": 2}, {"seq": 8, "batch": 1}, {"seq": 6, "batch": 3}]
+    assert result.report.ok
+    assert [run.inputs[0].shape for run in result.report.runs] == [(7, 2, 4), (8, 1, 4), (6, 3, 4)]
+    assert "seq 8, batch 1" in "\n".join(result.report.lines())
+
+
+def test_default_is_still_a_dynamic_batch_in_dim_0():
+    inputs = model_inputs(SeqFirst(), torch.randn(7, 2, 4))
+    assert inputs.items[0].dims == ((0, "batch"),)
+    assert model_inputs(SeqFirst(), torch.randn(7, 2, 4), dynamic_batch=False).items[0].dims == ()
+
+
+def test_size_plans_keep_batch_1_and_3():
+    assert size_plans({"batch": 2}) == [{"batch": 2}, {"batch": 1}, {"batch": 3}]
+    assert size_plans({"batch": 1}) == [{"batch": 1}, {"batch": 3}]
+    assert size_plans({"batch": 3}) == [{"batch": 3}, {"batch": 1}]
+    assert size_plans({}) == [{}]
+    assert size_plans({"seq": 1}) == [{"seq": 1}, {"seq": 2}]
+
+
+@pytest.mark.parametrize("dims, message", [
+    ([{3: "seq"}], "dynamic dim 3 of 'x' is out of range for its 3-d example 7x2x4"),
+    ([{0: "7up"}], "needs a name such as 'seq'"),
+    ([{0: "seq"}, {0: "seq"}], "2 dynamic dim specs for 1 inputs"),
+    ({"y": {0: "seq"}}, "dynamic dims name input 'y', but the inputs are x"),
+    (["0=seq"], "must be a dict like"),
+])
+def test_bad_dynamic_dims_are_input_errors(dims, message):
+    with pytest.raises(InputSpecError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        model_inputs(SeqFirst(), torch.randn(7, 2, 4), dims)
+
+
+class Pair(nn.Module):
+    def forward(self, a, b):
+        return a + b
+
+
+def test_one_symbol_is_one_size():
+    with pytest.raises(InputSpecError, match="'seq' is 5 in 'a' but 4 in 'b'"):
+        model_inputs(Pair(), (torch.randn(5, 2), torch.randn(4, 2)), [{0: "seq"}, {0: "seq"}])
+
+
+def test_parse_dynamic_spec():
+    assert parse_dynamic_spec("0=seq,1=batch") == (None, {0: "seq", 1: "batch"})
+    assert parse_dynamic_spec("attention_mask:1=seq") == ("attention_mask", {1: "seq"})
+    assert parse_dynamic_spec("none") == (None, {})
+    with pytest.raises(InputSpecError, match="bad --dynamic '0:seq'"):
+        parse_dynamic_spec("0:seq")
+
+
+class Keyworded(nn.Module):
+    """A transformers-style forward: optional inputs by keyword, a dict of outputs."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, input_ids, attention_mask=None, token_type_ids=None):
+        hidden = self.fc(input_ids.float().unsqueeze(-1).expand(-1, -1, 8))
+        if token_type_ids is not None:
+            hidden = hidden + token_type_ids.float().unsqueeze(-1)
+        return {"logits": hidden.sum(1), "attentions": None, "last_hidden_state": hidden}
+
+
+def test_keyword_inputs_and_named_outputs():
+    torch.manual_seed(0)
+    ids = torch.randint(0, 20, (2, 6))
+    types = torch.randint(0, 2, (2, 6))
+    result = graphnn.export(Keyworded(), {"token_type_ids": types, "input_ids": ids},
+                            dynamic_dims={"input_ids": {0: "batch", 1: "seq"}, "token_type_ids": {0: "batch", 1: "seq"}})
+    assert result.report.ok, "\n".join(result.report.lines())
+    assert [i.name for i in result.onnx_model.graph.input] == ["input_ids", "token_type_ids"]
+    assert [o.name for o in result.onnx_model.graph.output] == ["logits", "last_hidden_state"]
+    assert {"batch", "seq"} <= set(result.report.runs[1].sizes)
+    run = result.report.runs[1]  # integer inputs keep the example's value range
+    assert run.inputs[1].min() >= 0 and run.inputs[1].max() <= 1
+
+
+def test_keyword_input_that_forward_lacks_is_an_input_error():
+    with pytest.raises(InputSpecError, match="the model's forward has no parameter 'pixel_values'"):
+        model_inputs(Keyworded(), {"pixel_values": torch.randn(1, 3)})
+
+
+def test_tuple_outputs_keep_their_names():
+    class Two(nn.Module):
+        def forward(self, x):
+            return x + 1, (x * 2, None)
+
+    result = graphnn.export(Two(), torch.randn(2, 3))
+    assert [o.name for o in result.onnx_model.graph.output] == ["output_0", "output_1"]
+
+
+def test_lazy_linear_is_materialized_from_the_example():
+    model = nn.Sequential(nn.LazyLinear(6), nn.ReLU(), nn.LazyLinear(2))
+    result = graphnn.export(model, torch.randn(3, 5))
+    assert result.report.ok
+    assert model[0].weight.shape == (6, 5)
+
+
+def test_probabilities_stay_probabilities():
+    generator = torch.Generator().manual_seed(0)
+    resized = like(torch.rand(4, 3), (50, 3), generator)
+    assert resized.min() >= 0 and resized.max() < 1 and resized.std() > 0.1
+    assert like(torch.randn(4, 3), (50, 3), generator).min() < 0
+
+
+SEQ_MODEL = '''
+import torch
+import torch.nn as nn
+
+class SeqFirst(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(x).mean(0)
+
+model = SeqFirst()
+example_inputs = (torch.randn(7, 2, 4),)
+dynamic_dims = [{0: "seq", 1: "batch"}]
+'''
+
+
+def graphnn_cli(*args):
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_cli_reads_the_files_dynamic_dims_and_the_dynamic_option(tmp_path):
+    path = tmp_path / "seq.py"
+    path.write_text(SEQ_MODEL)
+    out = tmp_path / "seq.onnx"
+    proc = graphnn_cli("export", str(path), str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "seq 8, batch 1" in proc.stdout
+    assert onnx_dims(onnx.load(str(out))) == [["seq", "batch", 4]]
+    proc = graphnn_cli("export", str(path), str(out), "--input", "5x3x4", "--dynamic", "1=batch")
+    assert proc.returncode == 0, proc.stderr
+    assert onnx_dims(onnx.load(str(out))) == [[5, "batch", 4]]
+
+
+def test_cli_bad_dynamic_is_exit_2(tmp_path):
+    path = tmp_path / "seq.py"
+    path.write_text(SEQ_MODEL)
+    proc = graphnn_cli("graph", str(path), "--dynamic", "3=seq")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "error: dynamic dim 3 of 'x' is out of range for its 3-d example 7x2x4"]
