@@ -17,25 +17,32 @@ from graphnn.backend.onnx import DEFAULT_OPSET, MIN_OPSET, to_onnx
 OPSETS = (DEFAULT_OPSET, MIN_OPSET)
 
 
-def export_checked(model: torch.nn.Module, inputs: Sequence[torch.Tensor] | torch.Tensor,
+def export_checked(model: torch.nn.Module, inputs: Sequence[torch.Tensor] | torch.Tensor | dict,
                    opsets: Iterable[int] = OPSETS, optimize: bool = True, dynamic_batch: bool = True,
-                   atol: float = 1e-4, rtol: float = 1e-4) -> dict[int, onnx.ModelProto]:
-    """Trace, run passes with the verifier, lower at each opset, assert parity; returns the models."""
+                   atol: float = 1e-4, rtol: float = 1e-4, dynamic_dims=None,
+                   frontend: str = "auto") -> dict[int, onnx.ModelProto]:
+    """Trace, run passes with the verifier, lower at each opset, assert parity; returns the models.
+
+    Parity runs at the example sizes and two others per dynamic dim (batch 1 and 3 by
+    default; ``dynamic_dims=[{0: "seq", 1: "batch"}]`` names others, each of which must vary)."""
     if isinstance(inputs, torch.Tensor):
         inputs = (inputs,)
-    graph = graphnn.trace(model, inputs, dynamic_batch=dynamic_batch)
+    graph = graphnn.trace(model, inputs, dynamic_batch=dynamic_batch, dynamic_dims=dynamic_dims,
+                          frontend=frontend)
     graph.verify()
     graph = graphnn.optimize(graph, enabled=optimize, verify=True)
     models = {}
     for opset in opsets:
         onnx_model = to_onnx(graph, opset)
-        report = graphnn.check_parity(model, inputs, onnx_model, atol=atol, rtol=rtol)
+        report = graphnn.check_parity(model, inputs, onnx_model, atol=atol, rtol=rtol, frontend=frontend)
         assert report.ok, f"opset {opset}: " + report.summary() + "\n" + "\n".join(report.lines())
-        batches = {run.batch for run in report.runs}
-        if dynamic_batch and inputs[0].dim() >= 2:
-            assert {1, 3} <= batches, batches
+        if dynamic_dims is not None:
+            for symbol in graph.symbols:
+                assert len({run.sizes[symbol] for run in report.runs}) >= 2, symbol
+        elif dynamic_batch and not isinstance(inputs, dict) and inputs[0].dim() >= 2:
+            assert {1, 3} <= {run.batch for run in report.runs}, [run.sizes for run in report.runs]
         else:
-            assert batches == {None}, batches
+            assert all(run.batch is None for run in report.runs), [run.sizes for run in report.runs]
         models[opset] = onnx_model
     return models
 
