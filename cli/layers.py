@@ -8,7 +8,7 @@ from graphnn.frontend.rules import supported_functions, supported_layers, suppor
 def layers():
     """List the torch.nn layers, functions and Tensor methods graphnn converts."""
     sections = [
-        ("torch.nn layers", [f"nn.{name}" for name in supported_layers()]),
+        ("torch.nn layers", supported_layers()),
         ("functions", supported_functions()),
         ("Tensor methods", [f".{name}()" for name in supported_methods()]),
     ]

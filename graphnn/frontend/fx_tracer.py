@@ -19,7 +19,7 @@ import torch.fx as fx
 
 from graphnn.errors import GraphnnError, TraceError, UnsupportedError
 from graphnn.frontend.rules import (
-    Builder, Ref, ShapeRef, function_label, function_rule_for, method_rule_for, module_rule_for,
+    Builder, Ref, ShapeRef, function_label, function_rule_for, layer_label, method_rule_for, module_rule_for,
     supported_layers,
 )
 from graphnn.ir import Graph
@@ -191,7 +191,7 @@ class _Replay:
         rule = module_rule_for(module)
         if rule is None:
             raise UnsupportedError(
-                f"{builder.where}: layer nn.{cls} is not supported by graphnn yet "
+                f"{builder.where}: layer {layer_label(type(module))} is not supported by graphnn yet "
                 f"(`graphnn layers` lists the {len(supported_layers())} supported ones)"
             )
         args, kwargs = self._resolve(fx_node)

@@ -88,7 +88,20 @@ def method_rule_for(name: str) -> Optional[Rule]:
 
 
 def supported_layers() -> list[str]:
-    return sorted({cls.__name__ for cls in _MODULE_RULES})
+    """``nn.Conv2d``, ``torch.ao.nn.quantized.dynamic.Linear``: how users name each layer."""
+    return sorted({layer_label(cls) for cls in _MODULE_RULES})
+
+
+def layer_label(cls: type) -> str:
+    """A layer class as users spell it: ``nn.LSTM`` for torch.nn, else its public path
+    (``torch.ao.nn.quantized.dynamic.LSTM``, not ``nn.LSTM``: the two are different layers)."""
+    module = cls.__module__
+    if module.startswith("torch.nn.modules"):
+        return f"nn.{cls.__name__}"
+    parts = module.split(".")
+    if "modules" in parts:  # torch.ao.nn.quantized.dynamic.modules.rnn -> torch.ao.nn.quantized.dynamic
+        parts = parts[:parts.index("modules")]
+    return f"{'.'.join(parts)}.{cls.__name__}"
 
 
 def supported_functions() -> list[str]:
@@ -170,7 +183,7 @@ class Builder:
         rule = module_rule_for(module)
         child = self.child(attr, module)
         if rule is None:
-            raise UnsupportedError(f"{child.where}: layer nn.{type(module).__name__} is not supported by graphnn yet")
+            raise UnsupportedError(f"{child.where}: layer {layer_label(type(module))} is not supported by graphnn yet")
         return rule(child, module, *args, **kwargs)
 
     def constant(self, value: Any, dtype: Optional[str] = None, name: Optional[str] = None) -> Ref:
