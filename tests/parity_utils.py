@@ -6,6 +6,8 @@ dynamic, with the IR verifier after every pass.
 """
 from __future__ import annotations
 
+import json
+import os
 from typing import Iterable, Optional, Sequence
 
 import onnx
@@ -30,6 +32,7 @@ def export_checked(model: torch.nn.Module, inputs: Sequence[torch.Tensor] | torc
     graph = graphnn.trace(model, inputs, dynamic_batch=dynamic_batch, dynamic_dims=dynamic_dims,
                           frontend=frontend)
     graph.verify()
+    traced_kinds = {node.kind for node in graph.nodes()}
     graph = graphnn.optimize(graph, enabled=optimize, verify=True)
     models = {}
     for opset in opsets:
@@ -44,7 +47,24 @@ def export_checked(model: torch.nn.Module, inputs: Sequence[torch.Tensor] | torc
         else:
             assert all(run.batch is None for run in report.runs), [run.sizes for run in report.runs]
         models[opset] = onnx_model
+        record_support(onnx_model, opset, traced_kinds)
     return models
+
+
+def record_support(onnx_model: onnx.ModelProto, opset: int, traced_kinds: set) -> None:
+    """With GRAPHNN_SUPPORT_RECORD=path (docs/gen_support.py sets it), append which ONNX
+    operators each layer / op was lowered to at this opset: docs/support.md is built from it."""
+    path = os.environ.get("GRAPHNN_SUPPORT_RECORD")
+    if not path:
+        return
+    kinds: dict[str, set] = {}
+    for node in onnx_model.graph.node:
+        kind = node.doc_string.split(" at ")[0]
+        if kind:
+            kinds.setdefault(kind, set()).add(node.op_type)
+    with open(path, "a") as f:
+        f.write(json.dumps({"opset": opset, "kinds": {k: sorted(v) for k, v in kinds.items()},
+                            "traced": sorted(traced_kinds)}) + "\n")
 
 
 def onnx_ops(model: onnx.ModelProto) -> list[str]:

@@ -187,3 +187,12 @@ def test_cli_bad_dynamic_is_exit_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "error: dynamic dim 3 of 'x' is out of range for its 3-d example 7x2x4"]
+
+
+def test_lazy_conv_and_batch_norm_are_materialized_from_the_example():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.LazyConv2d(4, 3), nn.LazyBatchNorm2d(), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+    result = graphnn.export(model, torch.randn(2, 3, 6, 6))
+    assert result.report.ok
+    assert [type(m).__name__ for m in model] == ["Conv2d", "BatchNorm2d", "ReLU", "Flatten", "Linear"]
+    assert [n.op_type for n in result.onnx_model.graph.node].count("BatchNormalization") == 0  # folded

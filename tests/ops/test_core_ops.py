@@ -1,5 +1,6 @@
 """Parity of the core ops the pipeline was built with: linear, conv2d, relu,
 max_pool2d, reshape via x.size(0), binary add with a scalar."""
+import pytest
 import torch
 import torch.nn as nn
 
@@ -59,3 +60,13 @@ def test_tied_weights_are_stored_once():
     second.weight = first.weight
     models = export_checked(nn.Sequential(first, nn.ReLU(), second), torch.randn(2, 4))
     assert len(models[18].graph.initializer) == 3
+
+
+@pytest.mark.parametrize("layer", [nn.Dropout(0.5), nn.Dropout1d(0.3), nn.Dropout2d(0.3), nn.Dropout3d(0.3),
+                                   nn.AlphaDropout(0.2), nn.FeatureAlphaDropout(0.2), nn.Identity()],
+                         ids=lambda m: type(m).__name__)
+def test_eval_no_op_layers_leave_no_onnx_node(layer):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 6), layer, nn.ReLU())
+    models = export_checked(model, torch.randn(2, 6, 6, 6, 6) if "3d" in type(layer).__name__ else torch.randn(2, 6, 6))
+    assert onnx_ops(models[18]) == ["MatMul", "Add", "Relu"]

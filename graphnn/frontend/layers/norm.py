@@ -89,14 +89,6 @@ def instance_norm(b, x, running_mean=None, running_var=None, weight=None, bias=N
     return _instance_norm(b, x, *tensors, use_input_stats, eps)
 
 
-@module_rule(nn.LazyBatchNorm1d, nn.LazyBatchNorm2d, nn.LazyBatchNorm3d,
-             nn.LazyInstanceNorm1d, nn.LazyInstanceNorm2d, nn.LazyInstanceNorm3d)
-def lazy_norm_layer(b, module, x):
-    """A lazy layer becomes its plain class (cls_to_become) at its first forward pass."""
-    raise b.unsupported(f"an uninitialised {type(module).__name__} (run one forward pass first, "
-                        f"so it becomes {module.cls_to_become.__name__})")
-
-
 # ------------------------------------------------------------- layer / rms / group
 def _layer_norm(b, x, normalized_shape, weight, bias, eps):
     return b.emit("layer_norm", [x], params={"weight": weight, "bias": bias},
