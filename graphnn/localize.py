@@ -24,6 +24,7 @@ from graphnn.backend.onnx import to_onnx
 from graphnn.backend.onnx.files import runtime_source
 from graphnn.frontend import trace_model
 from graphnn.frontend.fx_tracer import unwrap_parallel
+from graphnn.calls import layer_calls
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph, Node
 from graphnn.modes import eval_mode
@@ -79,7 +80,9 @@ def _layer_outputs(model: torch.nn.Module, inputs: ModelInputs,
 
 
 def _layer_nodes(graph: Graph) -> list[Node]:
-    return [n for n in graph.nodes() if n.module_class and n.module and len(n.outputs) == 1]
+    """The node holding each torch layer call's output (the last node of the call)."""
+    return [call.last for call in layer_calls(graph)
+            if call.module_class and call.module and len(call.last.outputs) == 1]
 
 
 def first_divergence(model: torch.nn.Module, inputs: ModelInputs, opset: int,

@@ -10,6 +10,7 @@ from typing import Optional
 
 import torch
 
+from graphnn.calls import layer_calls
 from graphnn.ir import Graph, Node
 
 
@@ -28,15 +29,13 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
 
 
 def layer_rows(graph: Graph) -> list[tuple[str, str, str, str, str]]:
-    """(name, type, output shape, params, source) per input and node; constants left out."""
+    """(name, type, output shape, params, source) per input and layer call; constants left out."""
     rows = [(name, "input", shape_text(graph.values[name].shape), "", graph.values[name].dtype)
             for name in graph.inputs]
-    for node in graph.nodes():
-        if node.op == "constant":
-            continue
-        shapes = ", ".join(shape_text(graph.values[o].shape) for o in node.outputs)
-        count = node_params(node)
-        rows.append((node.name, node.kind, shapes, f"{count:,}" if count else "", node.source or ""))
+    for call in layer_calls(graph):
+        shapes = ", ".join(shape_text(graph.values[o].shape) for o in call.last.outputs)
+        count = sum(node_params(n) for n in call.nodes)
+        rows.append((call.name, call.kind, shapes, f"{count:,}" if count else "", call.source or ""))
     return rows
 
 

@@ -70,3 +70,19 @@ def test_show_shape_uses_example_symbol_sizes():
     g.symbols["batch"] = 3
     assert g.show_shape(("batch", 4)) == "3x4"
     assert g.show_shape(()) == "scalar"
+
+
+def test_layer_calls_merge_consecutive_nodes_of_one_layer():
+    from graphnn.calls import layer_calls
+
+    g = Graph("g")
+    g.add_input("x", (2, 4), "float32")
+    a = g.add_node("matmul", ["x", "x"], name="attn", module="enc.attn", module_class="MultiheadAttention")
+    b = g.add_node("softmax", [a.outputs[0]], name="attn_1", module="enc.attn", module_class="MultiheadAttention")
+    c = g.add_node("relu", [b.outputs[0]], name="act", module="enc.act", module_class="ReLU")
+    d = g.add_node("add", [c.outputs[0], "x"], name="add")
+    e = g.add_node("matmul", [d.outputs[0], "x"], name="attn_2", module="enc.attn", module_class="MultiheadAttention")
+    calls = layer_calls(g)
+    assert [(call.name, [n.name for n in call.nodes]) for call in calls] == [
+        ("enc.attn", ["attn", "attn_1"]), ("enc.act", ["act"]), ("add", ["add"]), ("enc.attn", ["attn_2"])]
+    assert calls[0].last is b and calls[-1].last is e
