@@ -1,0 +1,49 @@
+"""Lowering of ``dynamic_quantized_linear`` to ONNX integer ops, the way onnxruntime's
+own quantizer writes a dynamically quantized MatMul:
+
+    x -> [quantize to uint8: x_q, x_scale, x_zero] -> MatMulInteger(x_q, W_q^T, x_zero, w_zero)
+      -> Cast float -> Mul (x_scale * w_scale) -> Add bias
+
+The input is quantized like torch does it, so the integers agree: with the full uint8
+range that is exactly DynamicQuantizeLinear; with torch's halved range (reduce_range,
+qmax 127) it is DynamicQuantizeLinear's formula spelled out with qmax 127
+(ReduceMin/ReduceMax, scale, zero point, QuantizeLinear).
+"""
+from onnx import TensorProto
+
+from graphnn.backend.onnx.registry import lowers
+
+
+def _full_range(ctx, x):
+    """DynamicQuantizeLinear: qmax 255, round half to even, as torch's non-reduced path."""
+    return ctx.add("DynamicQuantizeLinear", [x], 3)
+
+
+def _reduced_range(ctx, x, qmax: int = 127):
+    """DynamicQuantizeLinear's formula with a [0, qmax] range: scale = (max(x, 0) - min(x, 0))
+    / qmax, zero point = round(-min / scale). An all-zero input has range 0; any positive
+    scale quantizes it to 0 (torch takes 0.1), so the scale is kept above the tiniest float."""
+    low = ctx.add1("Min", [ctx.add1("ReduceMin", [x], keepdims=0), ctx.const(0.0, "float32", "zero")])
+    high = ctx.add1("Max", [ctx.add1("ReduceMax", [x], keepdims=0), ctx.const(0.0, "float32", "zero")])
+    scale = ctx.add1("Div", [ctx.add1("Sub", [high, low]), ctx.const(float(qmax), "float32", "qmax")])
+    scale = ctx.add1("Max", [scale, ctx.const(1e-38, "float32", "tiniest")])
+    zero = ctx.add1("Round", [ctx.add1("Neg", [ctx.add1("Div", [low, scale])])])
+    zero = ctx.add1("Cast", [zero], to=TensorProto.UINT8)
+    return ctx.add1("QuantizeLinear", [x, scale, zero]), scale, zero
+
+
+ACTIVATION_QUANTIZERS = {255: _full_range, 127: _reduced_range}
+
+
+@lowers("dynamic_quantized_linear")
+def dynamic_quantized_linear(ctx, node):
+    x_q, x_scale, x_zero = ACTIVATION_QUANTIZERS[node.attrs["activation_qmax"]](ctx, ctx.input(node))
+    prefix = node.module or node.name
+    weight_t = ctx.initializer(f"{prefix}.weight_t", node.params["weight"].t().contiguous())
+    product = ctx.add1("MatMulInteger", [x_q, weight_t, x_zero, ctx.param(node, "weight_zero_point")])
+    scale = ctx.add1("Mul", [x_scale, ctx.param(node, "weight_scale")])
+    has_bias = node.params.get("bias") is not None
+    out = ctx.add1("Mul", [ctx.add1("Cast", [product], to=TensorProto.FLOAT), scale],
+                   None if has_bias else ctx.output(node))
+    if has_bias:
+        ctx.add1("Add", [out, ctx.param(node, "bias")], ctx.output(node))
