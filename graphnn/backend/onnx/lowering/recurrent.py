@@ -1,0 +1,134 @@
+"""Lowerings of ``rnn`` / ``gru`` / ``lstm`` and their cells to ONNX RNN / GRU / LSTM:
+one ONNX node per torch layer (direction="bidirectional" covers both directions), never
+an unrolled Loop, Scan or per-step MatMul.
+
+What differs between torch and ONNX, and is converted here:
+- gate order of the stacked weights: torch LSTM i,f,g,o -> ONNX i,o,f,c; torch GRU
+  r,z,n -> ONNX z,r,h (with linear_before_reset=1, which is torch's GRU);
+- B is concat(bias_ih, bias_hh) per direction; no bias -> no B (ONNX's zeros);
+- ONNX Y is (seq, dirs, batch, hidden); torch's output is (seq, batch, dirs*hidden),
+  which is also the next layer's input. batch_first is a Transpose at either end (ONNX's
+  layout=1 needs opset 14, and onnxruntime's CPU kernels do not run it);
+- torch's initial states stack all layers (layers*dirs, batch, hidden): each layer gets
+  its slice, and the final states are concatenated back.
+A cell is the same node on a sequence of length 1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+
+from graphnn.backend.onnx.registry import lowers
+
+
+@dataclass(frozen=True)
+class Family:
+    onnx_op: str
+    gate_order: tuple  # torch's gate blocks, listed in ONNX's order
+    num_states: int  # h, or h and c
+    attrs: dict = field(default_factory=dict)  # fixed ONNX attributes
+
+
+FAMILIES = {
+    "lstm": Family("LSTM", (0, 3, 1, 2), 2),
+    "gru": Family("GRU", (1, 0, 2), 1, {"linear_before_reset": 1}),
+    "rnn": Family("RNN", (0,), 1),
+}
+_ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu"}
+
+
+@lowers("rnn", "gru", "lstm")
+def recurrent_layer(ctx, node):
+    family = FAMILIES[node.op]
+    layers, directions = node.attrs["num_layers"], 2 if node.attrs["bidirectional"] else 1
+    batch_first = node.attrs["batch_first"]
+    x = ctx.input(node)
+    if batch_first:
+        x = ctx.add1("Transpose", [x], perm=[1, 0, 2])
+    states = ctx.inputs(node)[1:]
+    finals: list[list[str]] = [[] for _ in range(family.num_states)]
+    for layer in range(layers):
+        last = layer == layers - 1
+        tags = [f"_l{layer}"] + ([f"_l{layer}_reverse"] if directions == 2 else [])
+        state_names = [ctx.output(node, 1 + i) if layers == 1 else None for i in range(family.num_states)]
+        y, *layer_finals = run_recurrent(
+            ctx, node, family, x, tags, [_layer_slice(ctx, s, layer, directions, layers) for s in states],
+            state_names,
+        )
+        for acc, name in zip(finals, layer_finals):
+            acc.append(name)
+        x = _torch_output(ctx, y, directions, batch_first and last, ctx.output(node) if last else None)
+    if layers > 1:
+        for i, names in enumerate(finals):
+            ctx.add1("Concat", names, ctx.output(node, 1 + i), axis=0)
+
+
+@lowers("rnn_cell", "gru_cell", "lstm_cell")
+def recurrent_cell(ctx, node):
+    """(batch, features) -> a sequence of one step; the final states are the outputs."""
+    family = FAMILIES[node.op.removesuffix("_cell")]
+    axis = ctx.const([0], hint="axis")
+    x, *states = [ctx.add1("Unsqueeze", [name, axis]) for name in ctx.inputs(node)]
+    finals = run_recurrent(ctx, node, family, x, [""], states, [None] * family.num_states, want_y=False)[1:]
+    for i, name in enumerate(finals):
+        ctx.add1("Squeeze", [name, axis], ctx.output(node, i))
+
+
+def run_recurrent(ctx, node, family: Family, x: str, tags: list[str], states: list[str],
+                  state_names: list[Optional[str]], want_y: bool = True) -> list[str]:
+    """One ONNX RNN / GRU / LSTM node over seq-first ``x`` for the directions whose
+    torch parameters end in ``tags``; returns [Y, Y_h(, Y_c)] names ('' when not wanted)."""
+    prefix = node.module or node.name
+    suffix = tags[0].removesuffix("_reverse")
+    weights = [
+        ctx.initializer(f"{prefix}.W{suffix}", _stacked(node, family, "weight_ih", tags)),
+        ctx.initializer(f"{prefix}.R{suffix}", _stacked(node, family, "weight_hh", tags)),
+    ]
+    if f"bias_ih{tags[0]}" in node.params:
+        biases = [torch.cat([_reordered(node, family, f"bias_ih{t}"), _reordered(node, family, f"bias_hh{t}")])
+                  for t in tags]
+        weights.append(ctx.initializer(f"{prefix}.B{suffix}", torch.stack(biases)))
+    inputs = [x] + weights
+    if states:  # sequence_lens stays empty: every sequence runs its full length
+        inputs += [""] * (4 - len(inputs)) + [""] + list(states)
+    outputs = [ctx.fresh(f"{prefix}/{family.onnx_op}_Y") if want_y else ""]
+    outputs += [name or ctx.fresh(f"{prefix}/{family.onnx_op}_Y_{'hc'[i]}") for i, name in enumerate(state_names)]
+    directions = len(tags)
+    activations = None
+    if "nonlinearity" in node.attrs:
+        activations = [_ACTIVATIONS[node.attrs["nonlinearity"]]] * directions
+    return ctx.add(
+        family.onnx_op, inputs, outputs, hidden_size=node.attrs["hidden_size"],
+        direction="bidirectional" if directions == 2 else None, activations=activations, **family.attrs,
+    )
+
+
+def _stacked(node, family: Family, name: str, tags: list[str]) -> torch.Tensor:
+    """ONNX W / R: (directions, gates*hidden, features), gates in ONNX's order."""
+    return torch.stack([_reordered(node, family, f"{name}{t}") for t in tags])
+
+
+def _reordered(node, family: Family, key: str) -> torch.Tensor:
+    blocks = node.params[key].chunk(len(family.gate_order))
+    return torch.cat([blocks[i] for i in family.gate_order]).contiguous()
+
+
+def _layer_slice(ctx, state: str, layer: int, directions: int, layers: int) -> str:
+    """Layer ``layer``'s (directions, batch, hidden) rows of a stacked torch state."""
+    if layers == 1:
+        return state
+    start = layer * directions
+    return ctx.add1("Slice", [state, ctx.const([start], hint="start"), ctx.const([start + directions], hint="end"),
+                              ctx.const([0], hint="axis")])
+
+
+def _torch_output(ctx, y: str, directions: int, batch_first: bool, output: Optional[str]) -> str:
+    """ONNX Y (seq, dirs, batch, hidden) -> torch's (seq, batch, dirs*hidden), or
+    (batch, seq, dirs*hidden) for a batch_first layer's final output."""
+    if directions == 1:
+        squeezed = ctx.add1("Squeeze", [y, ctx.const([1], hint="axis")], None if batch_first else output)
+        return ctx.add1("Transpose", [squeezed], output, perm=[1, 0, 2]) if batch_first else squeezed
+    moved = ctx.add1("Transpose", [y], perm=[2, 0, 1, 3] if batch_first else [0, 2, 1, 3])
+    return ctx.add1("Reshape", [moved, ctx.const([0, 0, -1], hint="shape")], output)

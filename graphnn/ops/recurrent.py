@@ -1,0 +1,51 @@
+"""Shape rules for recurrent layers and cells, in torch's layout.
+
+``rnn`` / ``gru`` / ``lstm``: x (seq, batch, features), or (batch, seq, features) with
+``batch_first``; optional initial states (layers*dirs, batch, hidden). Outputs: output
+(x's leading dims, dirs*hidden), h_n[, c_n] (layers*dirs, batch, hidden).
+``rnn_cell`` / ``gru_cell`` / ``lstm_cell``: x (batch, features), states (batch, hidden);
+outputs h'[, c'] (batch, hidden). Unbatched calls were given a batch of one by the rule.
+"""
+from graphnn.ops.dims import fmt
+from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+
+
+@shape_rule("rnn", "gru", "lstm")
+def recurrent_layer(node, x, *states):
+    hidden = node.attrs["hidden_size"]
+    directions = 2 if node.attrs["bidirectional"] else 1
+    if len(x.shape) != 3:
+        raise ShapeMismatch(f"expects a 3-d (sequence) input or a 2-d unbatched one, gets {fmt(x.shape)}")
+    _check_features(node, x)
+    batch = x.shape[0] if node.attrs["batch_first"] else x.shape[1]
+    state = TensorType((node.attrs["num_layers"] * directions, batch, hidden), x.dtype)
+    _check_states(states, state)
+    output = TensorType(x.shape[:2] + (directions * hidden,), x.dtype)
+    return [output] + [state] * (2 if node.op == "lstm" else 1)
+
+
+@shape_rule("rnn_cell", "gru_cell", "lstm_cell")
+def recurrent_cell(node, x, *states):
+    if len(x.shape) != 2:
+        raise ShapeMismatch(f"expects a 2-d input (batch, features) or a 1-d unbatched one, gets {fmt(x.shape)}")
+    _check_features(node, x)
+    state = TensorType((x.shape[0], node.attrs["hidden_size"]), x.dtype)
+    _check_states(states, state)
+    return [state] * (2 if node.op == "lstm_cell" else 1)
+
+
+def _check_features(node, x):
+    weight = node.params.get("weight_ih_l0", node.params.get("weight_ih"))
+    if x.shape[-1] != weight.shape[1]:
+        raise ShapeMismatch(f"expects {weight.shape[1]} input features, gets {x.shape[-1]}")
+
+
+def _check_states(states, expected):
+    """Each given state has the expected shape; a symbolic dim matches any size, since
+    the default dynamic dims cannot know that dim 1 of h0 is the batch."""
+    for name, state in zip(("h0", "c0"), states):
+        same = len(state.shape) == len(expected.shape) and all(
+            a == b or not isinstance(a, int) or not isinstance(b, int) for a, b in zip(state.shape, expected.shape)
+        )
+        if not same:
+            raise ShapeMismatch(f"expects {name} of shape {fmt(expected.shape)}, gets {fmt(state.shape)}")

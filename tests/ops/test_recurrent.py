@@ -1,0 +1,210 @@
+"""Parity of recurrent layers: nn.RNN (tanh, relu), nn.LSTM, nn.GRU (multi-layer,
+bidirectional, batch_first both ways, bias or not, initial states or not, unbatched) and
+nn.RNNCell / nn.LSTMCell / nn.GRUCell; one ONNX RNN / LSTM / GRU node per torch layer."""
+import pytest
+import torch
+import torch.nn as nn
+
+import graphnn
+from graphnn.errors import ShapeError, UnsupportedError
+from tests.parity_utils import attr, export_checked, onnx_ops
+
+LAYERS = {  # name: (class, extra constructor arguments)
+    "rnn_tanh": (nn.RNN, {}),
+    "rnn_relu": (nn.RNN, {"nonlinearity": "relu"}),
+    "lstm": (nn.LSTM, {}),
+    "gru": (nn.GRU, {}),
+}
+ONNX_OP = {nn.RNN: "RNN", nn.LSTM: "LSTM", nn.GRU: "GRU"}
+
+CONFIGS = {  # name: (constructor arguments, input shape, pass initial states)
+    "2_layers_bidirectional_batch_first": ({"num_layers": 2, "bidirectional": True, "batch_first": True}, (2, 5, 6), False),
+    "seq_first_no_bias": ({"bias": False}, (5, 2, 6), False),
+    "3_layers_seq_first_with_state": ({"num_layers": 3}, (5, 2, 6), True),
+    "bidirectional_batch_first_with_state_no_bias": ({"bidirectional": True, "batch_first": True, "bias": False},
+                                                     (2, 5, 6), True),
+    "2_layers_bidirectional_seq_first_with_state": ({"num_layers": 2, "bidirectional": True}, (5, 2, 6), True),
+    "unbatched": ({"num_layers": 2, "bidirectional": True, "batch_first": True}, (5, 6), False),
+    "unbatched_with_state": ({"num_layers": 2}, (5, 6), True),
+}
+
+
+class Recurrent(nn.Module):
+    """Calls the layer with or without initial states and returns every output."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x, h0=None, c0=None):
+        if h0 is None:
+            out, final = self.layer(x)
+        elif c0 is None:
+            out, final = self.layer(x, h0)
+        else:
+            out, final = self.layer(x, (h0, c0))
+        return (out, *final) if isinstance(final, tuple) else (out, final)
+
+
+def _inputs(layer, shape, with_state):
+    """x, then h0 (and c0 for an LSTM) of torch's (layers*dirs, batch, hidden) shape."""
+    x = torch.randn(*shape)
+    if not with_state:
+        return (x,)
+    rows = layer.num_layers * (2 if layer.bidirectional else 1)
+    batch = () if x.dim() == 2 else (shape[0] if layer.batch_first else shape[1],)
+    count = 2 if isinstance(layer, nn.LSTM) else 1
+    return (x,) + tuple(torch.randn(rows, *batch, layer.hidden_size) for _ in range(count))
+
+
+def _dynamic_dims(layer, inputs):
+    """Every dynamic dim named: seq and batch on x, batch on the states."""
+    x = inputs[0]
+    if x.dim() == 2:
+        return [{0: "seq"}] + [{} for _ in inputs[1:]]
+    first = {0: "batch", 1: "seq"} if layer.batch_first else {0: "seq", 1: "batch"}
+    return [first] + [{1: "batch"} for _ in inputs[1:]]
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+@pytest.mark.parametrize("kind", LAYERS)
+def test_recurrent_layer_parity(kind, config):
+    torch.manual_seed(0)
+    cls, extra = LAYERS[kind]
+    kwargs, shape, with_state = CONFIGS[config]
+    layer = cls(6, 4, **extra, **kwargs)
+    inputs = _inputs(layer, shape, with_state)
+    models = export_checked(Recurrent(layer), inputs, dynamic_dims=_dynamic_dims(layer, inputs))
+    for model in models.values():
+        ops = onnx_ops(model)
+        assert ops.count(ONNX_OP[cls]) == layer.num_layers
+        assert not {"Loop", "Scan", "MatMul", "Gemm"} & set(ops)
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN])
+def test_two_layer_bidirectional_batch_first_is_two_onnx_nodes(cls):
+    """The acceptance check: one ONNX node per torch layer, both directions in it."""
+    torch.manual_seed(0)
+    layer = cls(6, 4, num_layers=2, bidirectional=True, batch_first=True)
+    graph = graphnn.trace(Recurrent(layer), torch.randn(2, 5, 6))
+    assert graph.ops().count(cls.__name__.lower()) == 1  # one IR node for the torch layer
+    models = export_checked(Recurrent(layer), torch.randn(2, 5, 6))
+    for model in models.values():
+        ops = onnx_ops(model)
+        assert ops.count(ONNX_OP[cls]) == 2
+        assert not {"Loop", "Scan", "MatMul", "Gemm", "If"} & set(ops)
+        assert attr(model, ONNX_OP[cls], "direction") == b"bidirectional"
+        assert attr(model, ONNX_OP[cls], "hidden_size") == 4
+
+
+def test_gru_uses_torch_reset_semantics_and_rnn_its_activation():
+    torch.manual_seed(0)
+    gru = export_checked(nn.GRU(6, 4), torch.randn(5, 2, 6))[13]
+    assert attr(gru, "GRU", "linear_before_reset") == 1
+    rnn = export_checked(nn.RNN(6, 4, nonlinearity="relu", bidirectional=True), torch.randn(5, 2, 6))[13]
+    assert attr(rnn, "RNN", "activations") == [b"Relu", b"Relu"]
+
+
+class LastStep(nn.Module):
+    """Both outputs read downstream: the last time step and the last layer's final state."""
+
+    def __init__(self, cls, batch_first):
+        super().__init__()
+        self.rnn = cls(6, 8, num_layers=2, batch_first=batch_first, bidirectional=True)
+        self.batch_first = batch_first
+        self.lstm = cls is nn.LSTM
+        self.fc = nn.Linear(16 + 8, 3)
+
+    def forward(self, x):
+        out, h_n = self.rnn(x)
+        if self.lstm:  # (h_n, c_n); fx sees a Proxy, not a tuple, so ask the layer's type
+            h_n = h_n[0]
+        last = out[:, -1] if self.batch_first else out[-1]
+        return self.fc(torch.cat([last, h_n[-1]], dim=1))
+
+
+@pytest.mark.parametrize("cls", [nn.LSTM, nn.GRU, nn.RNN])
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_outputs_used_downstream(cls, batch_first):
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 6) if batch_first else torch.randn(5, 3, 6)
+    dims = [{0: "batch", 1: "seq"}] if batch_first else [{0: "seq", 1: "batch"}]
+    export_checked(LastStep(cls, batch_first), x, dynamic_dims=dims)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_default_dynamic_dim_0_varies(batch_first):
+    """Without named dims, dim 0 varies: the batch when batch_first, else the sequence."""
+    torch.manual_seed(0)
+    x = torch.randn(4, 5, 6)
+    model = export_checked(Recurrent(nn.LSTM(6, 4, num_layers=2, batch_first=batch_first)), x)[18]
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+
+
+def test_bare_layer():
+    torch.manual_seed(0)
+    export_checked(nn.GRU(6, 4, num_layers=2), torch.randn(5, 2, 6), dynamic_dims=[{0: "seq", 1: "batch"}])
+
+
+CELLS = {"rnn_tanh": (nn.RNNCell, {}), "rnn_relu": (nn.RNNCell, {"nonlinearity": "relu"}),
+         "lstm": (nn.LSTMCell, {}), "gru": (nn.GRUCell, {})}
+CELL_CONFIGS = {  # name: (bias, batched, pass the state)
+    "state": (True, True, True), "no_state": (True, True, False),
+    "no_bias_state": (False, True, True), "unbatched_state": (True, False, True), "unbatched": (True, False, False),
+}
+
+
+class Cell(nn.Module):
+    """Two steps of a cell, the second fed the first's state, as a hand-written loop does."""
+
+    def __init__(self, cell):
+        super().__init__()
+        self.cell = cell
+
+    def forward(self, x, h=None, c=None):
+        state = None if h is None else (h if c is None else (h, c))
+        state = self.cell(x, state)
+        state = self.cell(x * 0.5, state)
+        return state
+
+
+@pytest.mark.parametrize("config", CELL_CONFIGS)
+@pytest.mark.parametrize("kind", CELLS)
+def test_cell_parity(kind, config):
+    torch.manual_seed(0)
+    cls, extra = CELLS[kind]
+    bias, batched, with_state = CELL_CONFIGS[config]
+    cell = cls(6, 4, bias=bias, **extra)
+    batch = (3,) if batched else ()
+    inputs = (torch.randn(*batch, 6),)
+    if with_state:
+        inputs += tuple(torch.randn(*batch, 4) for _ in range(2 if cls is nn.LSTMCell else 1))
+    models = export_checked(Cell(cell), inputs)
+    onnx_op = ONNX_OP[{nn.RNNCell: nn.RNN, nn.LSTMCell: nn.LSTM, nn.GRUCell: nn.GRU}[cls]]
+    for model in models.values():
+        ops = onnx_ops(model)
+        assert ops.count(onnx_op) == 2  # one per step
+        assert not {"Loop", "Scan", "MatMul", "Gemm"} & set(ops)
+
+
+def test_lstm_proj_size_is_refused_naming_the_layer():
+    model = Recurrent(nn.LSTM(6, 4, proj_size=2))
+    with pytest.raises(UnsupportedError, match=r"layer \(.*test_recurrent.py:\d+\): nn.LSTM with proj_size=2"):
+        graphnn.trace(model, torch.randn(5, 2, 6))
+
+
+def test_float64_is_refused_naming_the_layer():
+    model = Recurrent(nn.GRU(6, 4).double())
+    with pytest.raises(UnsupportedError, match=r"layer \(.*\): nn.GRU on float64 inputs .*\.float\(\)"):
+        graphnn.trace(model, torch.randn(5, 2, 6, dtype=torch.float64))
+
+
+def test_wrong_features_is_a_shape_error():
+    with pytest.raises(ShapeError, match="expects 6 input features, gets 7"):
+        graphnn.trace(Recurrent(nn.LSTM(6, 4)), torch.randn(5, 2, 7))
+
+
+def test_wrong_initial_state_is_a_shape_error():
+    with pytest.raises(ShapeError, match=r"expects h0 of shape \(2, batch, 4\), gets \(1, batch, 4\)"):
+        graphnn.trace(Recurrent(nn.GRU(6, 4, num_layers=2)), (torch.randn(5, 2, 6), torch.randn(1, 2, 4)),
+                      dynamic_dims=[{1: "batch"}, {1: "batch"}])
