@@ -1,6 +1,7 @@
 """Parity of pooling: max/avg/LP pooling with padding, dilation and ceil_mode (including
-the last ceil window that would start in the padding, which torch drops), adaptive and
-global pooling, and the functional spellings."""
+the last ceil window that would start in the padding, which torch drops), adaptive pooling
+to any output size (dividing the input or not, None keeping a dim, dynamic dims), global
+pooling, and the functional spellings."""
 import pytest
 import torch
 import torch.nn as nn
@@ -8,6 +9,8 @@ import torch.nn.functional as F
 
 import graphnn
 from graphnn.errors import UnsupportedError
+from graphnn.backend.onnx.lowering.pool import adaptive_windows
+from graphnn.frontend.layers.pool import per_dim
 from tests.parity_utils import attr, Wrap, export_checked, onnx_ops
 
 INPUTS = {1: (1, 3, 9), 2: (1, 3, 9, 9), 3: (1, 2, 5, 5, 5)}
@@ -118,11 +121,70 @@ def test_adaptive_pool_none_keeps_the_size(layer, shape, kernel):
     assert attr(models[18], onnx_ops(models[18])[0], "kernel_shape") == kernel
 
 
-@pytest.mark.parametrize("layer", [nn.AdaptiveAvgPool2d((4, 4)), nn.AdaptiveMaxPool1d(4)])
-def test_adaptive_pool_not_dividing_is_refused(layer):
-    shape = (1, 3, 9, 9) if isinstance(layer, nn.AdaptiveAvgPool2d) else (1, 3, 9)
-    with pytest.raises(UnsupportedError, match="multiple of the output size"):
-        graphnn.trace(nn.Sequential(layer), torch.randn(shape))
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@pytest.mark.parametrize("shape, output_size", [
+    ((1, 3, 9), 4),
+    ((1, 3, 10), 7),  # overlapping windows of lengths 2 and 3
+    ((1, 3, 5), 8),  # more outputs than inputs: windows repeat elements
+    ((1, 3, 9, 7), (4, 3)),
+    ((1, 3, 9, 7), (5, None)),
+    ((1, 3, 9, 8), (4, 4)),  # dim 3 divides, dim 2 does not
+    ((1, 3, 6, 7), (1, 3)),
+    ((1, 2, 5, 7, 9), (2, 3, 4)),
+    ((1, 2, 5, 7, 9), (3, None, 4)),
+    ((1, 2, 5, 6, 7), (1, 4, None)),
+])
+def test_adaptive_pool_not_dividing(kind, shape, output_size):
+    """Windows [floor(i*L/n), ceil((i+1)*L/n)): MatMul by a window-mean matrix per pooled dim
+    (Transposes around it for depth), or Gather of a window table + ReduceMax."""
+    torch.manual_seed(0)
+    models = export_checked(ADAPTIVE[kind, len(shape) - 2](output_size), torch.randn(shape))
+    outs = per_dim(output_size, len(shape) - 2)
+    pooled = [(axis, out) for axis, (size, out) in enumerate(zip(shape[2:], outs), start=2)
+              if out is not None and out != size]
+    expected = []
+    for axis, out in pooled:
+        if out == 1:
+            expected += ["ReduceMean" if kind == "avg" else "ReduceMax"]
+        elif kind == "max":
+            expected += ["Gather", "ReduceMax"]
+        else:
+            expected += ["MatMul"] if axis >= len(shape) - 2 else ["Transpose", "MatMul", "Transpose"]
+    assert onnx_ops(models[18]) == expected
+    assert onnx_ops(models[13]) == expected
+
+
+def test_adaptive_windows_are_torchs():
+    assert [list(w) for w in adaptive_windows(10, 4)] == [[0, 1, 2], [2, 3, 4], [5, 6, 7], [7, 8, 9]]
+    assert [list(w) for w in adaptive_windows(3, 5)] == [[0], [0, 1], [1], [1, 2], [2]]
+
+
+@pytest.mark.parametrize("fn, shape", [
+    (lambda x: F.adaptive_avg_pool1d(x, 5), (1, 3, 12)),
+    (lambda x: F.adaptive_max_pool2d(x, (3, 5)), (1, 3, 10, 11)),
+    (lambda x: F.adaptive_avg_pool3d(x, (2, None, 3)), (1, 2, 5, 6, 7)),
+])
+def test_functional_adaptive_pool_not_dividing(fn, shape):
+    torch.manual_seed(0)
+    models = export_checked(Wrap(fn), torch.randn(shape))
+    assert not {"MaxPool", "AveragePool"} & set(onnx_ops(models[18]))
+
+
+def test_adaptive_pool_over_a_dynamic_dim_to_one_or_kept():
+    """A dynamic dim pooled to 1 is a Reduce*, a kept one is untouched; the others use the windows."""
+    torch.manual_seed(0)
+    dims = [{0: "batch", 2: "height", 3: "width"}]
+    models = export_checked(nn.AdaptiveMaxPool2d((1, None)), torch.randn(2, 3, 9, 10), dynamic_dims=dims)
+    assert onnx_ops(models[18]) == ["ReduceMax"]
+    models = export_checked(nn.AdaptiveAvgPool2d((1, 3)), torch.randn(2, 3, 9, 10),
+                            dynamic_dims=[{0: "batch", 2: "height"}])
+    assert onnx_ops(models[18]) == ["ReduceMean", "MatMul"]
+
+
+@pytest.mark.parametrize("layer", [nn.AdaptiveAvgPool1d(4), nn.AdaptiveMaxPool1d(3)])
+def test_adaptive_pool_of_a_dynamic_dim_to_a_fixed_size_is_refused(layer):
+    with pytest.raises(UnsupportedError, match=r"dynamic dim 2 \('length'\).*make dim 2 static"):
+        graphnn.trace(nn.Sequential(layer), torch.randn(2, 3, 9), dynamic_dims=[{0: "batch", 2: "length"}])
 
 
 def test_adaptive_max_pool_return_indices_is_refused():

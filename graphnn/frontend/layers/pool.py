@@ -3,9 +3,11 @@ as layers (nn.MaxPool2d), functions (F.max_pool2d, torch.max_pool2d).
 
 Canonical ops: ``max_pool{n}d``, ``avg_pool{n}d``, ``lp_pool{n}d`` (attrs kernel,
 stride, pads in ONNX's [begin..., end...] form, ceil_mode; max adds dilation, avg
-count_include_pad, lp p) and ``global_{avg,max}_pool``. Adaptive pooling has no op of
-its own: to one element it is global pooling, otherwise a regular pool whose kernel
-and stride are input/output when that divides exactly.
+count_include_pad, lp p) and ``global_{avg,max}_pool``. Adaptive pooling to one
+element is global pooling; when every static input size is a multiple of its output
+size it is a regular pool (kernel = stride = input/output). Any other output size is
+``adaptive_{avg,max}_pool`` (attrs output_size, None keeping a dim), whose windows
+[floor(i*L/out), ceil((i+1)*L/out)) overlap or vary in length.
 """
 import functools
 
@@ -49,21 +51,31 @@ def lp_pool(b, x, norm_type, kernel_size, stride=None, ceil_mode=False, *, spati
 
 
 def adaptive_pool(b, x, output_size, return_indices=False, *, kind: str, spatial: int):
-    """Adaptive pooling as global pooling, or a regular pool when the sizes divide."""
+    """Global pooling, a regular pool when the sizes divide, else ``adaptive_{kind}_pool``."""
     if return_indices:
-        raise b.unsupported("adaptive max pooling with return_indices=True")
+        raise b.unsupported("adaptive max pooling with return_indices=True (use return_indices=False)")
     sizes = list(b.shape(x)[-spatial:])
-    wanted = [size if out is None else out for out, size in zip(per_dim(output_size, spatial), sizes)]
-    if all(out == 1 for out in wanted):
+    outs = per_dim(output_size, spatial)
+    if all(out == 1 for out in outs):
         return b.emit(f"global_{kind}_pool", [x], spatial=spatial)
-    if not all(isinstance(size, int) and size % out == 0 for size, out in zip(sizes, wanted)):
-        raise b.unsupported(
-            f"adaptive pooling from size {sizes} to {wanted} (only global pooling, or an input "
-            f"size that is a multiple of the output size, maps onto ONNX)"
-        )
-    kernel = [size // out for size, out in zip(sizes, wanted)]
-    pool = max_pool if kind == "max" else avg_pool
-    return pool(b, x, kernel, kernel, spatial=spatial)
+    _check_static(b, sizes, outs, kind)
+    wanted = [size if out is None else out for out, size in zip(outs, sizes)]
+    if all(isinstance(size, int) and size % out == 0 for size, out in zip(sizes, wanted)):
+        kernel = [size // out for size, out in zip(sizes, wanted)]
+        pool = max_pool if kind == "max" else avg_pool
+        return pool(b, x, kernel, kernel, spatial=spatial)
+    return b.emit(f"adaptive_{kind}_pool", [x], output_size=outs)
+
+
+def _check_static(b, sizes: list, outs: list, kind: str) -> None:
+    """Windows over a dynamic dim move with its size: only keeping it (None) or pooling it
+    to 1 work for every size."""
+    for axis, (size, out) in enumerate(zip(sizes, outs), start=2):
+        if not isinstance(size, int) and out not in (None, 1):
+            raise b.unsupported(
+                f"adaptive {kind} pooling of the dynamic dim {axis} ({size!r}) to size {out} (its windows "
+                f"move with the input size: make dim {axis} static, or pool it to 1, or keep it with None)"
+            )
 
 
 # (layer, functional spellings) per spatial rank; each gets the shared rule with its rank.

@@ -1,4 +1,5 @@
-"""Lowering of pooling to ONNX MaxPool, AveragePool, LpPool and the global pools.
+"""Lowering of pooling to ONNX MaxPool, AveragePool, LpPool and the global pools, and of
+adaptive pooling whose windows do not tile the input (see ``adaptive_avg_pool``).
 
 ceil_mode: onnxruntime computes torch's values, but before opset 22 ONNX's shape
 inference keeps a last window that starts in the end padding, which torch drops, so
@@ -9,6 +10,9 @@ pool needing ceil along some dims and dropping a window along others needs opset
 """
 import math
 
+import numpy as np
+
+from graphnn.backend.onnx.lowering.reduce import reduce
 from graphnn.backend.onnx.registry import lowers
 from graphnn.errors import UnsupportedError
 
@@ -84,3 +88,70 @@ def global_avg_pool(ctx, node):
 @lowers("global_max_pool")
 def global_max_pool(ctx, node):
     ctx.add1("GlobalMaxPool", ctx.inputs(node), ctx.output(node))
+
+
+# ----------------------------------------------------------------- adaptive pooling
+# torch's window i of n over a dim of size L is [floor(i*L/n), ceil((i+1)*L/n)): windows
+# may overlap and differ in length by one, so no single strided ONNX pool computes them.
+# Both reductions are separable, so each pooled dim is reduced on its own, in turn:
+# - average: the windows' means are one MatMul with a constant (L, n) matrix whose column i
+#   holds 1/len_i over window i;
+# - max: one Gather of an (n, longest window) index table, shorter windows repeating their
+#   last index (a repeated element does not change a max), then ReduceMax.
+# A dim pooled to 1 (possibly dynamic) is a plain Reduce*; a kept dim (None) is untouched.
+
+
+def adaptive_windows(size: int, out: int) -> list[range]:
+    return [range(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def _pooled_dims(ctx, node):
+    """(axis, input size, output size) of each dim the pool changes."""
+    sizes = ctx.graph.values[node.inputs[0]].shape[2:]
+    return [(2 + i, size, out) for i, (size, out) in enumerate(zip(sizes, node.attrs["output_size"]))
+            if out is not None and out != size]
+
+
+def _mean_windows(ctx, x, axis: int, rank: int, size: int, out: int, dtype: str, output):
+    """x's windows along ``axis`` averaged by a MatMul with the (size, out) window-mean matrix."""
+    matrix = np.zeros((size, out), dtype=dtype)
+    for i, window in enumerate(adaptive_windows(size, out)):
+        matrix[window.start:window.stop, i] = 1.0 / len(window)
+    if axis == rank - 1:
+        return ctx.add1("MatMul", [x, ctx.const(matrix, dtype, "window_means")], output)
+    if axis == rank - 2:
+        return ctx.add1("MatMul", [ctx.const(matrix.T, dtype, "window_means"), x], output)
+    swap = list(range(rank))
+    swap[axis], swap[-1] = swap[-1], swap[axis]
+    last = ctx.add1("Transpose", [x], perm=swap)
+    pooled = ctx.add1("MatMul", [last, ctx.const(matrix, dtype, "window_means")])
+    return ctx.add1("Transpose", [pooled], output, perm=swap)
+
+
+def _max_windows(ctx, x, axis: int, rank: int, size: int, out: int, dtype: str, output):
+    """x's windows along ``axis`` gathered as (out, longest) and reduced by ReduceMax."""
+    windows = adaptive_windows(size, out)
+    longest = max(len(w) for w in windows)
+    table = [[w[min(j, len(w) - 1)] for j in range(longest)] for w in windows]
+    gathered = ctx.add1("Gather", [x, ctx.const(table, hint="windows")], axis=axis)
+    return reduce(ctx, "ReduceMax", gathered, [axis + 1], False, output)
+
+
+_WINDOWS = {"adaptive_avg_pool": (_mean_windows, "ReduceMean"),
+            "adaptive_max_pool": (_max_windows, "ReduceMax")}
+
+
+@lowers("adaptive_avg_pool", "adaptive_max_pool")
+def adaptive_pool(ctx, node):
+    windows, reduce_op = _WINDOWS[node.op]
+    value = ctx.graph.values[node.inputs[0]]
+    rank, x = len(value.shape), ctx.input(node)
+    pooled = _pooled_dims(ctx, node)
+    for n, (axis, size, out) in enumerate(pooled):
+        output = ctx.output(node) if n == len(pooled) - 1 else None
+        if out == 1:
+            x = reduce(ctx, reduce_op, x, [axis], True, output)
+        else:
+            x = windows(ctx, x, axis, rank, size, out, value.dtype, output)
+    if not pooled:
+        ctx.add1("Identity", [x], ctx.output(node))
