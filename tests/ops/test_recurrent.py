@@ -132,6 +132,27 @@ def test_outputs_used_downstream(cls, batch_first):
     export_checked(LastStep(cls, batch_first), x, dynamic_dims=dims)
 
 
+class FinalHidden(nn.Module):
+    """Seed 000's pattern: only the last layer's final hidden state is read."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(6, 4, num_layers=2, batch_first=True)
+
+    def forward(self, x):
+        _, (hidden, _) = self.lstm(x)
+        return hidden[-1, :, :]
+
+
+def test_unread_outputs_are_not_computed():
+    torch.manual_seed(0)
+    models = export_checked(FinalHidden(), torch.randn(3, 5, 6), dynamic_dims=[{0: "batch", 1: "seq"}])
+    for model in models.values():
+        lstms = [n for n in model.graph.node if n.op_type == "LSTM"]
+        assert [list(n.output) for n in lstms] == [[lstms[0].output[0], lstms[0].output[1]], ["", lstms[1].output[1]]]
+        assert onnx_ops(model).count("Concat") == 1  # h_n; no c_n, no reshape of the unread output
+
+
 @pytest.mark.parametrize("batch_first", [True, False])
 def test_default_dynamic_dim_0_varies(batch_first):
     """Without named dims, dim 0 varies: the batch when batch_first, else the sequence."""

@@ -48,21 +48,32 @@ def recurrent_layer(ctx, node):
     if batch_first:
         x = ctx.add1("Transpose", [x], perm=[1, 0, 2])
     states = ctx.inputs(node)[1:]
+    wanted = [_used(ctx, node, 1 + i) for i in range(family.num_states)]
     finals: list[list[str]] = [[] for _ in range(family.num_states)]
     for layer in range(layers):
         last = layer == layers - 1
         tags = [f"_l{layer}"] + ([f"_l{layer}_reverse"] if directions == 2 else [])
-        state_names = [ctx.output(node, 1 + i) if layers == 1 else None for i in range(family.num_states)]
+        state_names = [(ctx.output(node, 1 + i) if layers == 1 else None) if wanted[i] else ""
+                       for i in range(family.num_states)]
         y, *layer_finals = run_recurrent(
             ctx, node, family, x, tags, [_layer_slice(ctx, s, layer, directions, layers) for s in states],
-            state_names,
+            state_names, want_y=not last or _used(ctx, node, 0),
         )
         for acc, name in zip(finals, layer_finals):
             acc.append(name)
-        x = _torch_output(ctx, y, directions, batch_first and last, ctx.output(node) if last else None)
+        if y:
+            x = _torch_output(ctx, y, directions, batch_first and last, ctx.output(node) if last else None)
     if layers > 1:
         for i, names in enumerate(finals):
-            ctx.add1("Concat", names, ctx.output(node, 1 + i), axis=0)
+            if wanted[i]:
+                ctx.add1("Concat", names, ctx.output(node, 1 + i), axis=0)
+
+
+def _used(ctx, node, index: int) -> bool:
+    """Whether output ``index`` is read (``_, (h_n, _) = lstm(x)`` reads only h_n): the
+    ONNX node leaves unread outputs empty, and their reshapes and concats are not emitted."""
+    value = node.outputs[index]
+    return bool(ctx.graph.consumers(value)) or value in ctx.graph.outputs
 
 
 @lowers("rnn_cell", "gru_cell", "lstm_cell")
@@ -79,7 +90,8 @@ def recurrent_cell(ctx, node):
 def run_recurrent(ctx, node, family: Family, x: str, tags: list[str], states: list[str],
                   state_names: list[Optional[str]], want_y: bool = True) -> list[str]:
     """One ONNX RNN / GRU / LSTM node over seq-first ``x`` for the directions whose
-    torch parameters end in ``tags``; returns [Y, Y_h(, Y_c)] names ('' when not wanted)."""
+    torch parameters end in ``tags``; returns [Y, Y_h(, Y_c)] names ('' when not wanted).
+    ``state_names``: the name for each final state, None for a fresh one, '' for none."""
     prefix = node.module or node.name
     suffix = tags[0].removesuffix("_reverse")
     weights = [
@@ -94,15 +106,20 @@ def run_recurrent(ctx, node, family: Family, x: str, tags: list[str], states: li
     if states:  # sequence_lens stays empty: every sequence runs its full length
         inputs += [""] * (4 - len(inputs)) + [""] + list(states)
     outputs = [ctx.fresh(f"{prefix}/{family.onnx_op}_Y") if want_y else ""]
-    outputs += [name or ctx.fresh(f"{prefix}/{family.onnx_op}_Y_{'hc'[i]}") for i, name in enumerate(state_names)]
+    outputs += [ctx.fresh(f"{prefix}/{family.onnx_op}_Y_{'hc'[i]}") if name is None else name
+                for i, name in enumerate(state_names)]
     directions = len(tags)
     activations = None
     if "nonlinearity" in node.attrs:
         activations = [_ACTIVATIONS[node.attrs["nonlinearity"]]] * directions
-    return ctx.add(
-        family.onnx_op, inputs, outputs, hidden_size=node.attrs["hidden_size"],
+    named = list(outputs)
+    while named and not named[-1]:  # trailing unread outputs are left off
+        named.pop()
+    ctx.add(
+        family.onnx_op, inputs, named, hidden_size=node.attrs["hidden_size"],
         direction="bidirectional" if directions == 2 else None, activations=activations, **family.attrs,
     )
+    return outputs
 
 
 def _stacked(node, family: Family, name: str, tags: list[str]) -> torch.Tensor:
