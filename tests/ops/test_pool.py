@@ -135,21 +135,23 @@ def test_adaptive_pool_none_keeps_the_size(layer, shape, kernel):
     ((1, 2, 5, 6, 7), (1, 4, None)),
 ])
 def test_adaptive_pool_not_dividing(kind, shape, output_size):
-    """Windows [floor(i*L/n), ceil((i+1)*L/n)): MatMul by a window-mean matrix per pooled dim
-    (Transposes around it for depth), or Gather of a window table + ReduceMax."""
+    """Windows [floor(i*L/n), ceil((i+1)*L/n)): averages along the last two dims are a MatMul
+    by a window-mean matrix (last dim first); max, and average along depth, a Slice + Reduce*
+    per window and a Concat (max first dim first)."""
     torch.manual_seed(0)
     models = export_checked(ADAPTIVE[kind, len(shape) - 2](output_size), torch.randn(shape))
+    reduce_op = {"avg": "ReduceMean", "max": "ReduceMax"}[kind]
     outs = per_dim(output_size, len(shape) - 2)
     pooled = [(axis, out) for axis, (size, out) in enumerate(zip(shape[2:], outs), start=2)
               if out is not None and out != size]
     expected = []
-    for axis, out in pooled:
+    for axis, out in pooled[::-1] if kind == "avg" else pooled:
         if out == 1:
-            expected += ["ReduceMean" if kind == "avg" else "ReduceMax"]
-        elif kind == "max":
-            expected += ["Gather", "ReduceMax"]
+            expected += [reduce_op]
+        elif kind == "avg" and axis >= len(shape) - 2:
+            expected += ["MatMul"]
         else:
-            expected += ["MatMul"] if axis >= len(shape) - 2 else ["Transpose", "MatMul", "Transpose"]
+            expected += ["Slice", reduce_op] * out + ["Concat"]
     assert onnx_ops(models[18]) == expected
     assert onnx_ops(models[13]) == expected
 
@@ -178,7 +180,7 @@ def test_adaptive_pool_over_a_dynamic_dim_to_one_or_kept():
     assert onnx_ops(models[18]) == ["ReduceMax"]
     models = export_checked(nn.AdaptiveAvgPool2d((1, 3)), torch.randn(2, 3, 9, 10),
                             dynamic_dims=[{0: "batch", 2: "height"}])
-    assert onnx_ops(models[18]) == ["ReduceMean", "MatMul"]
+    assert onnx_ops(models[18]) == ["MatMul", "ReduceMean"]
 
 
 @pytest.mark.parametrize("layer", [nn.AdaptiveAvgPool1d(4), nn.AdaptiveMaxPool1d(3)])
