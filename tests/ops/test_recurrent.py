@@ -7,7 +7,7 @@ import torch.nn as nn
 
 import graphnn
 from graphnn.errors import ShapeError, UnsupportedError
-from tests.parity_utils import attr, export_checked, onnx_ops
+from tests.parity_utils import Wrap, attr, export_checked, onnx_ops
 
 LAYERS = {  # name: (class, extra constructor arguments)
     "rnn_tanh": (nn.RNN, {}),
@@ -24,6 +24,7 @@ CONFIGS = {  # name: (constructor arguments, input shape, pass initial states)
     "bidirectional_batch_first_with_state_no_bias": ({"bidirectional": True, "batch_first": True, "bias": False},
                                                      (2, 5, 6), True),
     "2_layers_bidirectional_seq_first_with_state": ({"num_layers": 2, "bidirectional": True}, (5, 2, 6), True),
+    "2_layers_dropout_inactive_in_eval": ({"num_layers": 2, "dropout": 0.5}, (5, 2, 6), False),
     "unbatched": ({"num_layers": 2, "bidirectional": True, "batch_first": True}, (5, 6), False),
     "unbatched_with_state": ({"num_layers": 2}, (5, 6), True),
 }
@@ -167,6 +168,27 @@ def test_bare_layer():
     export_checked(nn.GRU(6, 4, num_layers=2), torch.randn(5, 2, 6), dynamic_dims=[{0: "seq", 1: "batch"}])
 
 
+class TwoSequences(nn.Module):
+    """One GRU run over two sequences (a siamese encoder): the layer is called twice."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(6, 4, bidirectional=True)
+
+    def forward(self, x, y):
+        return self.gru(x)[1][-1] - self.gru(y)[1][-1]
+
+
+def test_layer_called_twice_shares_its_onnx_weights():
+    torch.manual_seed(0)
+    inputs = (torch.randn(5, 2, 6), torch.randn(5, 2, 6))
+    models = export_checked(TwoSequences(), inputs, dynamic_dims=[{0: "seq", 1: "batch"}] * 2)
+    for model in models.values():
+        assert onnx_ops(model).count("GRU") == 2
+        assert sorted(i.name for i in model.graph.initializer if i.name.startswith("gru.")) == [
+            "gru.B_l0", "gru.R_l0", "gru.W_l0"]
+
+
 CELLS = {"rnn_tanh": (nn.RNNCell, {}), "rnn_relu": (nn.RNNCell, {"nonlinearity": "relu"}),
          "lstm": (nn.LSTMCell, {}), "gru": (nn.GRUCell, {})}
 CELL_CONFIGS = {  # name: (bias, batched, pass the state)
@@ -206,6 +228,15 @@ def test_cell_parity(kind, config):
         ops = onnx_ops(model)
         assert ops.count(onnx_op) == 2  # one per step
         assert not {"Loop", "Scan", "MatMul", "Gemm"} & set(ops)
+
+
+def test_lstm_cell_reading_only_h_leaves_c_off():
+    torch.manual_seed(0)
+    cell = nn.LSTMCell(6, 4)
+    models = export_checked(Wrap(lambda x: cell(x)[0], cell), torch.randn(3, 6))
+    for model in models.values():
+        assert onnx_ops(model) == ["Unsqueeze", "LSTM", "Squeeze"]
+        assert [len(n.output) for n in model.graph.node if n.op_type == "LSTM"] == [2]  # ["", Y_h]
 
 
 def test_lstm_proj_size_is_refused_naming_the_layer():

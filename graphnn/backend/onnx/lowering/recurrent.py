@@ -48,13 +48,11 @@ def recurrent_layer(ctx, node):
     if batch_first:
         x = ctx.add1("Transpose", [x], perm=[1, 0, 2])
     states = ctx.inputs(node)[1:]
-    wanted = [_used(ctx, node, 1 + i) for i in range(family.num_states)]
+    state_names = _final_state_names(ctx, node, family, one_layer=layers == 1)
     finals: list[list[str]] = [[] for _ in range(family.num_states)]
     for layer in range(layers):
         last = layer == layers - 1
         tags = [f"_l{layer}"] + ([f"_l{layer}_reverse"] if directions == 2 else [])
-        state_names = [(ctx.output(node, 1 + i) if layers == 1 else None) if wanted[i] else ""
-                       for i in range(family.num_states)]
         y, *layer_finals = run_recurrent(
             ctx, node, family, x, tags, [_layer_slice(ctx, s, layer, directions, layers) for s in states],
             state_names, want_y=not last or _used(ctx, node, 0),
@@ -65,8 +63,22 @@ def recurrent_layer(ctx, node):
             x = _torch_output(ctx, y, directions, batch_first and last, ctx.output(node) if last else None)
     if layers > 1:
         for i, names in enumerate(finals):
-            if wanted[i]:
+            if state_names[i] != "":  # read downstream
                 ctx.add1("Concat", names, ctx.output(node, 1 + i), axis=0)
+
+
+def _final_state_names(ctx, node, family: Family, one_layer: bool) -> list[Optional[str]]:
+    """Where each ONNX node's final states go: '' when nobody reads that state, else
+    the IR output itself for a one-layer torch layer, or None (a fresh name, to be
+    concatenated across layers)."""
+    first = 1 if node.op in FAMILIES else 0  # a layer's outputs start with the sequence
+    names = []
+    for i in range(family.num_states):
+        if not _used(ctx, node, first + i):
+            names.append("")
+        else:
+            names.append(ctx.output(node, first + i) if one_layer else None)
+    return names
 
 
 def _used(ctx, node, index: int) -> bool:
@@ -82,9 +94,11 @@ def recurrent_cell(ctx, node):
     family = FAMILIES[node.op.removesuffix("_cell")]
     axis = ctx.const([0], hint="axis")
     x, *states = [ctx.add1("Unsqueeze", [name, axis]) for name in ctx.inputs(node)]
-    finals = run_recurrent(ctx, node, family, x, [""], states, [None] * family.num_states, want_y=False)[1:]
+    state_names = _final_state_names(ctx, node, family, one_layer=False)
+    finals = run_recurrent(ctx, node, family, x, [""], states, state_names, want_y=False)[1:]
     for i, name in enumerate(finals):
-        ctx.add1("Squeeze", [name, axis], ctx.output(node, i))
+        if name:
+            ctx.add1("Squeeze", [name, axis], ctx.output(node, i))
 
 
 def run_recurrent(ctx, node, family: Family, x: str, tags: list[str], states: list[str],
@@ -93,16 +107,7 @@ def run_recurrent(ctx, node, family: Family, x: str, tags: list[str], states: li
     torch parameters end in ``tags``; returns [Y, Y_h(, Y_c)] names ('' when not wanted).
     ``state_names``: the name for each final state, None for a fresh one, '' for none."""
     prefix = node.module or node.name
-    suffix = tags[0].removesuffix("_reverse")
-    weights = [
-        ctx.initializer(f"{prefix}.W{suffix}", _stacked(node, family, "weight_ih", tags)),
-        ctx.initializer(f"{prefix}.R{suffix}", _stacked(node, family, "weight_hh", tags)),
-    ]
-    if f"bias_ih{tags[0]}" in node.params:
-        biases = [torch.cat([_reordered(node, family, f"bias_ih{t}"), _reordered(node, family, f"bias_hh{t}")])
-                  for t in tags]
-        weights.append(ctx.initializer(f"{prefix}.B{suffix}", torch.stack(biases)))
-    inputs = [x] + weights
+    inputs = [x] + _onnx_weights(ctx, node, family, tags)
     if states:  # sequence_lens stays empty: every sequence runs its full length
         inputs += [""] * (4 - len(inputs)) + [""] + list(states)
     outputs = [ctx.fresh(f"{prefix}/{family.onnx_op}_Y") if want_y else ""]
@@ -120,6 +125,25 @@ def run_recurrent(ctx, node, family: Family, x: str, tags: list[str], states: li
         direction="bidirectional" if directions == 2 else None, activations=activations, **family.attrs,
     )
     return outputs
+
+
+def _onnx_weights(ctx, node, family: Family, tags: list[str]) -> list[str]:
+    """Initializers W, R and (with bias) B, named ``<layer>.W_l0``. A layer called twice
+    has the same module path and weights, so its second call reuses the first's."""
+    prefix = node.module or node.name
+    suffix = tags[0].removesuffix("_reverse")
+
+    def initializer(key, make):
+        name = f"{prefix}.{key}{suffix}"
+        return name if name in ctx.initializers else ctx.initializer(name, make())
+
+    names = [initializer("W", lambda: _stacked(node, family, "weight_ih", tags)),
+             initializer("R", lambda: _stacked(node, family, "weight_hh", tags))]
+    if f"bias_ih{tags[0]}" in node.params:
+        names.append(initializer("B", lambda: torch.stack([
+            torch.cat([_reordered(node, family, f"bias_ih{t}"), _reordered(node, family, f"bias_hh{t}")])
+            for t in tags])))
+    return names
 
 
 def _stacked(node, family: Family, name: str, tags: list[str]) -> torch.Tensor:
