@@ -7,9 +7,12 @@ requantization differs from onnxruntime's in rare rounding ties (measured up to 
 the output's largest magnitude), hence a quantization tolerance there."""
 import warnings
 
+import numpy as np
+import onnxruntime
 import pytest
 import torch
 import torch.nn as nn
+from torch.ao.quantization import PerChannelMinMaxObserver, PlaceholderObserver, QConfig
 
 import graphnn
 from graphnn.backend.onnx import to_onnx
@@ -62,6 +65,31 @@ def test_per_channel_weights_without_bias_on_a_3d_input(engine):
     assert onnx_ops(models[18]) == REDUCED_RANGE_QUANTIZE + RESCALE
     scales = next(i for i in models[18].graph.initializer if i.name == "0.weight_scale")
     assert list(scales.dims) == [8]
+
+
+def test_per_channel_affine_weights_with_nonzero_zero_points(engine):
+    engine("x86")
+    torch.manual_seed(0)
+    qconfig = QConfig(activation=PlaceholderObserver.with_args(dtype=torch.quint8, is_dynamic=True),
+                      weight=PerChannelMinMaxObserver.with_args(dtype=torch.qint8, qscheme=torch.per_channel_affine))
+    model = quantized(nn.Sequential(nn.Linear(32, 8)), {nn.Linear: qconfig})
+    assert model[0].weight().q_per_channel_zero_points().abs().sum() > 0
+    models = export_checked(model, torch.randn(4, 32))
+    assert onnx_ops(models[18]) == REDUCED_RANGE_QUANTIZE + RESCALE + ["Add"]
+
+
+def test_an_all_zero_input_gives_the_bias(engine):
+    """Its range is 0: torch picks scale 0.1; the graph keeps its scale positive (0 / 0 would make
+    the zero point NaN, whose cast to uint8 is undefined), and both quantize the input to 0s."""
+    engine("x86")
+    torch.manual_seed(0)
+    model = quantized(nn.Sequential(nn.Linear(8, 3)))
+    x = torch.zeros(2, 8)
+    onnx_model = to_onnx(graphnn.optimize(graphnn.trace(model, (x,))), 18)
+    session = onnxruntime.InferenceSession(onnx_model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (actual,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    expected = model(x).detach().numpy()
+    assert np.array_equal(actual, expected) and np.allclose(expected, model[0].bias().detach().numpy())
 
 
 def test_qnnpack_uses_the_full_range_dynamic_quantize_linear(engine):
