@@ -181,6 +181,8 @@ def test_adaptive_pool_over_a_dynamic_dim_to_one_or_kept():
     models = export_checked(nn.AdaptiveAvgPool2d((1, 3)), torch.randn(2, 3, 9, 10),
                             dynamic_dims=[{0: "batch", 2: "height"}])
     assert onnx_ops(models[18]) == ["MatMul", "ReduceMean"]
+    models = export_checked(nn.AdaptiveAvgPool2d((None, None)), torch.randn(2, 3, 9, 10), dynamic_dims=dims)
+    assert onnx_ops(models[18]) == ["Identity"]
 
 
 @pytest.mark.parametrize("layer", [nn.AdaptiveAvgPool1d(4), nn.AdaptiveMaxPool1d(3)])

@@ -96,9 +96,9 @@ def global_max_pool(ctx, node):
 # reductions are separable, so each pooled dim is reduced on its own. Per dim, the
 # composition onnxruntime 1.31 ran fastest on CPU among those measured:
 # - average along the last two dims: one MatMul with a constant (L, n) window-mean matrix
-#   whose column i holds 1/len_i over window i (2-5x faster than slices), last dim first;
+#   whose column i holds 1/len_i over window i (3-8x faster than slices), last dim first;
 # - average along depth, and max along any dim: a Slice + Reduce* per window, then Concat
-#   (a Gather of a window table + ReduceMax was 1.5-6x slower, transposing for a MatMul
+#   (a Gather of a window table + ReduceMax was 1.3-6x slower, transposing for a MatMul
 #   too); max goes first dim first, so the strided slices of the last dim come when the
 #   tensor is smallest.
 # A dim pooled to 1 (possibly dynamic) is one Reduce*; a kept dim (None) is untouched.
