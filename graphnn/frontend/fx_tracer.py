@@ -81,15 +81,31 @@ def symbolic_trace(model: torch.nn.Module, input_names: Sequence[str]) -> fx.Gra
     except GraphnnError:
         raise
     except Exception as exc:  # fx raises many kinds; all mean "this forward does not trace"
-        where = _user_line_of(exc)
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "control flow" in text or "iterate" in text or "bool" in text.lower():
-            raise TraceError(
-                f"data-dependent control flow at {where}: graphnn traces the model once, so "
-                f"Python branches or loops on tensor values cannot be exported; rewrite it "
-                f"with tensor ops (e.g. torch.where)"
-            ) from None
-        raise TraceError(f"cannot trace the model at {where}: {text}") from None
+        raise _fx_trace_error(exc) from None
+
+
+# A branch whose line reads one of these tests a shape or dtype, not the tensor's values.
+_STATIC_FACTS = (".dtype", ".shape", ".size(", ".dim(", ".ndim", "is_floating_point", "len(", ".device")
+
+
+def _fx_trace_error(exc: BaseException) -> TraceError:
+    """Why fx stopped, in the user's terms. Iterating or unpacking a traced value (a shape,
+    a split's result) and branching on a shape or dtype are fx's limits, not the model's:
+    they say so (and `auto` goes on with torch.export); only a branch on a tensor's values
+    is data-dependent control flow."""
+    where = _user_line_of(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "iterate" in text:
+        return TraceError(f"torch.fx cannot iterate or unpack a traced value (a shape, a split's "
+                          f"result) at {where}")
+    if "control flow" in text or "bool" in text.lower():
+        if any(fact in where for fact in _STATIC_FACTS):
+            return TraceError(f"torch.fx cannot evaluate a branch on a tensor's shape or dtype at {where}")
+        return TraceError(
+            f"data-dependent control flow at {where}: graphnn traces the model once, so "
+            f"Python branches or loops on tensor values cannot be exported; rewrite it "
+            f"with tensor ops (e.g. torch.where)")
+    return TraceError(f"cannot trace the model at {where}: {text}")
 
 
 def _defaults_beyond(model: torch.nn.Module, input_names: Sequence[str]) -> dict[str, Any]:

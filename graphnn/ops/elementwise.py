@@ -4,9 +4,14 @@ logic, ``where``, unary math, ``clamp`` and ``cast``.
 The frontend casts operands to one dtype first (torch's promotion), so a binary op
 whose operands differ is a graphnn bug, reported as such. On int64 scalars (shape
 arithmetic such as ``x.size(1) * x.size(2)``) the result's value is computed too, so
-later reshapes know it.
+later reshapes know it: an int, or a dim expression such as ``2*seq`` or ``seq-1`` when
+a symbol takes part (torch.export hands such derived sizes over; they stay symbolic).
 """
 import operator
+import re
+from typing import Optional
+
+import sympy
 
 from graphnn.ops.dims import broadcast
 from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
@@ -33,9 +38,40 @@ def arithmetic(node, a, b):
     dtype = _same_dtype(a, b)
     shape = broadcast(a.shape, b.shape)
     known = None
-    if isinstance(a.known, int) and isinstance(b.known, int) and node.op in _INT_ARITHMETIC:
-        known = _INT_ARITHMETIC[node.op](a.known, b.known)
+    if a.known is not None and b.known is not None and node.op in _INT_ARITHMETIC:
+        known = known_arithmetic(node.op, a.known, b.known)
     return TensorType(shape, dtype, known)
+
+
+def known_arithmetic(op: str, a, b) -> Optional[object]:
+    """``op`` on two known sizes: an int, or an expression string (``2*seq``, ``seq-1``)."""
+    if isinstance(a, int) and isinstance(b, int):
+        return _INT_ARITHMETIC[op](a, b)
+    x, y = expression(a), expression(b)
+    if x is None or y is None:
+        return None
+    result = _INT_ARITHMETIC[op](x, y)
+    return int(result) if result.is_Integer else dim_expression(result)
+
+
+_DIM_EXPRESSION = re.compile(r"^[A-Za-z0-9_+\-*/() ]+$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def expression(dim):
+    """A dim as a sympy expression; names are positive integer symbols (``seq``, never
+    sympy's own ``S`` or ``E``). None for a dim that is no expression (``fc.0_d1``)."""
+    if isinstance(dim, int):
+        return sympy.Integer(dim)
+    if not isinstance(dim, str) or not _DIM_EXPRESSION.match(dim):
+        return None
+    names = {n: sympy.Symbol(n, integer=True, positive=True) for n in _NAME.findall(dim)}
+    return sympy.sympify(dim, locals=names)
+
+
+def dim_expression(expr) -> str:
+    """A sympy size as an IR dim: ``2*seq``, ``seq-1`` (no spaces, like the slice rule's)."""
+    return str(expr).replace(" ", "")
 
 
 @shape_rule(*COMPARISONS, *LOGICAL)

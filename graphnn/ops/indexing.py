@@ -1,6 +1,7 @@
 """Shape rules for indexing: ``slice`` (per-dim start / end / step, None entries read
 from int64 inputs, starts first), ``index_select`` (ONNX Gather: the index's dims
-replace the indexed dim) and ``gather`` (torch.gather / ONNX GatherElements)."""
+replace the indexed dim), ``gather`` (torch.gather / ONNX GatherElements) and
+``slice_scatter`` (the input with one slice replaced: slice assignment)."""
 from graphnn.ops.dims import fmt, normalize_axis
 from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
 
@@ -35,6 +36,8 @@ def _sliced(size, start, end, step, fresh):
         return len(range(*slice(start, end, step).indices(size)))
     if end == size:
         end = INT64_MAX
+    if isinstance(size, int) and start == 0 and step == 1 and isinstance(end, str):
+        return end  # self.pos[:x.size(1)]: torch guards that the traced size fits
     if step != 1 or not isinstance(start, int) or not isinstance(end, int) or start < 0 or 0 <= end < INT64_MAX:
         return fresh
     dropped = start - (end if end < 0 else 0)
@@ -63,3 +66,19 @@ def gather(node, x, index):
         if d != dim and isinstance(have, int) and isinstance(want, int) and want > have:
             raise ShapeMismatch(f"has index {fmt(index.shape)} larger than input {fmt(x.shape)} in dim {d}")
     return TensorType(index.shape, x.dtype)
+
+
+@shape_rule("slice_scatter")
+def slice_scatter(node, x, src, *dynamic):
+    """attrs dim / start / end (None: the next int64 input); src must be the slice's shape."""
+    dim = normalize_axis(node.attrs["dim"], len(x.shape))
+    if src.dtype != x.dtype:
+        raise ShapeMismatch(f"writes {src.dtype} into {x.dtype} (graphnn should have cast it)")
+    dynamic = iter(dynamic)
+    start, end = (_entry(v, dynamic) for v in (node.attrs["start"], node.attrs["end"]))
+    want = list(x.shape)
+    want[dim] = _sliced(x.shape[dim], start, end, 1, src.shape[dim] if len(src.shape) > dim else None)
+    if len(src.shape) != len(x.shape) or any(
+            isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(src.shape, want)):
+        raise ShapeMismatch(f"writes a {fmt(src.shape)} tensor into a {fmt(tuple(want))} slice of {fmt(x.shape)}")
+    return TensorType(x.shape, x.dtype)

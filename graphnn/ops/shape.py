@@ -6,13 +6,19 @@ squeeze / unsqueeze, concat, split (one output per piece), expand, repeat, flip,
 inferred), ``None`` (read from the next int64 scalar input, e.g. ``x.size(0)``), or
 ``"same"`` (copy the input dim at the same index; ONNX Reshape's 0).
 """
+import sympy
+
 from graphnn.ops.dims import fmt, normalize_axis, product, product_dim
+from graphnn.ops.elementwise import dim_expression, expression
 from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
 
 
 @shape_rule("reshape")
 def reshape(node, x, *dynamic):
     dims = _target_dims(node, x, iter(dynamic))
+    symbolic = _symbolic_reshape(x.shape, dims)
+    if symbolic is not None:
+        return TensorType(symbolic, x.dtype)
     have_coef, have_syms = product(x.shape)
     known = [d for d in dims if d != -1]
     want_coef, want_syms = product(known)
@@ -28,6 +34,28 @@ def reshape(node, x, *dynamic):
             f"use -1 / x.size(0) in the model, or export with --static"
         )
     return TensorType(tuple(dims), x.dtype)
+
+
+def _symbolic_reshape(have, dims):
+    """Reshapes between derived dims (``(b, 2, seq, 4)`` to ``(b, 2*seq, 4)``, as torch.export
+    hands them over) checked with algebra; None when no dim is an expression (the plain
+    rules below apply) or the algebra does not decide."""
+    if not any(isinstance(d, str) and not d.isidentifier() for d in (*have, *dims)):
+        return None
+    terms = [expression(d) for d in (*have, *dims) if d != -1]
+    if any(t is None for t in terms) or dims.count(-1) > 1:
+        return None
+    total = sympy.Mul(*terms[:len(have)])
+    known = sympy.Mul(*terms[len(have):])
+    if -1 in dims:
+        rest = sympy.simplify(total / known)
+        if not (rest.is_Integer or rest.is_polynomial()) or (rest.is_Integer and rest <= 0):
+            return None
+        value = int(rest) if rest.is_Integer else dim_expression(rest)
+        dims = [value if d == -1 else d for d in dims]
+    elif sympy.simplify(total - known) != 0:
+        return None
+    return tuple(dims)
 
 
 def _target_dims(node, x, dynamic) -> list:

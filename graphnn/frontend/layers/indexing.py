@@ -145,3 +145,33 @@ def index_select(b, x, dim, index, *, out=None):
 @method_rule("gather")
 def gather(b, x, dim, index, *, sparse_grad=False, out=None):
     return b.emit("gather", [x, index], dim=checked_dim(b, x, dim))
+
+
+# ------------------------------------------------------------------ writing into a part
+@function_rule(torch.slice_scatter)
+def slice_scatter(b, x, src, dim=0, start=None, end=None, step=1):
+    """x with x[..., start:end] (on ``dim``) replaced by src: what ``x[:, :4] = y`` does.
+    torch.export records slice assignment as writes into slices, and graphnn turns those
+    into this."""
+    dim = checked_dim(b, x, dim)
+    if step != 1:
+        raise b.unsupported(f"assigning to a slice with step {step} (only step 1)")
+    start = 0 if start is None else _bound(b, start)
+    end = INT64_MAX if end is None else _bound(b, end)
+    dynamic = [v for v in (start, end) if isinstance(v, Ref)]
+    src = b.emit("cast", [src], dtype=b.dtype(x)) if b.dtype(src) != b.dtype(x) else src
+    if (start, end) == (0, INT64_MAX):
+        return src  # the whole dim: x[:, :4] = y is a slice of every row, then of dim 1
+    return b.emit("slice_scatter", [x, src, *dynamic], dim=dim,
+                  start=None if isinstance(start, Ref) else start, end=None if isinstance(end, Ref) else end)
+
+
+@function_rule(torch.select_scatter)
+def select_scatter(b, x, src, dim, index):
+    """x with x.select(dim, index) replaced by src (``x[:, 0] = y``)."""
+    dim = checked_dim(b, x, dim)
+    index = _bound(b, index)
+    if not isinstance(index, int):
+        raise b.unsupported("assigning to x[i] with an index computed in the graph")
+    end = index + 1 if index != -1 else None
+    return slice_scatter(b, x, b.emit("unsqueeze", [src], dims=[dim]), dim, index, end)

@@ -334,12 +334,20 @@ def full_like(b, x, fill_value, *, dtype=None, **layout_device_and_flags):
     return _full_like(b, x, fill_value, dtype)
 
 
+def filled(b, sizes, fill_value, dtype: str):
+    """A tensor of ``sizes`` (ints or traced sizes: ``torch.ones(t, t)``) holding one value:
+    a constant when every size is an int, else a scalar constant expanded to the sizes."""
+    if isinstance(fill_value, Ref):
+        raise b.unsupported("a fill value computed in the graph")
+    sizes = size_entries(b, (sizes,))
+    if all(isinstance(s, int) for s in sizes):
+        return b.constant(torch.full(sizes, fill_value, dtype=torch_dtype(dtype)))
+    return emit_expand(b, b.constant(fill_value, dtype=dtype), sizes)
+
+
 def _new_constant(b, x, size, fill_value, dtype):
-    """x.new_zeros(2, 3) and friends: a constant of x's dtype (static sizes only)."""
-    sizes = size_entries(b, size)
-    if not all(isinstance(s, int) for s in sizes):
-        raise b.unsupported("x.new_zeros / new_ones / new_full with a traced size")
-    return b.constant(torch.full(sizes, fill_value, dtype=dtype or torch_dtype(b.dtype(x))))
+    """x.new_zeros(2, 3) and friends: filled, in x's dtype unless told otherwise."""
+    return filled(b, size_entries(b, size), fill_value, dtype_name(dtype) if dtype else b.dtype(x))
 
 
 @method_rule("new_zeros")

@@ -1,0 +1,267 @@
+"""ATen ops (what torch.export records) -> the rules written for torch functions.
+
+torch.export's default IR keeps ATen ops that match torch functions one to one
+(``aten.linear`` is ``F.linear``, ``aten.conv2d`` is ``F.conv2d``), so most need no
+table at all: an op ``aten.<name>`` uses the rule of ``F.<name>``, else
+``torch.<name>``, else the tensor method ``.<name>()``, looked up when the op is met,
+so rules other families add later apply at once. ``ADAPTERS`` holds the few ops whose
+ATen signature differs from the torch function's (``aten.embedding(weight, indices)``
+vs ``F.embedding(indices, weight)``) or that only ATen has (``sym_size``, ``slice``,
+``copy_``). An in-place op (``add_``) uses its functional rule; the export frontend
+rebinds the mutated tensor, and a write into a view (``z[:, :4] = 0``) is scattered
+back into its base with ``scatter_back``.
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any, Callable, Optional
+
+import torch
+import torch.nn.functional as F
+
+from graphnn.frontend.layers.elementwise import cast, default_float
+from graphnn.frontend.layers.indexing import index_tensor
+from graphnn.frontend.layers.shape import checked_dim, emit_expand, emit_reshape, filled, shape_of, size_entries
+from graphnn.frontend.rules import Ref, function_label, function_rule_for, method_rule_for
+from graphnn.tensors import dtype_name
+
+Rule = Callable[..., Any]
+_aten = torch.ops.aten
+
+# Keyword arguments ATen creation ops carry that say nothing about the computation.
+_PLACEMENT = ("layout", "device", "pin_memory", "memory_format", "non_blocking")
+
+
+def label(target: Any) -> str:
+    """``aten.slice.Tensor`` for ATen ops, the user spelling for others (``operator.mul``)."""
+    if isinstance(target, torch._ops.OpOverload):
+        return f"aten.{target.overloadpacket.__name__}.{target._overloadname}"
+    return function_label(target)
+
+
+def _name(target: torch._ops.OpOverload) -> str:
+    return target.overloadpacket.__name__
+
+
+def mutates(target: Any) -> bool:
+    """Whether the op writes into its first argument (``add_``, ``copy_``, ``fill_``)."""
+    if not isinstance(target, torch._ops.OpOverload) or not target._schema.arguments:
+        return False
+    alias = target._schema.arguments[0].alias_info
+    return alias is not None and alias.is_write
+
+
+def is_view(target: Any) -> bool:
+    """Whether the op's result shares its first argument's memory (slice, select, view...)."""
+    if not isinstance(target, torch._ops.OpOverload) or mutates(target) or not target._schema.returns:
+        return False
+    alias = target._schema.returns[0].alias_info
+    return alias is not None and not alias.is_write
+
+
+def rule_for(target: Any) -> Optional[Rule]:
+    """The rule converting a call of ``target``: an ATen op or a Python function on sizes."""
+    if not isinstance(target, torch._ops.OpOverload):
+        return function_rule_for(target)
+    name = _name(target)
+    adapter = ADAPTERS.get(f"{name}.{target._overloadname}") or ADAPTERS.get(name)
+    if adapter is None and mutates(target) and name.endswith("_"):
+        name = name[:-1]  # add_ computes what add does; the frontend rebinds the tensor
+        adapter = ADAPTERS.get(f"{name}.{target._overloadname}") or ADAPTERS.get(name)
+    if adapter is not None:
+        return adapter
+    rule = _torch_rule(name)
+    return None if rule is None else _without_placement(rule)
+
+
+def _torch_rule(name: str) -> Optional[Rule]:
+    """The rule of ``F.<name>``, ``torch.<name>`` or ``Tensor.<name>``, whichever exists."""
+    for namespace in (F, torch):
+        function = getattr(namespace, name, None)
+        rule = function_rule_for(function) if function is not None else None
+        if rule is not None:
+            return rule
+    return method_rule_for(name)
+
+
+def _without_placement(rule: Rule) -> Rule:
+    def call(b, *args, **kwargs):
+        return rule(b, *args, **{k: v for k, v in kwargs.items() if k not in _PLACEMENT})
+    return call
+
+
+def _via(function: Any, reorder: Callable[..., tuple]) -> Rule:
+    """An adapter: ``reorder`` maps the ATen arguments onto ``function``'s (args, kwargs),
+    and ``function``'s rule, looked up at call time, converts them."""
+    def call(b, *args, **kwargs):
+        rule = function_rule_for(function) if not isinstance(function, str) else method_rule_for(function)
+        if rule is None:
+            raise b.unsupported(f"{function_label(function) if not isinstance(function, str) else '.' + function + '()'}")
+        new_args, new_kwargs = reorder(*args, **{k: v for k, v in kwargs.items() if k not in _PLACEMENT})
+        return rule(b, *new_args, **new_kwargs)
+    return call
+
+
+# ------------------------------------------------------------------ ATen-only ops
+def _size(b, x, dim):
+    return method_rule_for("size")(b, x, dim)
+
+
+def _slice(b, x, dim=0, start=None, end=None, step=1):
+    return index_tensor(b, x, (slice(None),) * checked_dim(b, x, dim) + (slice(start, end, step),))
+
+
+def _index(b, x, indices):
+    """``aten.index.Tensor(x, [None, idx])``: ``x[:, idx]``."""
+    return index_tensor(b, x, tuple(slice(None) if i is None else i for i in indices))
+
+
+def _reshape(b, x, size):
+    """``aten.view(x, [s0, -1])``: torch hoists sizes to the graph inputs (``sym_size(x_in, 0)``),
+    so a size equal to x's own dim at the same index is copied ("same", ONNX's 0) here,
+    as fold_shapes does for fx's ``x.view(x.size(0), -1)``."""
+    shape = b.shape(x)
+    entries = [
+        "same" if isinstance(e, Ref) and i < len(shape) and isinstance(shape[i], str) and b.value(e).known == shape[i]
+        else e for i, e in enumerate(size_entries(b, (size,)))]
+    return emit_reshape(b, x, entries)
+
+
+def _passthrough(b, x, *args, **kwargs):
+    """``lift_fresh_copy`` of a constant, ``alias``: the same tensor, no node."""
+    return x
+
+
+def _dropped(b, *args, **kwargs):
+    """torch's own runtime checks on sizes and metadata (``_assert_scalar``): they hold
+    for the traced program, and ONNX has nothing to check them with."""
+    return None
+
+
+def _copy(b, dst, src, non_blocking=False):
+    """``dst.copy_(src)``: src broadcast to dst's shape, in dst's dtype."""
+    value = cast(b, src, b.dtype(dst)) if isinstance(src, Ref) else b.constant(src, dtype=b.dtype(dst))
+    return value if b.shape(value) == b.shape(dst) else emit_expand(b, value, shape_of(b, dst))
+
+
+def _fill(b, dst, value):
+    return _copy(b, dst, value)
+
+
+def _index_put(b, x, indices, values, accumulate=False):
+    """``x[mask] = v`` with one bool mask of x's shape: ``where(mask, v, x)``."""
+    if accumulate or len(indices) != 1 or not isinstance(indices[0], Ref) or b.dtype(indices[0]) != "bool":
+        raise b.unsupported("assigning through tensor indices (only x[mask] = value with a bool mask is)")
+    if b.shape(indices[0]) != b.shape(x):
+        raise b.unsupported("x[mask] = value with a mask shaped unlike x")
+    return function_rule_for(torch.where)(b, indices[0], values, x)
+
+
+def _creation(function: Any, fill_value: Optional[Any] = None) -> Rule:
+    """``aten.ones(size)`` / ``full(size, v)``: the torch function's rule where a family has
+    one, else a filled tensor (a constant, expanded to traced sizes)."""
+    def call(b, size, *args, dtype=None, **placement):
+        value = fill_value if fill_value is not None else args[0]
+        rule = function_rule_for(function)
+        if rule is not None:
+            return rule(b, list(size), *args, dtype=dtype)
+        if dtype is None:
+            dtype = torch.tensor(value).dtype if fill_value is None else torch.get_default_dtype()
+            if dtype == torch.float64:
+                dtype = torch.get_default_dtype()
+        return filled(b, list(size), value, dtype_name(dtype))
+    return call
+
+
+def _values_only(function: Any) -> Rule:
+    """``aten.adaptive_max_pool1d`` returns (values, indices) where the torch function
+    returns values unless asked: the indices are not converted (reading them is refused)."""
+    def call(b, x, *args):
+        return _via(function, lambda *a: (a, {}))(b, x, *args), None
+    return call
+
+
+def _scalar_tensor(b, value, *, dtype=None, **placement):
+    return b.constant(value, dtype=dtype_name(dtype) if dtype is not None else default_float())
+
+
+def _to_copy(b, x, *, dtype=None, **placement):
+    return method_rule_for("to")(b, x, dtype=dtype)
+
+
+def _elu(b, x, alpha=1.0, scale=1.0, input_scale=1.0):
+    if scale != 1 or input_scale != 1:
+        raise b.unsupported("aten.elu with scale or input_scale other than 1")
+    return function_rule_for(F.elu)(b, x, alpha)
+
+
+def _interpolate(mode: str) -> Rule:
+    def call(b, x, output_size, *rest):
+        align_corners = rest[0] if rest and isinstance(rest[0], bool) else None
+        scales = rest[-1] if rest and isinstance(rest[-1], (list, tuple)) else None
+        return function_rule_for(F.interpolate)(b, x, size=output_size, scale_factor=scales, mode=mode,
+                                                align_corners=align_corners)
+    return call
+
+
+ADAPTERS: dict[str, Rule] = {
+    "sym_size.int": _size,
+    "slice.Tensor": _slice,
+    "view": _reshape,
+    "reshape": _reshape,
+    "index.Tensor": _index,
+    "copy": _copy,
+    "fill": _fill,
+    "index_put": _index_put,
+    "lift_fresh_copy": _passthrough,
+    "alias": _passthrough,
+    "_assert_tensor_metadata": _dropped,
+    "_assert_scalar": _dropped,
+    "_assert_async": _dropped,
+    "sym_constrain_range": _dropped,
+    "sym_constrain_range_for_size": _dropped,
+    "scalar_tensor": _scalar_tensor,
+    "_to_copy": _to_copy,
+    "ones": _creation(torch.ones, 1),
+    "zeros": _creation(torch.zeros, 0),
+    "empty": _creation(torch.zeros, 0),  # never read before written; zeros are as good
+    "full": _creation(torch.full),
+    "softmax.int": _via(F.softmax, lambda x, dim, dtype=None: ((x, dim), {"dtype": dtype})),
+    "log_softmax.int": _via(F.log_softmax, lambda x, dim, dtype=None: ((x, dim), {"dtype": dtype})),
+    "batch_norm": _via(F.batch_norm, lambda x, w, bias, mean, var, training, momentum, eps, cudnn=True:
+                       ((x, mean, var, w, bias, training, momentum, eps), {})),
+    "instance_norm": _via(F.instance_norm, lambda x, w, bias, mean, var, use_input_stats, momentum, eps, cudnn=True:
+                          ((x, mean, var, w, bias, use_input_stats, momentum, eps), {})),
+    "embedding": _via(F.embedding, lambda weight, indices, padding_idx=-1, scale_grad=False, sparse=False:
+                      ((indices, weight), {"padding_idx": None if padding_idx == -1 else padding_idx})),
+    "expand": _via("expand", lambda x, size, *, implicit=False: ((x, *size), {})),
+    "feature_dropout": _via(F.dropout, lambda x, p, train: ((x, p, train), {})),
+    "alpha_dropout": _via(F.dropout, lambda x, p, train: ((x, p, train), {})),
+    "feature_alpha_dropout": _via(F.dropout, lambda x, p, train: ((x, p, train), {})),
+    "constant_pad_nd": _via(F.pad, lambda x, pad, value=0: ((x, list(pad), "constant", value), {})),
+    "rsub": _via(torch.sub, lambda x, other, alpha=1: ((other, x), {"alpha": alpha})),
+    "__and__": _via(operator.and_, lambda a, b: ((a, b), {})),
+    "__or__": _via(operator.or_, lambda a, b: ((a, b), {})),
+    "__xor__": _via(operator.xor, lambda a, b: ((a, b), {})),
+    "bitwise_not": _via(operator.invert, lambda x: ((x,), {})),
+    "elu": _elu,
+    "adaptive_max_pool1d": _values_only(F.adaptive_max_pool1d),
+    "adaptive_max_pool2d": _values_only(F.adaptive_max_pool2d),
+    "adaptive_max_pool3d": _values_only(F.adaptive_max_pool3d),
+    "upsample_nearest2d.vec": _interpolate("nearest"),
+    "upsample_bilinear2d.vec": _interpolate("bilinear"),
+}
+
+
+# ------------------------------------------------------------------ writes into views
+def scatter_back(b, view_op: Any, base: Ref, value: Ref, *view_args: Any) -> Ref:
+    """``base`` with the part ``view_op(base, *view_args)`` replaced by ``value``: how a
+    write into a view (``z[:, :4] = 0`` is slice + fill_) changes the tensor viewed."""
+    name = f"{_name(view_op)}.{view_op._overloadname}"
+    if name == "slice.Tensor":
+        return function_rule_for(torch.slice_scatter)(b, base, value, *view_args)
+    if name == "select.int":
+        return function_rule_for(torch.select_scatter)(b, base, value, *view_args)
+    if name in ("alias.default", "detach.default"):
+        return value
+    raise b.unsupported(f"writing into the result of {label(view_op)} (only slices and x[i] can be assigned to)")

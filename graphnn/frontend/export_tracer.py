@@ -1,0 +1,287 @@
+"""The torch.export frontend: ``torch.export.export(strict=False)``, then the program's
+ATen ops replayed through the same rules as fx's calls, into the same IR.
+
+torch.export traces what fx cannot (iterating a ``chunk``, slicing by a traced size,
+shape unpacking, branches on dtypes or config values) at the price of speed (0.1-3 s)
+and of a flat graph of ATen ops. This module puts the layers back: parameters and
+buffers become constants named after them (``fc.weight``), so ``aten.linear`` on them
+is the same ``linear`` op with params as fx's nn.Linear; each node is attributed to its
+innermost torch.nn layer (``nn_module_stack``) and to the user's line (``stack_trace``).
+The ATen -> rule table lives in ``aten.py``. No ``run_decompositions()``: the default
+(training) IR keeps ops that match torch functions one to one, which is the point.
+
+Dynamic dims are exported as ``Dim.DYNAMIC`` and torch's symbols (``s77``) are mapped back
+to the user's names, so derived sizes stay symbolic (``2*seq``). Slice assignment
+(``z[:, :4] = y``: in-place ops on views in the training IR) is rewritten into
+``slice_scatter`` on the viewed tensor, whose later reads then see the new value.
+"""
+from __future__ import annotations
+
+import contextlib
+import operator
+import os
+import re
+from typing import Any, Optional, Sequence
+
+import torch
+import torch.fx as fx
+import torch.utils._pytree as pytree
+
+from graphnn.errors import GraphnnError, TraceError, UnsupportedError
+from graphnn.frontend import aten
+from graphnn.frontend.fx_tracer import (
+    _is_user_file, _trace_bare_layer, _user_line_of, add_graph_inputs, set_graph_outputs, unwrap_parallel,
+)
+from graphnn.frontend.rules import Builder, Ref, module_rule_for
+from graphnn.inputs import ModelInputs
+from graphnn.ir import Graph
+from graphnn.modes import eval_mode
+from graphnn.ops.elementwise import dim_expression
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def trace_export(model: torch.nn.Module, inputs: ModelInputs) -> Graph:
+    """Export ``model`` (in eval mode; the caller's modes are restored) into an IR Graph."""
+    model = unwrap_parallel(model)
+    graph = Graph(type(model).__name__)
+    with eval_mode(model):
+        placeholders = add_graph_inputs(graph, inputs)
+        if module_rule_for(model):  # a bare layer: one call of its rule, as under fx
+            _trace_bare_layer(model, graph, placeholders)
+        else:
+            program = export_program(model, inputs)
+            _Replay(model, graph, program).run(inputs, placeholders)
+    return graph
+
+
+# ------------------------------------------------------------------ torch.export
+def export_program(model: torch.nn.Module, inputs: ModelInputs) -> torch.export.ExportedProgram:
+    """torch.export's program; its failures become TraceError with the user's line."""
+    args = tuple(item.example for item in inputs.items if not item.keyword)
+    kwargs = {item.name: item.example for item in inputs.items if item.keyword}
+    try:
+        with _size_one_is_not_special():
+            return torch.export.export(model, args, kwargs or None, dynamic_shapes=_dynamic_shapes(inputs),
+                                       strict=False)
+    except GraphnnError:
+        raise
+    except Exception as exc:  # torch.export raises many kinds; all mean "this forward does not export"
+        raise _trace_error(exc, inputs) from None
+
+
+def _dynamic_shapes(inputs: ModelInputs) -> Any:
+    """``Dim.DYNAMIC`` on each dynamic dim (a named ``Dim`` would turn torch's range guards,
+    such as ``seq <= 32`` for a 32-row buffer, into errors); names are mapped back later."""
+    specs = [{index: torch.export.Dim.DYNAMIC for index, _ in item.dims} or None for item in inputs.items]
+    if any(item.keyword for item in inputs.items):
+        return {item.name: spec for item, spec in zip(inputs.items, specs)}
+    return tuple(specs)
+
+
+def _size_one_is_not_special():
+    """An example batch of 1 would otherwise be specialized (torch's 0/1 rule) and the
+    export refused; graphnn's parity runs other batch sizes anyway."""
+    try:
+        from torch.fx.experimental import _config
+        return _config.patch(backed_size_oblivious=True)
+    except (ImportError, AttributeError):  # older torch: no such switch
+        return contextlib.nullcontext()
+
+
+_DATA_DEPENDENT = ("data-dependent", "data dependent", "GuardOnDataDependentSymNode")
+
+
+_SPECIALIZED = re.compile(r"L\['(\w+)'\]\.size\(\)\[(\d+)\] as dynamic but your code specialized it "
+                         r"to be a constant \((\d+)\)")
+
+
+def _trace_error(exc: BaseException, inputs: ModelInputs) -> TraceError:
+    where = _user_line_of(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    fixed = _SPECIALIZED.search(str(exc))
+    if fixed:
+        name, index, size = fixed[1], int(fixed[2]), fixed[3]
+        symbol = dict(next((item.dims for item in inputs.items if item.name == name), ())).get(index, "?")
+        return TraceError(
+            f"torch.export cannot keep dim {index} ({symbol!r}) of input {name!r} dynamic: the model "
+            f"(or a layer it calls) fixes it to {size}; export with that dim static (--static or "
+            f"dynamic_dims), or with --frontend fx")
+    if any(marker in f"{type(exc).__name__} {exc}" for marker in _DATA_DEPENDENT):
+        return TraceError(
+            f"data-dependent control flow at {where}: graphnn traces the model once, so Python "
+            f"branches or loops on tensor values cannot be exported; rewrite it with tensor ops "
+            f"(e.g. torch.where)")
+    return TraceError(f"torch.export cannot trace the model at {where}: {text}")
+
+
+# ------------------------------------------------------------------ node metadata
+def source_of(node: fx.Node) -> Optional[str]:
+    """``model.py:14``: the innermost user frame of the node's stack trace (the trace
+    ends in torch's own files, e.g. nn/modules/linear.py for a layer's call)."""
+    frames = _FRAME.findall(node.meta.get("stack_trace") or "")
+    for path, line in reversed(frames):
+        if os.path.isabs(path) and _is_user_file(path):  # torch's own frames may be relative
+            return f"{os.path.basename(path)}:{line}"
+    return None
+
+
+def layer_of(model: torch.nn.Module, node: fx.Node) -> tuple[Optional[str], Optional[torch.nn.Module]]:
+    """The innermost torch.nn layer (not a container) the node ran in, as fx would have
+    kept it: ``("layer1.0.conv1", Conv2d)``; (None, None) for code in the user's modules."""
+    stack = node.meta.get("nn_module_stack") or {}
+    for path, _ in reversed(list(stack.values())):
+        try:
+            module = model.get_submodule(path) if path else model
+        except AttributeError:
+            return None, None
+        if _is_torch_layer(module):
+            return path or type(module).__name__.lower(), module
+        return None, None  # the innermost module is the user's own: fx traces into those
+    return None, None
+
+
+def _is_torch_layer(module: torch.nn.Module) -> bool:
+    return type(module).__module__.startswith("torch.nn") and not isinstance(
+        module, (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict))
+
+
+# ------------------------------------------------------------------ the replay
+class _Replay:
+    """Replays an exported program's graph through the rules into an IR Graph."""
+
+    def __init__(self, model: torch.nn.Module, graph: Graph, program: torch.export.ExportedProgram):
+        self.model = model
+        self.graph = graph
+        self.program = program
+        self.env: dict[fx.Node, Any] = {}
+        self.views: dict[fx.Node, tuple] = {}  # a view's node -> (its base's node, rule to scatter back, args)
+        self.symbols: dict[Any, str] = {}  # torch's sympy symbol (s77) -> the user's name (seq)
+
+    def run(self, inputs: ModelInputs, placeholders: Sequence[Ref]) -> None:
+        signature = self.program.graph_signature
+        tensors = {**signature.inputs_to_parameters, **signature.inputs_to_buffers,
+                   **signature.inputs_to_lifted_tensor_constants}
+        user = iter(zip(inputs.items, placeholders))
+        for node in self.program.graph.nodes:
+            if node.op == "placeholder" and node.name in tensors:
+                if node.users:
+                    self.env[node] = self._module_tensor(node, tensors[node.name])
+            elif node.op == "placeholder":
+                item, ref = next(user)
+                self._learn_symbols(node, item)
+                self.env[node] = ref
+            elif node.op == "call_function":
+                self.env[node] = self._call(node)
+            elif node.op == "output":
+                self._set_outputs(node)
+            else:
+                raise UnsupportedError(f"{source_of(node) or 'the model'}: torch.export produced a "
+                                       f"{node.op} node ({node.target}), which graphnn does not convert yet")
+
+    # -------------------------------------------------------------- inputs
+    def _module_tensor(self, node: fx.Node, target: str) -> Ref:
+        """A parameter or buffer as a constant named after it; the model's own tensor, so
+        tied weights stay one tensor (one initializer)."""
+        try:
+            tensor = self.model.get_parameter(target) if target in self.program.state_dict else None
+        except AttributeError:
+            tensor = None
+        if tensor is None:
+            tensor = self.program.state_dict.get(target, self.program.constants.get(target))
+        if tensor is None:
+            try:
+                tensor = self.model.get_buffer(target)
+            except AttributeError:
+                raise UnsupportedError(f"torch.export lifted {target}, which is not a tensor of the model") from None
+        return Builder(self.graph, target, target, None, None, target).constant(tensor.detach(), name=target)
+
+    def _learn_symbols(self, node: fx.Node, item) -> None:
+        """torch's symbol for each dynamic dim of this input -> the user's name for it."""
+        shape = node.meta["val"].shape
+        for index, symbol in item.dims:
+            size = shape[index]
+            if not isinstance(size, torch.SymInt):
+                raise TraceError(f"the model fixes dynamic dim {index} ({symbol!r}) of input {item.name!r} "
+                                 f"to {size}; export with that dim static")
+            self.symbols[size.node.expr] = symbol
+
+    def dim(self, size: Any) -> Any:
+        """A torch size (int or SymInt) as an IR dim: an int, ``seq`` or ``2*seq``."""
+        if not isinstance(size, torch.SymInt):
+            return size
+        expr = size.node.expr
+        if expr.is_number:
+            return int(expr)
+        return dim_expression(expr.xreplace({s: _named_symbol(n) for s, n in self.symbols.items()}))
+
+    # -------------------------------------------------------------- calls
+    def _resolve(self, node: fx.Node) -> tuple[list, dict]:
+        args = fx.node.map_arg(node.args, lambda n: self.env[n])
+        kwargs = fx.node.map_arg(node.kwargs, lambda n: self.env[n])
+        return list(args), dict(kwargs)
+
+    def _builder(self, node: fx.Node) -> Builder:
+        path, layer = layer_of(self.model, node)
+        label = aten.label(node.target)
+        if layer is None:
+            return Builder(self.graph, node.name, None, None, source_of(node), label)
+        return Builder(self.graph, path, path, type(layer).__name__, source_of(node), path)
+
+    def _call(self, node: fx.Node) -> Any:
+        args, kwargs = self._resolve(node)
+        if _python_arithmetic(node.target, args, kwargs):
+            return node.target(*args, **kwargs)  # sizes known now: x.dim() - 2
+        builder = self._builder(node)
+        rule = aten.rule_for(node.target)
+        if rule is None:
+            raise UnsupportedError(f"{builder.where}: {aten.label(node.target)} is not supported by graphnn yet")
+        result = rule(builder, *args, **kwargs)
+        self._note_known(node, result)
+        if aten.is_view(node.target):
+            self.views[node] = (node.args[0], node.target, node.args[1:], node.kwargs)
+        if aten.mutates(node.target):
+            self._write_back(builder, node.args[0], result)
+        return result
+
+    def _note_known(self, node: fx.Node, result: Any) -> None:
+        """A size torch computed (``x.size(1) * 2``) keeps torch's value, mapped to the
+        user's names, so a reshape by it gets the dim ``2*seq``."""
+        value = node.meta.get("val")
+        if isinstance(result, Ref) and isinstance(value, (int, torch.SymInt)) and not isinstance(value, bool):
+            self.graph.values[result.name].known = self.dim(value)
+
+    def _write_back(self, builder: Builder, target: fx.Node, value: Ref) -> None:
+        """After an in-place op on ``target``, later reads of it (and of the tensors it is
+        a view of: ``z`` after ``z[:, :4] = 0``) see the new value; each view level is
+        scattered back into its base (``slice_scatter``)."""
+        while target in self.views:
+            self.env[target] = value
+            base, view_op, view_args, view_kwargs = self.views[target]
+            args = fx.node.map_arg(view_args, lambda n: self.env[n])
+            value = aten.scatter_back(builder, view_op, self.env[base], value, *args)
+            target = base
+        self.env[target] = value
+
+    def _set_outputs(self, node: fx.Node) -> None:
+        """The user outputs (not buffer mutations), in the structure forward returned."""
+        kinds = [spec.kind for spec in self.program.graph_signature.output_specs]
+        flat = [self.env[n] if isinstance(n, fx.Node) else n
+                for n, kind in zip(node.args[0], kinds) if kind == torch.export.graph_signature.OutputKind.USER_OUTPUT]
+        set_graph_outputs(self.graph, pytree.tree_unflatten(flat, self.program.call_spec.out_spec))
+
+
+def _named_symbol(name: str):
+    import sympy
+    return sympy.Symbol(name, integer=True, positive=True)
+
+
+_PYTHON_OPERATORS = {operator.add, operator.sub, operator.mul, operator.floordiv, operator.truediv,
+                     operator.mod, operator.neg, operator.pow, operator.eq, operator.ne, operator.lt,
+                     operator.le, operator.gt, operator.ge}
+
+
+def _python_arithmetic(target: Any, args: list, kwargs: dict) -> bool:
+    """Arithmetic on Python numbers only (sizes that were static after all)."""
+    values = pytree.tree_leaves((args, kwargs))
+    return target in _PYTHON_OPERATORS and not any(isinstance(v, Ref) for v in values)
