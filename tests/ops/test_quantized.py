@@ -141,3 +141,24 @@ def test_quantized_lstm_is_refused_by_its_own_class_name():
     with pytest.raises(UnsupportedError, match=r"layer torch\.ao\.nn\.quantized\.dynamic\.LSTM is not supported"):
         graphnn.trace(model, torch.randn(5, 2, 4))
 
+
+
+class Tagger(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 8, batch_first=True)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.head(self.lstm(x)[0])
+
+
+def test_quantizing_only_the_linear_layers_keeps_an_lstm_float(engine):
+    """The way around the refused quantized LSTM: quantize_dynamic(model, {nn.Linear})."""
+    engine("x86")
+    torch.manual_seed(0)
+    model = quantized(Tagger(), {nn.Linear})
+    assert type(model.lstm) is nn.LSTM
+    models = export_checked(model, torch.randn(2, 5, 4))
+    ops = onnx_ops(models[18])
+    assert ops.count("LSTM") == 1 and ops.count("MatMulInteger") == 1
