@@ -6,12 +6,14 @@ An int8 dynamic Linear keeps int8 weights and quantizes its input to uint8 on ev
 params ``weight`` (int8, out x in), ``weight_scale`` / ``weight_zero_point`` (scalars, or
 one per output feature for per-channel weights), ``bias``; attr ``activation_qmax``, the
 top of the uint8 range torch quantizes the input to: 255, or 127 when the quantized engine
-halves the range (``reduce_range``, which x86/fbgemm kernels use to avoid int16 overflow).
-A float16 dynamic Linear only rounds its weights to float16 and computes in float32,
+halves the range (``reduce_range``, which x86/fbgemm kernels use to avoid int16 overflow),
+read from ``torch.backends.quantized.engine`` at trace time. A float16 dynamic Linear only rounds its weights to float16 and computes in float32,
 so it is a plain ``linear``.
 
-Dynamically quantized LSTM / GRU / RNN cells have no rule: they are refused by their
-own class name (``torch.ao.nn.quantized.dynamic.LSTM``), not as nn.LSTM.
+Dynamically quantized LSTM / GRU / RNN cells have no rule, so they are refused by their
+own class name (``torch.ao.nn.quantized.dynamic.LSTM``): torch re-quantizes the hidden
+state at every time step, which one ONNX LSTM node cannot do and graphnn does not unroll.
+``quantize_dynamic(model, {nn.Linear})`` keeps them float.
 """
 import torch
 import torch.ao.nn.quantized.dynamic as nnqd
