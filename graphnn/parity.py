@@ -121,7 +121,8 @@ def torch_outputs(model: torch.nn.Module, inputs: ModelInputs,
 
 def size_plans(symbols: dict[str, int]) -> list[dict[str, int]]:
     """The sizes parity runs at: the example's, then two others for every dynamic dim
-    (``batch`` 1 and 3; any other dim one longer, then one shorter), duplicates dropped."""
+    (``batch`` 1 and 3, or 2 for the example's own; any other dim one longer, then one
+    shorter), duplicates dropped."""
     plans = [dict(symbols)]
     for k in range(2):
         plan = {symbol: _other_size(symbol, size, k) for symbol, size in symbols.items()}
@@ -131,8 +132,8 @@ def size_plans(symbols: dict[str, int]) -> list[dict[str, int]]:
 
 
 def _other_size(symbol: str, size: int, k: int) -> int:
-    if symbol == "batch":
-        return (1, 3)[k] if size != (1, 3)[k] else (3, 1)[k]
+    if symbol == "batch":  # 1 and 3, or 2 in place of the example's own size
+        return [b for b in (1, 3, 2) if b != size][k]
     return size + 1 if k == 0 else max(1, size - 1)
 
 

@@ -53,8 +53,10 @@ def test_default_is_still_a_dynamic_batch_in_dim_0():
 
 def test_size_plans_keep_batch_1_and_3():
     assert size_plans({"batch": 2}) == [{"batch": 2}, {"batch": 1}, {"batch": 3}]
-    assert size_plans({"batch": 1}) == [{"batch": 1}, {"batch": 3}]
-    assert size_plans({"batch": 3}) == [{"batch": 3}, {"batch": 1}]
+    assert size_plans({"batch": 1}) == [{"batch": 1}, {"batch": 3}, {"batch": 2}]
+    assert size_plans({"batch": 3}) == [{"batch": 3}, {"batch": 1}, {"batch": 2}]
+    assert size_plans({"seq": 5, "batch": 3}) == [{"seq": 5, "batch": 3}, {"seq": 6, "batch": 1},
+                                                  {"seq": 4, "batch": 2}]
     assert size_plans({}) == [{}]
     assert size_plans({"seq": 1}) == [{"seq": 1}, {"seq": 2}]
 
