@@ -127,6 +127,15 @@ def _reshape(b, x, size):
     return emit_reshape(b, x, entries)
 
 
+def _numel(b, x):
+    """``aten.sym_numel``: an int when static, else the product of x's traced sizes."""
+    mul = function_rule_for(operator.mul)
+    total = 1
+    for size in shape_of(b, x):
+        total = size * total if isinstance(size, int) and isinstance(total, int) else mul(b, total, size)
+    return total
+
+
 def _passthrough(b, x, *args, **kwargs):
     """``lift_fresh_copy`` of a constant, ``alias``: the same tensor, no node."""
     return x
@@ -206,6 +215,7 @@ def _interpolate(mode: str) -> Rule:
 
 ADAPTERS: dict[str, Rule] = {
     "sym_size.int": _size,
+    "sym_numel": _numel,
     "slice.Tensor": _slice,
     "view": _reshape,
     "reshape": _reshape,
