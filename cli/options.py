@@ -4,6 +4,7 @@ import click
 from graphnn.backend.onnx import DEFAULT_OPSET, MIN_OPSET
 from graphnn.frontend import FRONTENDS
 from graphnn.parity import DEFAULT_ATOL, DEFAULT_RTOL
+from graphnn.tolerances import QUANTIZED
 from graphnn.runtime import DEVICES
 
 
@@ -53,7 +54,9 @@ def device(fn):
 
 
 def tolerances(fn):
-    fn = click.option("--rtol", type=float, default=DEFAULT_RTOL, show_default=True,
-                      help="Parity: tolerance relative to the output's largest magnitude.")(fn)
-    return click.option("--atol", type=float, default=DEFAULT_ATOL, show_default=True,
-                        help="Parity: absolute tolerance; an output passes if max|onnx - torch| <= atol + rtol * max|torch|.")(fn)
+    fn = click.option("--rtol", type=float, default=None,
+                      help=f"Parity: tolerance relative to the output's largest magnitude "
+                           f"[default: {DEFAULT_RTOL:g}; {QUANTIZED.rtol:g} for dynamically quantized layers].")(fn)
+    return click.option("--atol", type=float, default=None,
+                        help=f"Parity: absolute tolerance; an output passes if max|onnx - torch| <= atol + rtol * "
+                             f"max|torch| [default: {DEFAULT_ATOL:g}].")(fn)

@@ -15,7 +15,7 @@ from typing import Callable, Optional
 import onnx
 import torch
 
-from graphnn import parity
+from graphnn import parity, tolerances
 from graphnn.backend.onnx import DEFAULT_OPSET, check_opset, to_onnx
 from graphnn.backend.onnx.files import runtime_source, save_onnx
 from graphnn.frontend import trace_model
@@ -75,7 +75,7 @@ class ExportResult:
 def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *,
            opset: int = DEFAULT_OPSET, dynamic_batch: bool = True, dynamic_dims=None,
            frontend: str = "auto", optimize_graph: bool = True, check: bool = True,
-           device: str = "cpu", atol: float = parity.DEFAULT_ATOL, rtol: float = parity.DEFAULT_RTOL,
+           device: str = "cpu", atol: Optional[float] = None, rtol: Optional[float] = None,
            log: Log = None) -> ExportResult:
     """Trace, optimize, lower, check parity, and write ``path`` if parity holds.
 
@@ -104,13 +104,14 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
 
 
 def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[onnx.ModelProto] = None, *,
-                 device: str = "cpu", atol: float = parity.DEFAULT_ATOL, rtol: float = parity.DEFAULT_RTOL,
+                 device: str = "cpu", atol: Optional[float] = None, rtol: Optional[float] = None,
                  opset: int = DEFAULT_OPSET, dynamic_batch: bool = True, dynamic_dims=None,
                  frontend: str = "auto", optimize_graph: bool = True) -> parity.ParityReport:
     """Compare onnxruntime with PyTorch; exports first when ``onnx_model`` is None.
 
     Parity runs at the example's sizes and at two other sizes of every dynamic dim (the
-    ONNX inputs' symbolic dims). On a mismatch, ``report.diagnosis`` names the first layer
+    ONNX inputs' symbolic dims). ``atol`` / ``rtol`` default to what the file computes
+    (``graphnn.tolerances``: 1e-4 / 1e-4 for float32). On a mismatch, ``report.diagnosis`` names the first layer
     whose output diverges.
     """
     inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
@@ -119,6 +120,7 @@ def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[on
         frontend = graph.frontend
         onnx_model = to_onnx(graph, check_opset(opset))
     inputs = inputs.with_dims(_symbolic_dims(onnx_model))
+    atol, rtol = tolerances.resolve(onnx_model, atol, rtol)
     runtime = create_runtime(runtime_source(onnx_model), device)
     names = [o.name for o in onnx_model.graph.output]
     report = parity.check(model, runtime, inputs, names, atol, rtol)

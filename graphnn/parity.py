@@ -19,10 +19,11 @@ import torch
 from graphnn.inputs import ModelInputs
 from graphnn.modes import eval_mode
 from graphnn.runtime import Runtime
+from graphnn.tolerances import FLOAT32
 from graphnn.tensors import flatten_outputs, to_numpy
 
-DEFAULT_ATOL = 1e-4
-DEFAULT_RTOL = 1e-4
+DEFAULT_ATOL = FLOAT32.atol  # the float32 defaults; graphnn.tolerances picks per model
+DEFAULT_RTOL = FLOAT32.rtol
 
 
 @dataclass

@@ -6,7 +6,6 @@ Mapping rules live in ``frontend/layers`` (one module per op family) and are loa
 here, so adding a family means adding a file.
 """
 import importlib
-import importlib.util
 import pkgutil
 from typing import Callable, Optional
 
@@ -45,8 +44,6 @@ def trace_model(model: torch.nn.Module, inputs: ModelInputs, frontend: str = "au
     try:
         return _traced("fx", model, inputs)
     except TraceError as exc:
-        if importlib.util.find_spec("graphnn.frontend.export_tracer") is None:
-            raise
         if log:
             log(f"torch.fx cannot trace {type(model).__name__} ({exc}); using the torch.export frontend")
         return _traced("export", model, inputs)

@@ -110,9 +110,9 @@ def test_interpolate_to_a_run_time_size_is_refused():
         graphnn.trace(Wrap(lambda x: F.interpolate(x, size=(x.size(0), 4))), torch.randn(2, 3, 8, 8))
 
 
-def test_interpolate_area_not_dividing_is_refused():
-    with pytest.raises(UnsupportedError, match="multiple of the output size"):
-        graphnn.trace(Wrap(lambda x: F.interpolate(x, size=(3, 3), mode="area")), torch.randn(1, 3, 8, 8))
+def test_interpolate_area_not_dividing_is_adaptive_pooling():
+    models = export_checked(Wrap(lambda x: F.interpolate(x, size=(3, 3), mode="area")), torch.randn(1, 3, 8, 8))
+    assert onnx_ops(models[18]) == ["MatMul", "MatMul"]
 
 
 @pytest.mark.parametrize("factor, channels", [(2, 8), (3, 9), (2, 4)])
