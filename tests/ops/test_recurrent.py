@@ -189,6 +189,60 @@ def test_layer_called_twice_shares_its_onnx_weights():
             "gru.B_l0", "gru.R_l0", "gru.W_l0"]
 
 
+class ZeroState(nn.Module):
+    """The tutorial habit: an explicit zero initial state sized from the input."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(6, 4, num_layers=2)
+
+    def forward(self, x):
+        h0 = x.new_zeros(2, x.size(1), 4)
+        out, _ = self.gru(x, h0)
+        return out
+
+
+def test_zero_initial_state_is_left_to_the_onnx_default():
+    torch.manual_seed(0)
+    models = export_checked(ZeroState(), torch.randn(5, 3, 6), dynamic_dims=[{0: "seq", 1: "batch"}])
+    for model in models.values():
+        assert onnx_ops(model) == ["GRU", "Squeeze", "GRU", "Squeeze"]
+        assert all(len(n.input) <= 4 for n in model.graph.node if n.op_type == "GRU")  # no initial_h
+
+
+EXPORT_FRONTEND = {  # torch.export records aten.lstm / aten.gru_cell...: the functional rules
+    "lstm_downstream": (lambda: LastStep(nn.LSTM, True), (3, 5, 6), None),
+    "gru_with_state": (lambda: Recurrent(nn.GRU(6, 4, num_layers=2)), (5, 3, 6), (2, 3, 4)),
+    "rnn_relu_bidirectional": (lambda: Recurrent(nn.RNN(6, 4, nonlinearity="relu", bidirectional=True)),
+                               (5, 3, 6), None),
+    "lstm_cell": (lambda: Cell(nn.LSTMCell(6, 4)), (3, 6), None),
+    "gru_cell_with_state": (lambda: Cell(nn.GRUCell(6, 4)), (3, 6), (3, 4)),
+    "rnn_tanh_cell_no_bias": (lambda: Cell(nn.RNNCell(6, 4, bias=False)), (3, 6), None),
+}
+
+
+@pytest.mark.filterwarnings("ignore:The tensor attributes self.*_flat_weights")  # torch's own RNN code
+@pytest.mark.parametrize("name", EXPORT_FRONTEND)
+def test_torch_export_frontend(name):
+    """torch.export fixes the sequence length (it specializes on it), so only the batch varies."""
+    torch.manual_seed(0)
+    make, shape, state = EXPORT_FRONTEND[name]
+    inputs = (torch.randn(*shape),) + ((torch.randn(*state),) if state else ())
+    batch_dim = 1 if len(shape) == 3 and not name.startswith("lstm_downstream") else 0
+    dims = [{batch_dim: "batch"}] + ([{len(state) - 2: "batch"}] if state else [])
+    models = export_checked(make(), inputs, dynamic_dims=dims, frontend="export")
+    for model in models.values():
+        assert not {"Loop", "Scan", "MatMul"} & set(onnx_ops(model))
+
+
+def test_functional_lstm_with_projection_weights_is_refused():
+    lstm = nn.LSTM(6, 4, proj_size=2)
+    model = Wrap(lambda x: torch.lstm(x, (torch.zeros(1, 2, 2), torch.zeros(1, 2, 4)), lstm._flat_weights,
+                                      True, 1, 0.0, False, False, False)[0], lstm)
+    with pytest.raises(UnsupportedError, match=r"torch.lstm with projection weights .*use proj_size=0"):
+        graphnn.trace(model, torch.randn(5, 2, 6))
+
+
 CELLS = {"rnn_tanh": (nn.RNNCell, {}), "rnn_relu": (nn.RNNCell, {"nonlinearity": "relu"}),
          "lstm": (nn.LSTMCell, {}), "gru": (nn.GRUCell, {})}
 CELL_CONFIGS = {  # name: (bias, batched, pass the state)

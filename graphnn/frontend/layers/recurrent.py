@@ -1,15 +1,19 @@
 """Rules for recurrent layers: nn.RNN (tanh, relu), nn.LSTM, nn.GRU and their cells
-(nn.RNNCell, nn.LSTMCell, nn.GRUCell).
+(nn.RNNCell, nn.LSTMCell, nn.GRUCell), and the functions those layers call
+(``torch.lstm``, ``torch.gru_cell``...: what torch.export records as ``aten.lstm``).
 
 Each torch call becomes one IR node (``rnn`` / ``lstm`` / ``gru``, or ``*_cell``) that
-holds the layer's own weights, so `graphnn graph` shows one row per layer and the ONNX
-lowering can emit one RNN / LSTM / GRU node per torch layer instead of an unrolled loop.
-Unbatched inputs get a batch dim of 1 around that node (unsqueeze / squeeze), so the op
-itself only knows batched tensors.
+holds the layer's own weights under torch's names (``weight_ih_l0``), so `graphnn graph`
+shows one row per layer and the ONNX lowering can emit one RNN / LSTM / GRU node per
+torch layer instead of an unrolled loop. Unbatched inputs get a batch dim of 1 around
+that node (unsqueeze / squeeze), so the op itself only knows batched tensors. Initial
+states that are all zeros (``torch.zeros(...)`` in forward, or what nn.LSTM makes itself
+under torch.export) are dropped: zeros are what the op starts from anyway.
 """
+import torch
 import torch.nn as nn
 
-from graphnn.frontend.rules import Ref, layer_label, module_rule
+from graphnn.frontend.rules import Ref, function_rule, layer_label, module_rule
 
 _LAYER_OPS = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}
 _CELL_OPS = {nn.RNNCell: "rnn_cell", nn.LSTMCell: "lstm_cell", nn.GRUCell: "gru_cell"}
@@ -19,26 +23,14 @@ _CELL_OPS = {nn.RNNCell: "rnn_cell", nn.LSTMCell: "lstm_cell", nn.GRUCell: "gru_
 def recurrent_layer(b, module, input, hx=None):
     """``output, h_n = rnn(x, h0)``; LSTM: ``output, (h_n, c_n) = lstm(x, (h0, c0))``."""
     op = _LAYER_OPS[type(module)]
-    _check_supported(b, module, input)
+    label = layer_label(type(module))
     if getattr(module, "proj_size", 0):
-        raise b.unsupported(
-            f"{layer_label(type(module))} with proj_size={module.proj_size} (ONNX LSTM has no output "
-            "projection and graphnn does not unroll recurrences); use proj_size=0, e.g. with a "
-            "nn.Linear on the outputs"
-        )
-    states = _states(b, module, op, hx)
-    unbatched = b.rank(input) == 2
-    if unbatched:  # (seq, features): a batch of one at dim 1, whatever batch_first says
-        input, states = _add_batch_dim(b, input, states, dim=1)
-    outputs = b.emit(
-        op, [input, *states], params=dict(module.named_parameters(recurse=False)),
-        num_outputs=3 if op == "lstm" else 2, hidden_size=module.hidden_size,
-        num_layers=module.num_layers, bidirectional=module.bidirectional,
-        batch_first=module.batch_first and not unbatched, **_nonlinearity(module),
+        raise _proj_size_refused(b, f"{label} with proj_size={module.proj_size}")
+    output, *final = emit_layer(
+        b, op, label, input, _states(b, label, op, hx), dict(module.named_parameters(recurse=False)),
+        num_layers=module.num_layers, bidirectional=module.bidirectional, batch_first=module.batch_first,
+        **_nonlinearity(module),
     )
-    if unbatched:
-        outputs = [b.emit("squeeze", [o], dims=[1]) for o in outputs]
-    output, *final = outputs
     return output, (tuple(final) if op == "lstm" else final[0])
 
 
@@ -46,24 +38,92 @@ def recurrent_layer(b, module, input, hx=None):
 def recurrent_cell(b, module, input, hx=None):
     """One time step: ``h = cell(x, h)``; LSTMCell: ``h, c = cell(x, (h, c))``."""
     op = _CELL_OPS[type(module)]
-    _check_supported(b, module, input)
-    states = _states(b, module, op, hx)
-    unbatched = b.rank(input) == 1
-    if unbatched:
-        input, states = _add_batch_dim(b, input, states, dim=0)
-    outputs = b.emit(
-        op, [input, *states], params=dict(module.named_parameters(recurse=False)),
-        num_outputs=2 if op == "lstm_cell" else 1, hidden_size=module.hidden_size,
-        **_nonlinearity(module),
-    )
-    outputs = outputs if isinstance(outputs, list) else [outputs]
-    if unbatched:
-        outputs = [b.emit("squeeze", [o], dims=[0]) for o in outputs]
+    label = layer_label(type(module))
+    outputs = emit_cell(b, op, label, input, _states(b, label, op, hx),
+                        dict(module.named_parameters(recurse=False)), **_nonlinearity(module))
     return tuple(outputs) if op == "lstm_cell" else outputs[0]
 
 
-def _check_supported(b, module, input):
-    label = layer_label(type(module))
+def _functional_layer(op, label, **fixed):
+    """torch.lstm / torch.gru / torch.rnn_tanh / torch.rnn_relu(input, hx, params, has_biases,
+    num_layers, dropout, train, bidirectional, batch_first): a flat tuple of outputs."""
+    def rule(b, input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first):
+        if not isinstance(params, (list, tuple)):  # the PackedSequence overload (data, batch_sizes, ...)
+            raise b.unsupported(f"{label} on a PackedSequence (pass a padded tensor)")
+        if train and dropout:
+            raise b.unsupported(f"{label} with dropout in training mode (export in eval mode)")
+        names = _layer_param_names(num_layers, bidirectional, has_biases)
+        if len(params) != len(names):  # an LSTM with proj_size adds weight_hr per direction
+            raise _proj_size_refused(b, f"{label} with projection weights (an LSTM with proj_size)")
+        weights = {name: b.module_tensor(p, f"{label} weight") for name, p in zip(names, params)}
+        return tuple(emit_layer(b, op, label, input, _states(b, label, op, hx), weights, num_layers=num_layers,
+                                bidirectional=bidirectional, batch_first=batch_first, **fixed))
+    return rule
+
+
+function_rule(torch.lstm)(_functional_layer("lstm", "torch.lstm"))
+function_rule(torch.gru)(_functional_layer("gru", "torch.gru"))
+function_rule(torch.rnn_tanh)(_functional_layer("rnn", "torch.rnn_tanh", nonlinearity="tanh"))
+function_rule(torch.rnn_relu)(_functional_layer("rnn", "torch.rnn_relu", nonlinearity="relu"))
+
+
+def _functional_cell(op, label, **fixed):
+    """torch.lstm_cell / torch.gru_cell / torch.rnn_*_cell(input, hx, w_ih, w_hh, b_ih, b_hh)."""
+    def rule(b, input, hx, w_ih, w_hh, b_ih=None, b_hh=None):
+        tensors = {"weight_ih": w_ih, "weight_hh": w_hh, "bias_ih": b_ih, "bias_hh": b_hh}
+        weights = {k: b.module_tensor(v, f"{label} weight") for k, v in tensors.items() if v is not None}
+        if ("bias_ih" in weights) != ("bias_hh" in weights):
+            raise b.unsupported(f"{label} with only one of b_ih and b_hh")
+        outputs = emit_cell(b, op, label, input, _states(b, label, op, hx), weights, **fixed)
+        return tuple(outputs) if op == "lstm_cell" else outputs[0]
+    return rule
+
+
+function_rule(torch.lstm_cell)(_functional_cell("lstm_cell", "torch.lstm_cell"))
+function_rule(torch.gru_cell)(_functional_cell("gru_cell", "torch.gru_cell"))
+function_rule(torch.rnn_tanh_cell)(_functional_cell("rnn_cell", "torch.rnn_tanh_cell", nonlinearity="tanh"))
+function_rule(torch.rnn_relu_cell)(_functional_cell("rnn_cell", "torch.rnn_relu_cell", nonlinearity="relu"))
+
+
+def emit_layer(b, op, label, input, states, weights, *, batch_first, **attrs):
+    """The ``rnn`` / ``gru`` / ``lstm`` node: [output, h_n(, c_n)] Refs."""
+    _check_input(b, label, input)
+    unbatched = b.rank(input) == 2
+    if unbatched:  # (seq, features): a batch of one at dim 1, whatever batch_first says
+        input, states = _add_batch_dim(b, input, states, dim=1)
+    outputs = b.emit(op, [input, *states], params=weights, num_outputs=3 if op == "lstm" else 2,
+                     hidden_size=weights["weight_hh_l0"].shape[1], batch_first=batch_first and not unbatched,
+                     **attrs)
+    return [b.emit("squeeze", [o], dims=[1]) for o in outputs] if unbatched else outputs
+
+
+def emit_cell(b, op, label, input, states, weights, **attrs):
+    """The ``rnn_cell`` / ``gru_cell`` / ``lstm_cell`` node: [h'(, c')] Refs."""
+    _check_input(b, label, input)
+    unbatched = b.rank(input) == 1
+    if unbatched:
+        input, states = _add_batch_dim(b, input, states, dim=0)
+    outputs = b.emit(op, [input, *states], params=weights, num_outputs=2 if op == "lstm_cell" else 1,
+                     hidden_size=weights["weight_hh"].shape[1], **attrs)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    return [b.emit("squeeze", [o], dims=[0]) for o in outputs] if unbatched else outputs
+
+
+def _layer_param_names(num_layers, bidirectional, has_biases):
+    """torch's flat weight order: per layer, per direction, w_ih, w_hh(, b_ih, b_hh)."""
+    kinds = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if has_biases else [])
+    suffixes = ["", "_reverse"] if bidirectional else [""]
+    return [f"{kind}_l{layer}{suffix}" for layer in range(num_layers) for suffix in suffixes for kind in kinds]
+
+
+def _proj_size_refused(b, what):
+    return b.unsupported(
+        f"{what} (ONNX LSTM has no output projection and graphnn does not unroll "
+        "recurrences); use proj_size=0, e.g. with a nn.Linear on the outputs"
+    )
+
+
+def _check_input(b, label, input):
     if not isinstance(input, Ref):  # a PackedSequence, or a Python value
         raise b.unsupported(
             f"{label} on a {type(input).__name__} input (pass a padded tensor, not a PackedSequence)"
@@ -75,15 +135,25 @@ def _check_supported(b, module, input):
         )
 
 
-def _states(b, module, op, hx):
-    """The initial states as a list of Refs: [], [h0] or, for LSTMs, [h0, c0]."""
+def _states(b, label, op, hx):
+    """The initial states as a list of Refs: [], [h0] or, for LSTMs, [h0, c0]; [] when
+    they are all zeros."""
     if hx is None:
         return []
-    states = list(hx) if op.startswith("lstm") and isinstance(hx, (tuple, list)) else [hx]
-    if len(states) != (2 if op.startswith("lstm") else 1) or not all(isinstance(s, Ref) for s in states):
-        expected = "a tuple (h0, c0) of tensors" if op.startswith("lstm") else "a tensor h0"
-        raise b.unsupported(f"{layer_label(type(module))} with hx={hx!r} (expects {expected})")
-    return states
+    lstm = op.startswith("lstm")
+    states = list(hx) if lstm and isinstance(hx, (tuple, list)) else [hx]
+    if len(states) != (2 if lstm else 1) or not all(isinstance(s, Ref) for s in states):
+        expected = "a tuple (h0, c0) of tensors" if lstm else "a tensor h0"
+        raise b.unsupported(f"{label} with hx={hx!r} (expects {expected})")
+    return [] if all(_is_zeros(b, s) for s in states) else states
+
+
+def _is_zeros(b, ref):
+    """A constant of zeros, or a zero expanded to traced sizes (``torch.zeros(2, x.size(0), 4)``)."""
+    producer = b.graph.producer(ref.name)
+    if producer is not None and producer.op == "expand":
+        producer = b.graph.producer(producer.inputs[0])
+    return producer is not None and producer.op == "constant" and not producer.params["value"].any()
 
 
 def _add_batch_dim(b, input, states, dim):
