@@ -247,3 +247,13 @@ def test_broadcast_mismatch_is_a_shape_error():
 def test_unsupported_forms(fn):
     with pytest.raises(UnsupportedError):
         graphnn.trace(Wrap(fn), torch.randn(2, 3))
+
+
+@pytest.mark.parametrize("op, a, b, known", [
+    ("mul", "seq", 2, "2*seq"), ("sub", "seq", 1, "seq-1"), ("add", "2*seq", 3, "2*seq+3"),
+    ("floordiv", "2*seq", 2, "seq"), ("sub", "seq", "seq", 0), ("mul", 3, 4, 12), ("mul", "batch", "seq", "batch*seq"),
+    ("add", "layer1.0_d1", 1, None),  # a fresh dim named after a node is no expression
+])
+def test_size_arithmetic_keeps_symbols(op, a, b, known):
+    from graphnn.ops.elementwise import known_arithmetic
+    assert known_arithmetic(op, a, b) == known

@@ -123,3 +123,52 @@ def test_too_many_indices_is_a_shape_error():
 def test_refused_index_forms(fn):
     with pytest.raises(UnsupportedError):
         graphnn.trace(Wrap(fn), (torch.randn(2, 3), torch.tensor([0, 1])))
+
+
+# ------------------------------------------------------------------ slice_scatter (slice assignment)
+SCATTER = {
+    "middle": lambda x: torch.slice_scatter(x, x[:, :, :2] * -1, dim=2, start=1, end=3),
+    "head": lambda x: torch.slice_scatter(x, x[:, :1] * 2, dim=1, end=1),
+    "tail": lambda x: torch.slice_scatter(x, x[..., -2:] + 1, dim=-1, start=-2),
+    "whole_dim": lambda x: torch.slice_scatter(x, x * 3, dim=1),
+    "traced_end": lambda x: torch.slice_scatter(x, x[:, :, : x.size(2) - 1] - 1, dim=2, end=x.size(2) - 1),
+    "select": lambda x: torch.select_scatter(x, x[:, 1] * 2, 1, 1),
+    "select_last": lambda x: torch.select_scatter(x, x[..., -1] + 5, 3, -1),
+    "int_into_float": lambda x: torch.slice_scatter(x, (x[..., :2] * 4).long(), dim=3, start=3),
+}
+
+
+@pytest.mark.parametrize("name", SCATTER)
+def test_slice_scatter(name):
+    torch.manual_seed(0)
+    export_checked(Wrap(SCATTER[name]), torch.randn(*X))
+
+
+@pytest.mark.parametrize("fn, ops", [
+    (SCATTER["middle"], ["Slice", "Mul", "Slice", "Slice", "Concat"]),  # head, value, tail
+    (SCATTER["head"], ["Slice", "Mul", "Slice", "Concat"]),
+    (SCATTER["whole_dim"], ["Mul"]),  # writing a whole dim is the value itself
+])
+def test_slice_scatter_op_types(fn, ops):
+    models = export_checked(Wrap(fn), torch.randn(*X))
+    assert onnx_ops(models[18]) == ops
+
+
+def test_slice_scatter_of_a_wrong_shape_is_a_shape_error():
+    with pytest.raises(ShapeError, match=r"writes a \(2, 3, 3, 5\) tensor into a \(2, 3, 2, 5\) slice"):
+        graphnn.trace(Wrap(lambda x: torch.slice_scatter(x, torch.zeros(2, 3, 3, 5), dim=2, start=1, end=3)),
+                      torch.randn(*X), dynamic_batch=False)
+
+
+def test_slice_scatter_with_a_step_is_refused():
+    with pytest.raises(UnsupportedError, match="step 2"):
+        graphnn.trace(Wrap(lambda x: torch.slice_scatter(x, x[:, ::2], dim=1, step=2)), torch.randn(*X))
+
+
+def test_slicing_a_table_by_a_traced_size_keeps_the_symbol():
+    """self.pos[:x.size(1)] on a longer table has x's (dynamic) length, so it adds to x."""
+    table = torch.randn(32, 4)
+    model = Wrap(lambda x: x + table[: x.size(0)])
+    graph = graphnn.trace(model, torch.randn(6, 4))
+    assert graph.values[graph.outputs[0]].shape == ("batch", 4)
+    export_checked(model, torch.randn(6, 4))

@@ -195,3 +195,19 @@ def test_zeros_like_follows_the_dynamic_batch():
 def test_bad_permutation_dim_is_a_shape_error():
     with pytest.raises(ShapeError, match="has dim=3, out of range for a 3-d input"):
         graphnn.trace(Wrap(lambda x: x.transpose(1, 3)), torch.randn(*X))
+
+
+def test_new_ones_of_traced_sizes_follows_the_batch():
+    """x.new_ones(x.size(0), 3): a scalar expanded to the run-time sizes."""
+    model = Wrap(lambda x: x.new_ones(x.size(0), 3) * x.sum(1, keepdim=True))
+    models = export_checked(model, torch.randn(2, 5))
+    assert "Expand" in onnx_ops(models[18])
+
+
+def test_reshape_by_derived_dims_is_checked_with_algebra():
+    """(batch, 2, t, 4) -> (batch, 2*t, 4) where t is dynamic: equal products, no error."""
+    model = Wrap(lambda x: x.reshape(x.size(0), x.size(1), 2, -1).transpose(1, 2)
+                 .reshape(x.size(0), x.size(1) * 2, -1))
+    graph = graphnn.trace(model, torch.randn(2, 5, 8), dynamic_dims=[{0: "batch", 1: "seq"}])
+    assert graph.values[graph.outputs[0]].shape == ("batch", "2*seq", 4)
+    export_checked(model, torch.randn(2, 5, 8), dynamic_dims=[{0: "batch", 1: "seq"}])
