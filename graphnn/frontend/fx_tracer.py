@@ -19,8 +19,8 @@ import torch.fx as fx
 
 from graphnn.errors import GraphnnError, TraceError, UnsupportedError
 from graphnn.frontend.rules import (
-    Builder, Ref, ShapeRef, function_label, function_rule_for, layer_label, method_rule_for, module_rule_for,
-    supported_layers,
+    Builder, Ref, ShapeRef, function_label, function_rule_for, method_rule_for, module_rule_for,
+    unsupported_layer,
 )
 from graphnn.ir import Graph
 from graphnn.modes import eval_mode
@@ -206,10 +206,7 @@ class _Replay:
         builder = self._builder(fx_node, fx_node.target, fx_node.target, cls, what=fx_node.target)
         rule = module_rule_for(module)
         if rule is None:
-            raise UnsupportedError(
-                f"{builder.where}: layer {layer_label(type(module))} is not supported by graphnn yet "
-                f"(`graphnn layers` lists the {len(supported_layers())} supported ones)"
-            )
+            raise unsupported_layer(builder.where, module)
         args, kwargs = self._resolve(fx_node)
         return rule(builder, module, *args, **kwargs)
 

@@ -92,6 +92,21 @@ def supported_layers() -> list[str]:
     return sorted({layer_label(cls) for cls in _MODULE_RULES})
 
 
+# Advice for layer families graphnn refuses as a whole, by the start of their public path.
+_LAYER_HINTS = {
+    "torch.ao.nn.quantized.dynamic.": "quantize only the Linear layers, which graphnn converts: "
+                                      "quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)",
+}
+
+
+def unsupported_layer(where: str, module: torch.nn.Module) -> UnsupportedError:
+    """The one message for a layer without a rule: which layer, where, and what to do."""
+    label = layer_label(type(module))
+    hint = next((h for prefix, h in _LAYER_HINTS.items() if label.startswith(prefix)),
+                f"`graphnn layers` lists the {len(supported_layers())} supported ones")
+    return UnsupportedError(f"{where}: layer {label} is not supported by graphnn yet ({hint})")
+
+
 def layer_label(cls: type) -> str:
     """A layer class as users spell it: ``nn.LSTM`` for torch.nn, else its public path
     (``torch.ao.nn.quantized.dynamic.LSTM``, not ``nn.LSTM``: the two are different layers)."""
@@ -183,7 +198,7 @@ class Builder:
         rule = module_rule_for(module)
         child = self.child(attr, module)
         if rule is None:
-            raise UnsupportedError(f"{child.where}: layer {layer_label(type(module))} is not supported by graphnn yet")
+            raise unsupported_layer(child.where, module)
         return rule(child, module, *args, **kwargs)
 
     def constant(self, value: Any, dtype: Optional[str] = None, name: Optional[str] = None) -> Ref:
