@@ -254,6 +254,12 @@ def test_class_weight_computed_in_forward_is_refused():
                       dynamic_dims=BATCH)
 
 
+def test_label_smoothing_over_a_dynamic_class_dim_is_refused():
+    scores, labels = scores_and_labels()
+    with pytest.raises(UnsupportedError, match=r"label_smoothing with a number of classes \(classes\) that varies"):
+        graphnn.trace(nn.CrossEntropyLoss(label_smoothing=0.1), (scores, labels), dynamic_dims=[{1: "classes"}])
+
+
 def test_target_of_the_wrong_shape_is_a_shape_error():
     scores, labels = scores_and_labels()
     with pytest.raises(ShapeError, match=r"expects a target of one class index per sample \(batch\), gets \(6\) "

@@ -40,6 +40,11 @@ def _class_loss(b, op, input, target, weight, ignore_index, reduction, **attrs):
 def _cross_entropy(b, input, target, weight, ignore_index, reduction, label_smoothing):
     if not 0.0 <= label_smoothing <= 1.0:
         raise b.unsupported(f"label_smoothing={label_smoothing} (torch wants a value in [0, 1])")
+    shape = b.shape(input)
+    classes = shape[1 if len(shape) >= 2 else 0] if shape else None
+    if label_smoothing > 0 and not isinstance(classes, int):
+        raise b.unsupported(f"label_smoothing with a number of classes ({classes}) that varies at run time "
+                            f"(smoothing spreads label_smoothing / classes; keep the class dim static)")
     probabilities = b.dtype(target) not in ("int64", "int32")
     return _class_loss(b, "cross_entropy", input, target, weight, ignore_index, reduction,
                        label_smoothing=float(label_smoothing), probabilities=probabilities)
