@@ -19,7 +19,7 @@ def recurrent_layer(node, x, *states):
     _check_features(node, x)
     batch = x.shape[0] if node.attrs["batch_first"] else x.shape[1]
     state = TensorType((node.attrs["num_layers"] * directions, batch, hidden), x.dtype)
-    _check_states(states, state)
+    _check_states(states, state, batch_dim=1)
     output = TensorType(x.shape[:2] + (directions * hidden,), x.dtype)
     return [output] + [state] * (2 if node.op == "lstm" else 1)
 
@@ -30,7 +30,7 @@ def recurrent_cell(node, x, *states):
         raise ShapeMismatch(f"expects a 2-d input (batch, features) or a 1-d unbatched one, gets {fmt(x.shape)}")
     _check_features(node, x)
     state = TensorType((x.shape[0], node.attrs["hidden_size"]), x.dtype)
-    _check_states(states, state)
+    _check_states(states, state, batch_dim=0)
     return [state] * (2 if node.op == "lstm_cell" else 1)
 
 
@@ -40,12 +40,15 @@ def _check_features(node, x):
         raise ShapeMismatch(f"expects {weight.shape[1]} input features, gets {x.shape[-1]}")
 
 
-def _check_states(states, expected):
-    """Each given state has the expected shape; a symbolic dim matches any size, since
-    the default dynamic dims cannot know that dim 1 of h0 is the batch."""
+def _check_states(states, expected, batch_dim):
+    """Each given state has exactly the expected shape. A dynamic dim in one and a fixed
+    size in the other means the dynamic dims were not named for the states (by default
+    only dim 0 of an input is the batch), which would fail once the batch changes."""
     for name, state in zip(("h0", "c0"), states):
-        same = len(state.shape) == len(expected.shape) and all(
-            a == b or not isinstance(a, int) or not isinstance(b, int) for a, b in zip(state.shape, expected.shape)
-        )
-        if not same:
-            raise ShapeMismatch(f"expects {name} of shape {fmt(expected.shape)}, gets {fmt(state.shape)}")
+        if tuple(state.shape) == tuple(expected.shape):
+            continue
+        detail = f"expects {name} of shape {fmt(expected.shape)}, gets {fmt(state.shape)}"
+        if any(not isinstance(d, int) for d in state.shape + expected.shape):
+            detail += (f" (the batch is dim {batch_dim} of the states: name every input's dynamic dims, "
+                       "e.g. dynamic_dims=[{0: 'seq', 1: 'batch'}, {1: 'batch'}] or --dynamic)")
+        raise ShapeMismatch(detail)

@@ -314,3 +314,11 @@ def test_wrong_initial_state_is_a_shape_error():
     with pytest.raises(ShapeError, match=r"expects h0 of shape \(2, batch, 4\), gets \(1, batch, 4\)"):
         graphnn.trace(Recurrent(nn.GRU(6, 4, num_layers=2)), (torch.randn(5, 2, 6), torch.randn(1, 2, 4)),
                       dynamic_dims=[{1: "batch"}, {1: "batch"}])
+
+
+def test_initial_state_left_static_under_a_dynamic_batch_says_how_to_name_it():
+    """By default only dim 0 of an input is the batch; h0's batch (dim 1) would stay fixed
+    and fail once the batch changes: a ShapeError at trace time says what to declare."""
+    with pytest.raises(ShapeError, match=r"expects h0 of shape \(1, batch, 4\), gets \(1, 2, 4\) \(the batch is "
+                                          r"dim 1 of the states: name every input's dynamic dims"):
+        graphnn.trace(Recurrent(nn.GRU(6, 4, batch_first=True)), (torch.randn(2, 5, 6), torch.randn(1, 2, 4)))
