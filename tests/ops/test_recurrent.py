@@ -210,14 +210,16 @@ def test_zero_initial_state_is_left_to_the_onnx_default():
         assert all(len(n.input) <= 4 for n in model.graph.node if n.op_type == "GRU")  # no initial_h
 
 
+SEQ_FIRST, BATCH_FIRST, STATE = {1: "batch"}, {0: "batch"}, {1: "batch"}
 EXPORT_FRONTEND = {  # torch.export records aten.lstm / aten.gru_cell...: the functional rules
-    "lstm_downstream": (lambda: LastStep(nn.LSTM, True), (3, 5, 6), None),
-    "gru_with_state": (lambda: Recurrent(nn.GRU(6, 4, num_layers=2)), (5, 3, 6), (2, 3, 4)),
+    # name: (model, input shapes, dynamic dims)
+    "lstm_downstream": (lambda: LastStep(nn.LSTM, True), [(3, 5, 6)], [BATCH_FIRST]),
+    "gru_with_state": (lambda: Recurrent(nn.GRU(6, 4, num_layers=2)), [(5, 3, 6), (2, 3, 4)], [SEQ_FIRST, STATE]),
     "rnn_relu_bidirectional": (lambda: Recurrent(nn.RNN(6, 4, nonlinearity="relu", bidirectional=True)),
-                               (5, 3, 6), None),
-    "lstm_cell": (lambda: Cell(nn.LSTMCell(6, 4)), (3, 6), None),
-    "gru_cell_with_state": (lambda: Cell(nn.GRUCell(6, 4)), (3, 6), (3, 4)),
-    "rnn_tanh_cell_no_bias": (lambda: Cell(nn.RNNCell(6, 4, bias=False)), (3, 6), None),
+                               [(5, 3, 6)], [SEQ_FIRST]),
+    "lstm_cell": (lambda: Cell(nn.LSTMCell(6, 4)), [(3, 6)], [{0: "batch"}]),
+    "gru_cell_with_state": (lambda: Cell(nn.GRUCell(6, 4)), [(3, 6), (3, 4)], [{0: "batch"}, {0: "batch"}]),
+    "rnn_tanh_cell_no_bias": (lambda: Cell(nn.RNNCell(6, 4, bias=False)), [(3, 6)], [{0: "batch"}]),
 }
 
 
@@ -226,13 +228,13 @@ EXPORT_FRONTEND = {  # torch.export records aten.lstm / aten.gru_cell...: the fu
 def test_torch_export_frontend(name):
     """torch.export fixes the sequence length (it specializes on it), so only the batch varies."""
     torch.manual_seed(0)
-    make, shape, state = EXPORT_FRONTEND[name]
-    inputs = (torch.randn(*shape),) + ((torch.randn(*state),) if state else ())
-    batch_dim = 1 if len(shape) == 3 and not name.startswith("lstm_downstream") else 0
-    dims = [{batch_dim: "batch"}] + ([{len(state) - 2: "batch"}] if state else [])
-    models = export_checked(make(), inputs, dynamic_dims=dims, frontend="export")
+    make, shapes, dims = EXPORT_FRONTEND[name]
+    models = export_checked(make(), tuple(torch.randn(*s) for s in shapes), dynamic_dims=dims, frontend="export")
+    expected = 1 if name == "rnn_relu_bidirectional" else 2  # layers, or the Cell model's two steps
     for model in models.values():
-        assert not {"Loop", "Scan", "MatMul"} & set(onnx_ops(model))
+        ops = onnx_ops(model)
+        assert sum(ops.count(op) for op in ("RNN", "LSTM", "GRU")) == expected
+        assert not {"Loop", "Scan", "MatMul"} & set(ops)
 
 
 def test_functional_lstm_with_projection_weights_is_refused():
