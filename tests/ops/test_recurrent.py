@@ -324,3 +324,27 @@ def test_initial_state_left_static_under_a_dynamic_batch_says_how_to_name_it():
     with pytest.raises(ShapeError, match=r"expects h0 of shape \(1, batch, 4\), gets \(1, 2, 4\) \(the batch is "
                                           r"dim 1 of the states: name every input's dynamic dims"):
         graphnn.trace(Recurrent(nn.GRU(6, 4, batch_first=True)), (torch.randn(2, 5, 6), torch.randn(1, 2, 4)))
+
+
+class CellLoop(nn.Module):
+    """A hand-written loop over time: fx cannot trace range(x.size(1)), torch.export can
+    (the auto frontend falls back to it); zero initial states are dropped."""
+
+    def __init__(self):
+        super().__init__()
+        self.cell = nn.LSTMCell(6, 4)
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        h, c = torch.zeros(x.size(0), 4), torch.zeros(x.size(0), 4)
+        for t in range(x.size(1)):
+            h, c = self.cell(x[:, t], (h, c))
+        return self.fc(h)
+
+
+def test_cell_in_a_python_loop_via_the_auto_frontend():
+    torch.manual_seed(0)
+    models = export_checked(CellLoop(), torch.randn(3, 5, 6))
+    for model in models.values():
+        lstms = [n for n in model.graph.node if n.op_type == "LSTM"]
+        assert len(lstms) == 5 and len(lstms[0].input) == 4  # one per step; the first: X W R B, no states
