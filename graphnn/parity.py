@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from graphnn.errors import ShapeError
 from graphnn.inputs import ModelInputs
 from graphnn.modes import eval_mode
 from graphnn.runtime import Runtime
@@ -120,6 +121,23 @@ def torch_outputs(model: torch.nn.Module, inputs: ModelInputs,
     return [to_numpy(t) for t in flatten_outputs(result)]
 
 
+def _torch_outputs_at(model: torch.nn.Module, inputs: ModelInputs, tensors: list, sizes: dict,
+                      is_example: bool) -> list[np.ndarray]:
+    """torch's outputs; a model that fails in torch at another size than the example's was
+    given a dim as dynamic that is not (the batch of a sequence-first RNN is dim 1): say so."""
+    if is_example:
+        return torch_outputs(model, inputs, tensors)
+    try:
+        return torch_outputs(model, inputs, tensors)
+    except Exception as exc:  # the user's model refused these sizes
+        shown = ", ".join(f"{symbol}={size}" for symbol, size in sizes.items())
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ShapeError(
+            f"the model fails in torch when its dynamic dims are {shown} ({detail}); if these dims are not "
+            f"really dynamic, name the ones that are (--dynamic 0=seq,1=batch / dynamic_dims=...) or use --static"
+        ) from None
+
+
 def size_plans(symbols: dict[str, int]) -> list[dict[str, int]]:
     """The sizes parity runs at: the example's, then two others for every dynamic dim
     (``batch`` 1 and 3, or 2 for the example's own; any other dim one longer, then one
@@ -146,7 +164,7 @@ def check(model: torch.nn.Module, runtime: Runtime, inputs: ModelInputs, output_
     example_sizes = inputs.symbols
     for sizes in size_plans(example_sizes):
         tensors = list(inputs.tensors) if sizes == example_sizes else inputs.resized(sizes, generator)
-        expected = torch_outputs(model, inputs, tensors)
+        expected = _torch_outputs_at(model, inputs, tensors, sizes, sizes == example_sizes)
         actual = runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in tensors))))
         report.runs.append(ParityRun(sizes, [
             compare(name, e, a, atol, rtol) for name, e, a in zip(output_names, expected, actual)

@@ -11,9 +11,10 @@ import torch
 import torch.nn as nn
 
 import graphnn
-from graphnn.errors import InputSpecError
+from graphnn.errors import InputSpecError, ShapeError
 from graphnn.inputs import like, model_inputs, parse_dynamic_spec
 from graphnn.parity import size_plans
+from tests.parity_utils import Wrap
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -198,3 +199,17 @@ def test_lazy_conv_and_batch_norm_are_materialized_from_the_example():
     assert result.report.ok
     assert [type(m).__name__ for m in model] == ["Conv2d", "BatchNorm2d", "ReLU", "Flatten", "Linear"]
     assert [n.op_type for n in result.onnx_model.graph.node].count("BatchNormalization") == 0  # folded
+
+
+def test_a_dim_that_is_not_really_dynamic_is_named_in_the_error():
+    class FixedBatch(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("scale", torch.full((4, 3), 2.0))
+
+        def forward(self, x):  # torch itself needs a batch of 4
+            return x * self.scale
+
+    doubled = graphnn.export(Wrap(lambda x: x * 2), torch.randn(4, 3)).onnx_model  # batch is dynamic
+    with pytest.raises(ShapeError, match="the model fails in torch when its dynamic dims are batch=3 "):
+        graphnn.check_parity(FixedBatch(), torch.randn(4, 3), doubled)
