@@ -13,6 +13,7 @@ back into its base with ``scatter_back``.
 """
 from __future__ import annotations
 
+import inspect
 import operator
 from typing import Any, Callable, Optional
 
@@ -23,6 +24,8 @@ from graphnn.frontend.layers.elementwise import cast, default_float
 from graphnn.frontend.layers.indexing import index_tensor
 from graphnn.frontend.layers.shape import checked_dim, emit_expand, emit_reshape, filled, shape_of, size_entries
 from graphnn.frontend.rules import Ref, function_label, function_rule_for, method_rule_for
+from graphnn.ops.dims import broadcast
+from graphnn.ops.registry import ShapeMismatch
 from graphnn.tensors import dtype_name
 
 Rule = Callable[..., Any]
@@ -71,22 +74,54 @@ def rule_for(target: Any) -> Optional[Rule]:
     if adapter is not None:
         return adapter
     rule = _torch_rule(name)
-    return None if rule is None else _without_placement(rule)
+    return None if rule is None else _bound_by_schema(rule, target)
+
+
+# ATen names of functions in torch's sub-namespaces: aten.linalg_vector_norm is torch.linalg.vector_norm.
+_PREFIXED = {"linalg_": torch.linalg, "special_": torch.special}
 
 
 def _torch_rule(name: str) -> Optional[Rule]:
-    """The rule of ``F.<name>``, ``torch.<name>`` or ``Tensor.<name>``, whichever exists."""
-    for namespace in (F, torch):
-        function = getattr(namespace, name, None)
+    """The rule of ``F.<name>``, ``torch.<name>`` (``torch.linalg.<rest>`` for ``linalg_<rest>``)
+    or ``Tensor.<name>``, whichever exists."""
+    candidates = [(F, name), (torch, name)]
+    candidates += [(namespace, name[len(prefix):]) for prefix, namespace in _PREFIXED.items() if name.startswith(prefix)]
+    for namespace, attr in candidates:
+        function = getattr(namespace, attr, None)
         rule = function_rule_for(function) if function is not None else None
         if rule is not None:
             return rule
     return method_rule_for(name)
 
 
-def _without_placement(rule: Rule) -> Rule:
+def _bound_by_schema(rule: Rule, target: torch._ops.OpOverload) -> Rule:
+    """The rule called with an ATen call's arguments: positionally while the schema's
+    argument names agree with the rule's parameters, by name from the first argument the
+    rule takes under another position (``aten.mse_loss(self, target, reduction)`` against
+    ``F.mse_loss(input, target, size_average, reduce, reduction)``); ATen's int reductions
+    become torch's strings."""
+    schema = [a.name for a in target._schema.arguments]
+    try:
+        params = list(inspect.signature(rule).parameters.values())[1:]  # after the builder
+    except (TypeError, ValueError):
+        params = []
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
     def call(b, *args, **kwargs):
-        return rule(b, *args, **{k: v for k, v in kwargs.items() if k not in _PLACEMENT})
+        positional, named = [], {k: v for k, v in kwargs.items() if k not in _PLACEMENT}
+        for i, value in enumerate(args):
+            param = params[i] if i < len(params) else None
+            name = schema[i] if i < len(schema) else None
+            if named or (i > 0 and param is not None and param.kind != param.VAR_POSITIONAL
+                         and name != param.name and name in names):
+                if name not in names:
+                    raise b.unsupported(f"{label(target)}'s argument {name} (its torch function has no such parameter)")
+                named[name] = value
+            else:
+                positional.append(value)
+        if isinstance(named.get("reduction"), int):
+            named["reduction"] = _REDUCTIONS[named["reduction"]]
+        return rule(b, *positional, **named)
     return call
 
 
@@ -190,6 +225,55 @@ def _values_only(function: Any) -> Rule:
     return call
 
 
+def _with_indices(function: Any) -> Rule:
+    """``aten.max_pool2d_with_indices``: F.max_pool2d(..., return_indices=True)."""
+    def call(b, x, *args):
+        return function_rule_for(function)(b, x, *args, return_indices=True)
+    return call
+
+
+def _broadcast_tensors(b, tensors):
+    """Each tensor expanded to the common shape (a dynamic dim's size read from a tensor that has it)."""
+    target = ()
+    for t in tensors:
+        try:
+            target = broadcast(target, b.shape(t))
+        except ShapeMismatch as exc:
+            raise b.shape_error(str(exc)) from None
+    out = []
+    for t in tensors:
+        if b.shape(t) == target:
+            out.append(t)
+            continue
+        entries = []
+        for i, dim in enumerate(target):
+            owner = next((u for u in tensors if _dim_at(b, u, i, len(target)) == dim), None)
+            entries.append(dim if isinstance(dim, int) else _size(b, owner, i - (len(target) - b.rank(owner))))
+        out.append(emit_expand(b, t, entries))
+    return out
+
+
+def _dim_at(b, x, i, rank):
+    shape = b.shape(x)
+    j = i - (rank - len(shape))
+    return shape[j] if j >= 0 else None
+
+
+_REDUCTIONS = {0: "none", 1: "mean", 2: "sum"}  # ATen's reduction enum
+
+
+def _bag(b, weight, indices, offsets, scale_grad_by_freq=False, mode=0, sparse=False, per_sample_weights=None,
+         include_last_offset=False, padding_idx=None):
+    """(output, offset2bag, bag_size, max_indices): only the output is converted."""
+    rule = function_rule_for(F.embedding_bag)
+    if rule is None:
+        raise b.unsupported("F.embedding_bag")
+    out = rule(b, indices, weight, offsets, scale_grad_by_freq=scale_grad_by_freq, mode=("sum", "mean", "max")[mode],
+               per_sample_weights=per_sample_weights, include_last_offset=include_last_offset,
+               padding_idx=None if padding_idx == -1 else padding_idx)
+    return out, None, None, None
+
+
 def _scalar_tensor(b, value, *, dtype=None, **placement):
     return b.constant(value, dtype=dtype_name(dtype) if dtype is not None else default_float())
 
@@ -204,12 +288,14 @@ def _elu(b, x, alpha=1.0, scale=1.0, input_scale=1.0):
     return function_rule_for(F.elu)(b, x, alpha)
 
 
-def _interpolate(mode: str) -> Rule:
+def _interpolate(mode: str, antialias: bool = False) -> Rule:
+    """``aten.upsample_<mode>.vec(x, output_size[, align_corners], scale_factors)``: F.interpolate."""
     def call(b, x, output_size, *rest):
         align_corners = rest[0] if rest and isinstance(rest[0], bool) else None
         scales = rest[-1] if rest and isinstance(rest[-1], (list, tuple)) else None
+        extra = {"antialias": True} if antialias else {}
         return function_rule_for(F.interpolate)(b, x, size=output_size, scale_factor=scales, mode=mode,
-                                                align_corners=align_corners)
+                                                align_corners=align_corners, **extra)
     return call
 
 
@@ -258,8 +344,29 @@ ADAPTERS: dict[str, Rule] = {
     "adaptive_max_pool1d": _values_only(F.adaptive_max_pool1d),
     "adaptive_max_pool2d": _values_only(F.adaptive_max_pool2d),
     "adaptive_max_pool3d": _values_only(F.adaptive_max_pool3d),
+    "upsample_nearest1d.vec": _interpolate("nearest"),
     "upsample_nearest2d.vec": _interpolate("nearest"),
+    "upsample_nearest3d.vec": _interpolate("nearest"),
+    "upsample_linear1d.vec": _interpolate("linear"),
     "upsample_bilinear2d.vec": _interpolate("bilinear"),
+    "upsample_trilinear3d.vec": _interpolate("trilinear"),
+    "upsample_bicubic2d.vec": _interpolate("bicubic"),
+    "_upsample_bilinear2d_aa.vec": _interpolate("bilinear", antialias=True),
+    "_upsample_bicubic2d_aa.vec": _interpolate("bicubic", antialias=True),
+    "max_pool1d_with_indices": _with_indices(F.max_pool1d),
+    "max_pool2d_with_indices": _with_indices(F.max_pool2d),
+    "max_pool3d_with_indices": _with_indices(F.max_pool3d),
+    "broadcast_tensors": _broadcast_tensors,
+    "split_with_sizes": _via(torch.split, lambda x, sizes, dim=0: ((x, list(sizes), dim), {})),
+    "log_sigmoid": _via(F.logsigmoid, lambda x: ((x,), {})),
+    "numpy_T": lambda b, x: b.emit("transpose", [x], perm=list(reversed(range(b.rank(x))))),
+    "embedding_bag": _bag,
+    "cross_entropy_loss": _via(F.cross_entropy, lambda x, target, weight=None, reduction=1, ignore_index=-100,
+                               label_smoothing=0.0: ((x, target, weight), {
+                                   "reduction": _REDUCTIONS[reduction], "ignore_index": ignore_index,
+                                   "label_smoothing": label_smoothing})),
+    "nll_loss_nd": _via(F.nll_loss, lambda x, target, weight=None, reduction=1, ignore_index=-100: (
+        (x, target, weight), {"reduction": _REDUCTIONS[reduction], "ignore_index": ignore_index})),
 }
 
 
