@@ -75,3 +75,23 @@ def test_batch_dim_is_symbolic_unless_static():
     assert graph.values["input"].shape == ("batch", 3) and graph.symbols == {"batch": 4}
     static = graphnn.trace(nn.Linear(3, 2), torch.randn(4, 3), dynamic_batch=False)
     assert static.values["input"].shape == (4, 3) and static.symbols == {}
+
+
+def _scaled_softmax(x, scale):  # kept opaque by torch.fx.wrap, as torchvision's Swin does
+    return torch.softmax(x * scale, dim=-1)
+
+
+torch.fx.wrap("_scaled_softmax")
+
+
+def test_a_function_fx_keeps_opaque_falls_back_to_torch_export():
+    class UsesWrapped(nn.Module):
+        def forward(self, x):
+            return _scaled_softmax(x, 0.5) + 1
+
+    notes = []
+    graph = graphnn.trace(UsesWrapped(), torch.randn(2, 5), log=notes.append)
+    assert graph.frontend == "export"
+    assert "kept the Python function" in notes[0] and "_scaled_softmax" in notes[0]
+    result = graphnn.export(UsesWrapped(), torch.randn(2, 5))
+    assert result.report.ok and result.graph.frontend == "export"

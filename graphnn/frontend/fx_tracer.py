@@ -218,6 +218,9 @@ class _Replay:
         label = function_label(target)
         builder = self._builder(fx_node, fx_node.name, what=label)
         rule = function_rule_for(target)
+        if rule is None and _is_python_function(target):
+            raise TraceError(f"torch.fx kept the Python function {label} opaque (torch.fx.wrap) at "
+                             f"{builder.where}; torch.export traces through it")
         if rule is None:
             raise UnsupportedError(f"{builder.where}: function {label} is not supported by graphnn yet")
         return rule(builder, *args, **kwargs)
@@ -234,6 +237,13 @@ class _Replay:
 
     def _set_outputs(self, fx_node: fx.Node) -> None:
         set_graph_outputs(self.graph, fx.node.map_arg(fx_node.args[0], lambda n: self.env[n]))
+
+
+def _is_python_function(target: Any) -> bool:
+    """A function written in Python outside torch (a model's helper that fx.wrap keeps as one
+    call, as torchvision's Swin does): fx cannot see inside it, torch.export can."""
+    code = getattr(target, "__code__", None)
+    return code is not None and not code.co_filename.startswith(_TORCH_DIR)
 
 
 def _fetch_attr(model: torch.nn.Module, target: str) -> Any:
