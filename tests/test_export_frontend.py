@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import graphnn
 from cli.main import main as cli
-from graphnn.errors import GraphnnError, TraceError
+from graphnn.errors import GraphnnError, ShapeError, TraceError
 from graphnn.loader import load
 from tests.parity_utils import export_checked, onnx_ops
 
@@ -229,3 +229,19 @@ def test_faster_than_torch_onnx_dynamo_export(tmp_path):
     torch.onnx.export(model, (x,), str(tmp_path / "torch.onnx"), dynamo=True)
     theirs = time.perf_counter() - start
     assert ours < theirs / 2, (ours, theirs)
+
+
+class WrongChannels(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3), nn.Conv2d(16, 8, 3))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def test_a_layer_that_does_not_fit_is_a_shape_error_naming_it():
+    """torch.export runs the model on fake tensors, so torch itself finds the misfit: the
+    error still names the layer and the user's line."""
+    with pytest.raises(ShapeError, match=r"^body\.1 \(test_export_frontend\.py:\d+\) fails in torch: .*16 channels"):
+        graphnn.trace(WrongChannels(), (torch.randn(2, 3, 9, 9),), frontend="export")

@@ -108,19 +108,21 @@ def _bound_by_schema(rule: Rule, target: torch._ops.OpOverload) -> Rule:
     names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
     def call(b, *args, **kwargs):
+        args = [_REDUCTIONS[v] if i < len(schema) and schema[i] == "reduction" and isinstance(v, int) else v
+                for i, v in enumerate(args)]
         positional, named = [], {k: v for k, v in kwargs.items() if k not in _PLACEMENT}
+        by_name = False
         for i, value in enumerate(args):
             param = params[i] if i < len(params) else None
             name = schema[i] if i < len(schema) else None
-            if named or (i > 0 and param is not None and param.kind != param.VAR_POSITIONAL
-                         and name != param.name and name in names):
+            by_name = by_name or (i > 0 and param is not None and param.kind != param.VAR_POSITIONAL
+                                  and name != param.name and name in names)
+            if by_name:
                 if name not in names:
                     raise b.unsupported(f"{label(target)}'s argument {name} (its torch function has no such parameter)")
                 named[name] = value
             else:
                 positional.append(value)
-        if isinstance(named.get("reduction"), int):
-            named["reduction"] = _REDUCTIONS[named["reduction"]]
         return rule(b, *positional, **named)
     return call
 
@@ -172,7 +174,8 @@ def _numel(b, x):
 
 
 def _passthrough(b, x, *args, **kwargs):
-    """``lift_fresh_copy`` of a constant, ``alias``: the same tensor, no node."""
+    """``lift_fresh_copy`` of a constant, ``alias``, ``detach``: the same tensor, no node (so a
+    constant stays a constant that rules can read)."""
     return x
 
 
@@ -311,6 +314,7 @@ ADAPTERS: dict[str, Rule] = {
     "index_put": _index_put,
     "lift_fresh_copy": _passthrough,
     "alias": _passthrough,
+    "detach": _passthrough,  # torch.tensor(...) in forward is lift_fresh_copy + detach_ of a constant
     "_assert_tensor_metadata": _dropped,
     "_assert_scalar": _dropped,
     "_assert_async": _dropped,

@@ -27,7 +27,7 @@ import torch
 import torch.fx as fx
 import torch.utils._pytree as pytree
 
-from graphnn.errors import GraphnnError, TraceError, UnsupportedError
+from graphnn.errors import GraphnnError, ShapeError, TraceError, UnsupportedError
 from graphnn.frontend import aten
 from graphnn.frontend.fx_tracer import (
     _is_user_file, _trace_bare_layer, _user_line_of, add_graph_inputs, set_graph_outputs, unwrap_parallel,
@@ -67,7 +67,7 @@ def export_program(model: torch.nn.Module, inputs: ModelInputs) -> torch.export.
     except GraphnnError:
         raise
     except Exception as exc:  # torch.export raises many kinds; all mean "this forward does not export"
-        raise _trace_error(exc, inputs) from None
+        raise (_layer_error(model, exc, inputs) or _trace_error(exc, inputs)) from None
 
 
 def _dynamic_shapes(inputs: ModelInputs) -> Any:
@@ -87,6 +87,27 @@ def _size_one_is_not_special():
         return _config.patch(backed_size_oblivious=True)
     except (ImportError, AttributeError):  # older torch: no such switch
         return contextlib.nullcontext()
+
+
+def _layer_error(model: torch.nn.Module, exc: BaseException, inputs: ModelInputs) -> Optional[ShapeError]:
+    """torch.export runs the model on fake tensors, so a layer that does not fit its input
+    (a conv expecting 16 channels) fails inside torch: name that layer and the user's line,
+    as graphnn's own shape errors do."""
+    if not isinstance(exc, (RuntimeError, ValueError, IndexError)) or type(exc).__module__.startswith("torch._"):
+        return None
+    paths = {id(module): path for path, module in model.named_modules()}
+    layer, tb = None, exc.__traceback__
+    while tb is not None:
+        owner = tb.tb_frame.f_locals.get("self") if tb.tb_frame.f_code.co_name == "forward" else None
+        if isinstance(owner, torch.nn.Module) and id(owner) in paths and _is_torch_layer(owner):
+            layer = paths[id(owner)] or type(owner).__name__.lower()
+        tb = tb.tb_next
+    if layer is None:
+        return None
+    feeds = ", ".join("x".join(map(str, item.example.shape)) or "scalar" for item in inputs.items)
+    message = str(exc).strip().splitlines()[0]
+    line = _user_line_of(exc).split(": ")[0]  # model.py:14, as shape errors name lines
+    return ShapeError(f"{layer} ({line}) fails in torch: {message} for input {feeds}")
 
 
 _DATA_DEPENDENT = ("data-dependent", "data dependent", "GuardOnDataDependentSymNode")
