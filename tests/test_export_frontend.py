@@ -245,3 +245,26 @@ def test_a_layer_that_does_not_fit_is_a_shape_error_naming_it():
     error still names the layer and the user's line."""
     with pytest.raises(ShapeError, match=r"^body\.1 \(test_export_frontend\.py:\d+\) fails in torch: .*16 channels"):
         graphnn.trace(WrongChannels(), (torch.randn(2, 3, 9, 9),), frontend="export")
+
+
+class KeywordsInDictOut(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, input_ids, attention_mask):
+        hidden = self.embed(input_ids) * attention_mask.unsqueeze(-1)
+        return {"logits": self.head(hidden), "hidden": hidden}
+
+
+def test_keyword_inputs_and_named_outputs_as_under_fx():
+    inputs = {"input_ids": torch.randint(0, 20, (2, 5)), "attention_mask": torch.ones(2, 5)}
+    dims = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"}}
+    model = KeywordsInDictOut().eval()
+    exported = graphnn.trace(model, inputs, frontend="export", dynamic_dims=dims)
+    traced = graphnn.trace(model, inputs, frontend="fx", dynamic_dims=dims)
+    assert exported.inputs == traced.inputs == ["input_ids", "attention_mask"]
+    assert exported.output_names == traced.output_names == ["logits", "hidden"]
+    assert [exported.values[o].shape for o in exported.outputs] == [("batch", "seq", 3), ("batch", "seq", 8)]
+    export_checked(model, inputs, frontend="export", dynamic_dims=dims)
