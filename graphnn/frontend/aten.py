@@ -375,14 +375,14 @@ ADAPTERS: dict[str, Rule] = {
 
 
 # ------------------------------------------------------------------ writes into views
-def scatter_back(b, view_op: Any, base: Ref, value: Ref, *view_args: Any) -> Ref:
+def scatter_back(b, view_op: Any, base: Ref, value: Ref, *view_args: Any, **view_kwargs: Any) -> Ref:
     """``base`` with the part ``view_op(base, *view_args)`` replaced by ``value``: how a
     write into a view (``z[:, :4] = 0`` is slice + fill_) changes the tensor viewed."""
     name = f"{_name(view_op)}.{view_op._overloadname}"
     if name == "slice.Tensor":
-        return function_rule_for(torch.slice_scatter)(b, base, value, *view_args)
+        return function_rule_for(torch.slice_scatter)(b, base, value, *view_args, **view_kwargs)
     if name == "select.int":
-        return function_rule_for(torch.select_scatter)(b, base, value, *view_args)
+        return function_rule_for(torch.select_scatter)(b, base, value, *view_args, **view_kwargs)
     if name in ("alias.default", "detach.default"):
         return value
     raise b.unsupported(f"writing into the result of {label(view_op)} (only slices and x[i] can be assigned to)")

@@ -18,6 +18,7 @@ to the user's names, so derived sizes stay symbolic (``2*seq``). Slice assignmen
 from __future__ import annotations
 
 import contextlib
+import math
 import operator
 import os
 import re
@@ -204,17 +205,11 @@ class _Replay:
     def _module_tensor(self, node: fx.Node, target: str) -> Ref:
         """A parameter or buffer as a constant named after it; the model's own tensor, so
         tied weights stay one tensor (one initializer)."""
-        try:
-            tensor = self.model.get_parameter(target) if target in self.program.state_dict else None
-        except AttributeError:
-            tensor = None
+        tensor = _model_tensor(self.model, target)
         if tensor is None:
-            tensor = self.program.state_dict.get(target, self.program.constants.get(target))
+            tensor = self.program.constants.get(target)  # a tensor made in forward (torch.tensor([...]))
         if tensor is None:
-            try:
-                tensor = self.model.get_buffer(target)
-            except AttributeError:
-                raise UnsupportedError(f"torch.export lifted {target}, which is not a tensor of the model") from None
+            raise UnsupportedError(f"torch.export lifted {target}, which is not a tensor of the model")
         return Builder(self.graph, target, target, None, None, target).constant(tensor.detach(), name=target)
 
     def _learn_symbols(self, node: fx.Node, item) -> None:
@@ -260,7 +255,7 @@ class _Replay:
         result = rule(builder, *args, **kwargs)
         self._note_known(node, result)
         if aten.is_view(node.target):
-            self.views[node] = (node.args[0], node.target, node.args[1:], node.kwargs)
+            self.views[node] = (node.args[0], node.target, node.args[1:], dict(node.kwargs))
         if aten.mutates(node.target):
             self._write_back(builder, node.args[0], result)
         return result
@@ -280,7 +275,8 @@ class _Replay:
             self.env[target] = value
             base, view_op, view_args, view_kwargs = self.views[target]
             args = fx.node.map_arg(view_args, lambda n: self.env[n])
-            value = aten.scatter_back(builder, view_op, self.env[base], value, *args)
+            kwargs = fx.node.map_arg(view_kwargs, lambda n: self.env[n])
+            value = aten.scatter_back(builder, view_op, self.env[base], value, *args, **kwargs)
             target = base
         self.env[target] = value
 
@@ -292,6 +288,15 @@ class _Replay:
         set_graph_outputs(self.graph, pytree.tree_unflatten(flat, self.program.call_spec.out_spec))
 
 
+def _model_tensor(model: torch.nn.Module, target: str) -> Optional[torch.Tensor]:
+    for get in (model.get_parameter, model.get_buffer):
+        try:
+            return get(target)
+        except AttributeError:
+            continue
+    return None
+
+
 def _named_symbol(name: str):
     import sympy
     return sympy.Symbol(name, integer=True, positive=True)
@@ -299,7 +304,8 @@ def _named_symbol(name: str):
 
 _PYTHON_OPERATORS = {operator.add, operator.sub, operator.mul, operator.floordiv, operator.truediv,
                      operator.mod, operator.neg, operator.pow, operator.eq, operator.ne, operator.lt,
-                     operator.le, operator.gt, operator.ge}
+                     operator.le, operator.gt, operator.ge, torch.sym_max, torch.sym_min, torch.sym_int,
+                     torch.sym_float, torch.sym_not, math.ceil, math.floor, math.trunc}
 
 
 def _python_arithmetic(target: Any, args: list, kwargs: dict) -> bool:
