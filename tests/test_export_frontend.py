@@ -268,3 +268,42 @@ def test_keyword_inputs_and_named_outputs_as_under_fx():
     assert exported.output_names == traced.output_names == ["logits", "hidden"]
     assert [exported.values[o].shape for o in exported.outputs] == [("batch", "seq", 3), ("batch", "seq", 8)]
     export_checked(model, inputs, frontend="export", dynamic_dims=dims)
+
+
+# ------------------------------------------------------------------ writes into tensors
+class CacheWrite(nn.Module):
+    """A KV-cache-like buffer: a traced-size slice of it, written into up to a traced size."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("cache", torch.zeros(4, 16, 8))
+
+    def forward(self, x):
+        cache = self.cache[: x.size(0)].clone()
+        cache[:, : x.size(1)] = x
+        return cache * 2
+
+
+class MaskWrite(nn.Module):
+    def forward(self, x):
+        y = x.clone()
+        y[y < 0] = 0
+        return y
+
+
+class InPlaceOnViews(nn.Module):
+    def forward(self, x):
+        y = x * 1
+        y[..., 0] += 1
+        y[:, 1:3].mul_(3)
+        return y
+
+
+@pytest.mark.parametrize("model, ops", [
+    (CacheWrite(), {"Concat"}), (MaskWrite(), {"Where"}), (InPlaceOnViews(), {"Concat", "Add", "Mul"}),
+], ids=["cache", "mask", "in_place"])
+def test_writes_into_tensors(model, ops):
+    graph = graphnn.trace(model, (torch.randn(2, 5, 8),), dynamic_dims=BATCH_SEQ)
+    assert graph.frontend == "export"  # fx cannot trace item assignment
+    models = export_checked(model, (torch.randn(2, 5, 8),), dynamic_dims=BATCH_SEQ)
+    assert ops <= set(onnx_ops(models[18]))

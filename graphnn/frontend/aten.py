@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional
 import torch
 import torch.nn.functional as F
 
-from graphnn.frontend.layers.elementwise import cast, default_float
+from graphnn.frontend.layers.elementwise import binary, cast, default_float
 from graphnn.frontend.layers.indexing import index_tensor
 from graphnn.frontend.layers.shape import checked_dim, emit_expand, emit_reshape, filled, shape_of, size_entries
 from graphnn.frontend.rules import Ref, function_label, function_rule_for, method_rule_for
@@ -65,7 +65,7 @@ def is_view(target: Any) -> bool:
 def rule_for(target: Any) -> Optional[Rule]:
     """The rule converting a call of ``target``: an ATen op or a Python function on sizes."""
     if not isinstance(target, torch._ops.OpOverload):
-        return function_rule_for(target)
+        return SIZE_FUNCTIONS.get(target) or function_rule_for(target)
     name = _name(target)
     adapter = ADAPTERS.get(f"{name}.{target._overloadname}") or ADAPTERS.get(name)
     if adapter is None and mutates(target) and name.endswith("_"):
@@ -186,9 +186,16 @@ def _dropped(b, *args, **kwargs):
 
 
 def _copy(b, dst, src, non_blocking=False):
-    """``dst.copy_(src)``: src broadcast to dst's shape, in dst's dtype."""
+    """``dst.copy_(src)``: src in dst's dtype, broadcast where it has fewer dims or dims of 1
+    (torch checked the rest fits: a dim of src that is not 1 is dst's, whatever its name)."""
     value = cast(b, src, b.dtype(dst)) if isinstance(src, Ref) else b.constant(src, dtype=b.dtype(dst))
-    return value if b.shape(value) == b.shape(dst) else emit_expand(b, value, shape_of(b, dst))
+    have, want = b.shape(value), b.shape(dst)
+    offset = len(want) - len(have)
+    grows = [i for i, dim in enumerate(want) if i < offset or (have[i - offset] == 1 and dim != 1)]
+    if not grows:
+        return value
+    sizes = shape_of(b, dst)
+    return emit_expand(b, value, [sizes[i] if i in grows else -1 for i in range(len(want))])
 
 
 def _fill(b, dst, value):
@@ -386,3 +393,14 @@ def scatter_back(b, view_op: Any, base: Ref, value: Ref, *view_args: Any, **view
     if name in ("alias.default", "detach.default"):
         return value
     raise b.unsupported(f"writing into the result of {label(view_op)} (only slices and x[i] can be assigned to)")
+
+
+# ------------------------------------------------------------------ arithmetic on traced sizes
+# torch.export spells a clamped size (``self.cache[:x.size(0)]``) with these; on int64
+# scalars they are the elementwise ops.
+SIZE_FUNCTIONS: dict[Any, Rule] = {
+    torch.sym_min: lambda b, a, other: binary(b, "minimum", a, other),
+    torch.sym_max: lambda b, a, other: binary(b, "maximum", a, other),
+    torch.sym_float: lambda b, x: cast(b, x, default_float()),
+    torch.sym_int: lambda b, x: cast(b, x, "int64"),
+}

@@ -226,7 +226,7 @@ class _Replay:
         """A torch size (int or SymInt) as an IR dim: an int, ``seq`` or ``2*seq``."""
         if not isinstance(size, torch.SymInt):
             return size
-        expr = size.node.expr
+        expr = _fitting(size.node.expr)
         if expr.is_number:
             return int(expr)
         return dim_expression(expr.xreplace({s: _named_symbol(n) for s, n in self.symbols.items()}))
@@ -286,6 +286,20 @@ class _Replay:
         flat = [self.env[n] if isinstance(n, fx.Node) else n
                 for n, kind in zip(node.args[0], kinds) if kind == torch.export.graph_signature.OutputKind.USER_OUTPUT]
         set_graph_outputs(self.graph, pytree.tree_unflatten(flat, self.program.call_spec.out_spec))
+
+
+def _fitting(expr):
+    """torch's clamps of a traced size against a static one, ``Min(4, s77)`` for
+    ``self.cache[:x.size(0)]`` (and ``Max(0, s77 - 1)``), read as the traced size: the
+    dynamic size fits the table, as the slice shape rule assumes and torch's size-oblivious
+    tracing does; the model is correct only for such sizes anyway."""
+    def unclamped(clamp):  # sympy's Min / Max, or torch's own classes of those names
+        symbolic = [a for a in clamp.args if not a.is_number]
+        numbers = [a for a in clamp.args if a.is_number]
+        if len(symbolic) != 1 or (type(clamp).__name__ == "Max" and any(n > 1 for n in numbers)):
+            return clamp
+        return symbolic[0]
+    return expr.replace(lambda e: type(e).__name__ in ("Min", "Max"), unclamped)
 
 
 def _model_tensor(model: torch.nn.Module, target: str) -> Optional[torch.Tensor]:
