@@ -61,8 +61,8 @@ def export_program(model: torch.nn.Module, inputs: ModelInputs) -> torch.export.
     """torch.export's program; its failures become TraceError with the user's line."""
     args = tuple(item.example for item in inputs.items if not item.keyword)
     kwargs = {item.name: item.example for item in inputs.items if item.keyword}
-    try:
-        with _size_one_is_not_special():
+    try:  # no_grad: a @torch.no_grad() method (Llama's rotary embedding) then needs no grad-mode region
+        with _size_one_is_not_special(), torch.no_grad():
             return torch.export.export(model, args, kwargs or None, dynamic_shapes=_dynamic_shapes(inputs),
                                        strict=False)
     except GraphnnError:

@@ -37,10 +37,12 @@ def reshape(node, x, *dynamic):
 
 
 def _symbolic_reshape(have, dims):
-    """Reshapes between derived dims (``(b, 2, seq, 4)`` to ``(b, 2*seq, 4)``, as torch.export
-    hands them over) checked with algebra; None when no dim is an expression (the plain
-    rules below apply) or the algebra does not decide."""
-    if not any(isinstance(d, str) and not d.isidentifier() for d in (*have, *dims)):
+    """Reshapes of dynamic dims checked with algebra: ``(b, 2, seq, 4)`` to ``(b, 2*seq, 4)``
+    (derived dims, as torch.export hands them over), and a -1 becomes the product it stands
+    for (``x.view(-1, C)`` of ``(batch, seq, C)`` is ``(batch*seq, C)``, so viewing it back
+    to ``(batch, seq, C)`` checks). None when every dim is an int (the plain rules below
+    give exact messages) or the algebra does not decide."""
+    if not any(isinstance(d, str) for d in (*have, *dims)):
         return None
     terms = [expression(d) for d in (*have, *dims) if d != -1]
     if any(t is None for t in terms) or dims.count(-1) > 1:
@@ -91,8 +93,18 @@ def flatten(node, x):
     end = normalize_axis(node.attrs["end_dim"], rank, "end_dim")
     if start > end:
         raise ShapeMismatch(f"has start_dim {start} after end_dim {end}")
-    merged = product_dim(x.shape[start:end + 1], f"{node.name}_d{start}")
+    merged = _product(x.shape[start:end + 1], f"{node.name}_d{start}")
     return TensorType(x.shape[:start] + (merged,) + x.shape[end + 1:], x.dtype)
+
+
+def _product(dims, fresh):
+    """The product of dims as one dim: an int, a symbol, an expression (``batch*seq``), or
+    ``fresh`` when a dim is no expression."""
+    terms = [expression(d) for d in dims]
+    if any(t is None for t in terms):
+        return product_dim(dims, fresh)
+    total = sympy.Mul(*terms)
+    return int(total) if total.is_Integer else dim_expression(total)
 
 
 @shape_rule("transpose")
