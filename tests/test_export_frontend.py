@@ -307,3 +307,30 @@ def test_writes_into_tensors(model, ops):
     assert graph.frontend == "export"  # fx cannot trace item assignment
     models = export_checked(model, (torch.randn(2, 5, 8),), dynamic_dims=BATCH_SEQ)
     assert ops <= set(onnx_ops(models[18]))
+
+
+class Rotary(nn.Module):
+    """Like Llama's rotary embedding: a @torch.no_grad() forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("freq", torch.arange(4.0))
+
+    @torch.no_grad()
+    def forward(self, x):
+        angles = x[..., :4] * self.freq
+        return torch.cat([angles.cos(), angles.sin()], -1)
+
+
+class WithRotary(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rotary = Rotary()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return self.fc(x) + self.rotary(x)
+
+
+def test_a_no_grad_submodule_exports():
+    export_checked(WithRotary().eval(), (torch.randn(2, 5, 8),), frontend="export", dynamic_dims=BATCH_SEQ)

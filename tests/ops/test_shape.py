@@ -211,3 +211,12 @@ def test_reshape_by_derived_dims_is_checked_with_algebra():
     graph = graphnn.trace(model, torch.randn(2, 5, 8), dynamic_dims=[{0: "batch", 1: "seq"}])
     assert graph.values[graph.outputs[0]].shape == ("batch", "2*seq", 4)
     export_checked(model, torch.randn(2, 5, 8), dynamic_dims=[{0: "batch", 1: "seq"}])
+
+
+def test_view_minus_one_is_the_product_of_the_dynamic_dims():
+    """GPT-2's Conv1D: x.view(-1, C) of (batch, seq, C), then back to (batch, seq, C')."""
+    model = Wrap(lambda x: (x.view(-1, x.size(-1)) * 2).view(x.size(0), x.size(1), 8))
+    graph = graphnn.trace(model, torch.randn(2, 5, 8), dynamic_dims=[{0: "batch", 1: "seq"}])
+    flat = next(n for n in graph.nodes() if n.op == "reshape")
+    assert graph.values[flat.outputs[0]].shape == ("batch*seq", 8)
+    export_checked(model, torch.randn(2, 5, 8), dynamic_dims=[{0: "batch", 1: "seq"}])
