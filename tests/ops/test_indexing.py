@@ -116,13 +116,21 @@ def test_too_many_indices_is_a_shape_error():
 
 
 @pytest.mark.parametrize("fn", [
-    lambda x, i: x[i, i],
+    lambda x, i: x[i, None, i],  # several tensors with a new axis beside them
     lambda x, i: x[x > 0],
     lambda x, i: x[:, [True, False, True]],
 ])
 def test_refused_index_forms(fn):
     with pytest.raises(UnsupportedError):
         graphnn.trace(Wrap(fn), (torch.randn(2, 3), torch.tensor([0, 1])))
+
+
+def test_adjacent_tensor_indices_go_to_the_advanced_indexing_family():
+    """transformers' padding masks: mask[batch_idx, kv_idx] with broadcasting index shapes."""
+    model = Wrap(lambda x: x[:, torch.arange(3).view(3, 1), torch.arange(4).view(1, 4)] * 2)
+    graph = graphnn.trace(model, torch.randn(*X))
+    assert graph.count("index_tensors") == 1
+    export_checked(model, torch.randn(*X))
 
 
 # ------------------------------------------------------------------ slice_scatter (slice assignment)

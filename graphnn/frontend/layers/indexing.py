@@ -5,8 +5,9 @@ An index expression is applied as torch applies it when it has at most one tenso
 index: every slice in one ``slice`` op, each int as an ``index_select`` of a scalar
 (ONNX Gather, which drops the dim), the tensor index as an ``index_select`` (Gather
 puts the index's dims in place of the indexed dim), then the ``None``s as one
-``unsqueeze``. Two or more tensor indices, and bool masks (data-dependent sizes), are
-refused.
+``unsqueeze``. Several tensor indices in adjacent dims (transformers' ``mask[batch_idx,
+kv_idx]``) go to the advanced indexing family; other mixes of them, and bool masks
+(data-dependent sizes), are refused.
 """
 from dataclasses import dataclass, field
 from typing import Optional
@@ -24,7 +25,7 @@ class _Plan:
 
     slices: list = field(default_factory=list)  # (dim, start, stop, step)
     selects: list = field(default_factory=list)  # (dim, int)
-    tensor: Optional[tuple] = None  # (dim, Ref)
+    tensors: list = field(default_factory=list)  # (dim, Ref)
     new_axes: list = field(default_factory=list)
 
 
@@ -35,10 +36,12 @@ def index_tensor(b, x, index):
     out = _slice(b, x, plan.slices) if plan.slices else x
     for dim, i in sorted(plan.selects, reverse=True):  # later dims first: earlier ones keep their index
         out = b.emit("index_select", [out, b.constant(i, dtype="int64")], dim=dim)
-    if plan.tensor is not None:
-        dim, tensor = plan.tensor
+    if len(plan.tensors) == 1:
+        dim, tensor = plan.tensors[0]
         dim -= sum(1 for d, _ in plan.selects if d < dim)
         out = b.emit("index_select", [out, tensor], dim=dim)
+    elif plan.tensors:
+        out = _index_by_tensors(b, out, plan)
     if plan.new_axes:
         out = b.emit("unsqueeze", [out], dims=plan.new_axes)
     return out if out is not x else b.emit("identity", [x])
@@ -77,14 +80,23 @@ def _plan(b, x, items) -> _Plan:
             _add_slice(b, plan, dim, item)
             dim, position = dim + 1, position + 1
         elif isinstance(item, Ref):
-            if plan.tensor is not None:
-                raise b.unsupported("indexing with more than one tensor")
-            plan.tensor = (dim, item)
+            plan.tensors.append((dim, item))
             dim, position = dim + 1, position + b.rank(item)
         else:
             plan.selects.append((dim, item))
             dim += 1
     return plan
+
+
+def _index_by_tensors(b, x, plan):
+    """``mask[batch_idx, kv_idx]``: several tensor indices in adjacent dims, broadcast against
+    each other (the advanced indexing family). Ints or ``None`` beside them, and tensors in
+    dims apart (torch then moves the result dims to the front), are refused."""
+    dims = [d for d, _ in plan.tensors]
+    if plan.selects or plan.new_axes or dims != list(range(dims[0], dims[0] + len(dims))):
+        raise b.unsupported("indexing with several tensors unless they index adjacent dims with only slices beside")
+    from graphnn.frontend.layers.advanced_indexing import index_by_tensors  # transformers' masks
+    return index_by_tensors(b, x, dims[0], [t for _, t in plan.tensors])
 
 
 def _add_slice(b, plan, dim, item):
