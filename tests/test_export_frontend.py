@@ -334,3 +334,12 @@ class WithRotary(nn.Module):
 
 def test_a_no_grad_submodule_exports():
     export_checked(WithRotary().eval(), (torch.randn(2, 5, 8),), frontend="export", dynamic_dims=BATCH_SEQ)
+
+
+def test_cli_graph_under_export_shows_layers_and_lines():
+    path = os.path.join(ROOT, "fixtures", "conv_bn_relu.py")
+    exported = CliRunner().invoke(cli, ["graph", path, "--frontend", "export"])
+    traced = CliRunner().invoke(cli, ["graph", path, "--frontend", "fx"])
+    assert exported.exit_code == 0, exported.output
+    assert exported.stdout == traced.stdout  # same layers, types, shapes, params and source lines
+    assert "Conv2d" in exported.stdout and "conv_bn_relu.py:" in exported.stdout
