@@ -94,7 +94,8 @@ def _layer_error(model: torch.nn.Module, exc: BaseException, inputs: ModelInputs
     """torch.export runs the model on fake tensors, so a layer that does not fit its input
     (a conv expecting 16 channels) fails inside torch: name that layer and the user's line,
     as graphnn's own shape errors do."""
-    if not isinstance(exc, (RuntimeError, ValueError, IndexError)) or type(exc).__module__.startswith("torch._"):
+    if not isinstance(exc, (RuntimeError, ValueError, IndexError)) or type(exc).__module__.startswith("torch._") \
+            or _data_dependent(exc):
         return None
     paths = {id(module): path for path, module in model.named_modules()}
     layer, tb = None, exc.__traceback__
@@ -114,6 +115,10 @@ def _layer_error(model: torch.nn.Module, exc: BaseException, inputs: ModelInputs
 _DATA_DEPENDENT = ("data-dependent", "data dependent", "GuardOnDataDependentSymNode")
 
 
+def _data_dependent(exc: BaseException) -> bool:
+    return any(marker in f"{type(exc).__name__} {exc}" for marker in _DATA_DEPENDENT)
+
+
 _SPECIALIZED = re.compile(r"L\['(\w+)'\]\.size\(\)\[(\d+)\] as dynamic but your code specialized it "
                          r"to be a constant \((\d+)\)")
 
@@ -129,7 +134,7 @@ def _trace_error(exc: BaseException, inputs: ModelInputs) -> TraceError:
             f"torch.export cannot keep dim {index} ({symbol!r}) of input {name!r} dynamic: the model "
             f"(or a layer it calls) fixes it to {size}; export with that dim static (--static or "
             f"dynamic_dims), or with --frontend fx")
-    if any(marker in f"{type(exc).__name__} {exc}" for marker in _DATA_DEPENDENT):
+    if _data_dependent(exc):
         return TraceError(
             f"data-dependent control flow at {where}: graphnn traces the model once, so Python "
             f"branches or loops on tensor values cannot be exported; rewrite it with tensor ops "
@@ -177,7 +182,7 @@ class _Replay:
         self.graph = graph
         self.program = program
         self.env: dict[fx.Node, Any] = {}
-        self.views: dict[fx.Node, tuple] = {}  # a view's node -> (its base's node, rule to scatter back, args)
+        self.views: dict[fx.Node, tuple] = {}  # a view's node -> (its base's node, the view op, its args, kwargs)
         self.symbols: dict[Any, str] = {}  # torch's sympy symbol (s77) -> the user's name (seq)
 
     def run(self, inputs: ModelInputs, placeholders: Sequence[Ref]) -> None:
