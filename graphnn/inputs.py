@@ -150,8 +150,9 @@ class ModelInputs:
 
 def like(example: torch.Tensor, shape: Sequence[int], generator: torch.Generator) -> torch.Tensor:
     """A random tensor of ``shape`` whose values are valid wherever the example's are:
-    integers stay in the example's range (indices into an embedding, 0/1 masks), floats
-    stay in [0, 1) when the example lies there (probabilities for BCELoss)."""
+    integers stay in the example's range (indices into an embedding, 0/1 masks) and rising
+    where the example rises (offsets, position ids), floats stay in [0, 1) when the example
+    lies there (probabilities for BCELoss)."""
     shape = tuple(shape)
     if example.numel() == 0 or example.dtype == torch.bool:
         return random_tensor(shape, dtype_name(example.dtype), generator)
@@ -160,7 +161,20 @@ def like(example: torch.Tensor, shape: Sequence[int], generator: torch.Generator
         if low >= 0 and high <= 1:
             return torch.rand(shape, generator=generator).to(example.dtype)
         return random_tensor(shape, dtype_name(example.dtype), generator)
-    return torch.randint(int(low), int(high) + 1, shape, generator=generator, dtype=example.dtype)
+    values = torch.randint(int(low), int(high) + 1, shape, generator=generator, dtype=example.dtype)
+    return _monotonic_like(example, values)
+
+
+def _monotonic_like(example: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Integers that rise along the last dim in the example (EmbeddingBag offsets, position
+    ids) rise in the random input too, and start where the example starts (offsets at 0)."""
+    if example.dim() == 0 or example.shape[-1] < 2 or values.dim() == 0 or values.shape[-1] < 1:
+        return values
+    if not bool((example[..., 1:] >= example[..., :-1]).all()):
+        return values
+    values = values.sort(dim=-1).values
+    values[..., 0] = example.reshape(-1, example.shape[-1])[0, 0]
+    return values.sort(dim=-1).values
 
 
 def model_inputs(model: torch.nn.Module, example_inputs: Any, dynamic_dims: Any = None,

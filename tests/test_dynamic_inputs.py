@@ -213,3 +213,11 @@ def test_a_dim_that_is_not_really_dynamic_is_named_in_the_error():
     doubled = graphnn.export(Wrap(lambda x: x * 2), torch.randn(4, 3)).onnx_model  # batch is dynamic
     with pytest.raises(ShapeError, match="the model fails in torch when its dynamic dims are batch=3 "):
         graphnn.check_parity(FixedBatch(), torch.randn(4, 3), doubled)
+
+
+def test_rising_integers_stay_rising_and_start_where_the_example_does():
+    generator = torch.Generator().manual_seed(0)
+    offsets = like(torch.tensor([0, 3, 3, 9]), (6,), generator)
+    assert offsets[0] == 0 and bool((offsets[1:] >= offsets[:-1]).all()) and offsets.max() <= 9
+    ids = like(torch.tensor([[5, 1, 7]]), (2, 4), generator)  # not rising: plain random in range
+    assert ids.min() >= 1 and ids.max() <= 7
