@@ -26,12 +26,11 @@ FIXTURES = sorted(glob.glob(os.path.join(ROOT, "fixtures", "*.py")))
 # Fixtures fx traces but the export frontend cannot convert yet, and why. The test below
 # asserts each still fails with its clear error (so a fix shows up as a failing test).
 EXPORT_GAPS = {
-    "gru_batch_first.py": "fixes it to",  # torch.export specializes an RNN's sequence length
-    "gru_two_layer.py": "fixes it to",
-    "rnn.py": "fixes it to",
-    "sequence_model.py": "fixes it to",
     "quantized_dynamic.py": "torch.export cannot trace",  # packed quantized params do not export
 }
+# torch.export fixes an RNN's sequence length (aten.gru's decomposition, run for shapes, loops
+# over time: guard Eq(seq, 5)); with the sequence static they export with parity.
+STATIC_SEQ_UNDER_EXPORT = {"gru_batch_first.py", "gru_two_layer.py", "rnn.py", "sequence_model.py"}
 
 # ONNX op count differences (export minus fx) per fixture, with the reason; every other
 # fixture both frontends convert lowers to the same ONNX operators.
@@ -112,7 +111,12 @@ def test_export_frontend_on_fx_fixtures(path):
         with pytest.raises(GraphnnError, match=EXPORT_GAPS[name]):
             graphnn.trace(loaded.model, inputs, frontend="export", dynamic_dims=loaded.dynamic_dims)
         return
-    export_checked(loaded.model, inputs, frontend="export", dynamic_dims=loaded.dynamic_dims)
+    dims = loaded.dynamic_dims
+    if name in STATIC_SEQ_UNDER_EXPORT:
+        with pytest.raises(TraceError, match=r"cannot keep dim \d \('seq'\) of input 'x' dynamic"):
+            graphnn.trace(loaded.model, inputs, frontend="export", dynamic_dims=dims)
+        dims = [{d: sym for d, sym in spec.items() if sym != "seq"} for spec in dims or [{0: "batch"}]]
+    export_checked(loaded.model, inputs, frontend="export", dynamic_dims=dims)
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=os.path.basename)
@@ -123,8 +127,11 @@ def test_onnx_op_histograms_agree_between_frontends(path):
     if name in EXPORT_GAPS or name == "tricky_models.py":
         return  # one frontend cannot convert it: nothing to compare (asserted above)
     loaded, inputs = load(path)
-    fx = _ops(graphnn.trace(loaded.model, inputs, frontend="fx", dynamic_dims=loaded.dynamic_dims))
-    exported = _ops(graphnn.trace(loaded.model, inputs, frontend="export", dynamic_dims=loaded.dynamic_dims))
+    dims = loaded.dynamic_dims
+    if name in STATIC_SEQ_UNDER_EXPORT:
+        dims = [{d: sym for d, sym in spec.items() if sym != "seq"} for spec in dims or [{0: "batch"}]]
+    fx = _ops(graphnn.trace(loaded.model, inputs, frontend="fx", dynamic_dims=dims))
+    exported = _ops(graphnn.trace(loaded.model, inputs, frontend="export", dynamic_dims=dims))
     difference = {op: exported[op] - fx[op] for op in fx | exported if exported[op] != fx[op]}
     expected, _reason = EXPLAINED_DIFFERENCES.get(name, ({}, ""))
     assert difference == expected
