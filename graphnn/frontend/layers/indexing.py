@@ -10,7 +10,6 @@ kv_idx]``) go to the advanced indexing family; other mixes of them, and bool mas
 (data-dependent sizes), are refused.
 """
 from dataclasses import dataclass, field
-from typing import Optional
 
 import torch
 
