@@ -1,0 +1,72 @@
+"""What the benchmarks compare graphnn against: the official exporters, and onnxruntime
+latency measured fairly (same session options, interleaved runs, medians).
+
+torch.onnx.export appears only in benchmarks/ and comparison tests, never in graphnn's
+export path. The dynamo exporter needs `onnxscript` (pip install onnxscript).
+"""
+from __future__ import annotations
+
+import io
+import statistics
+import time
+import warnings
+from typing import Callable, Sequence
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+
+
+def official_export(model: torch.nn.Module, inputs: Sequence[torch.Tensor], dynamo: bool,
+                    dynamic_dims: Sequence[dict] | None = None, opset: int = 18) -> onnx.ModelProto:
+    """torch.onnx.export with the same dynamic dims graphnn was given (dim 0 by default)."""
+    dims = dynamic_dims if dynamic_dims is not None else [{0: "batch"} if t.dim() >= 2 else {} for t in inputs]
+    names = [f"input_{i}" for i in range(len(inputs))]
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if dynamo:
+            shapes = tuple({i: torch.export.Dim(s, min=1) for i, s in d.items()} or None for d in dims)
+            program = torch.onnx.export(model.eval(), tuple(inputs), None, dynamo=True, opset_version=opset,
+                                        dynamic_shapes=shapes, optimize=True, verbose=False)
+            return program.model_proto
+        torch.onnx.export(model.eval(), tuple(inputs), buffer, opset_version=opset, dynamo=False,
+                          input_names=names, dynamic_axes={n: d for n, d in zip(names, dims) if d})
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def session(model: onnx.ModelProto, threads: int = 0) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def feeds_for(sess: ort.InferenceSession, inputs: Sequence[torch.Tensor]) -> dict:
+    return {i.name: t.numpy() for i, t in zip(sess.get_inputs(), inputs)}
+
+
+def interleaved_medians(runners: dict[str, Callable[[], object]], runs: int = 50, warmup: int = 5) -> dict[str, float]:
+    """Median milliseconds per runner, alternating runners each round so drift hits all alike."""
+    for _ in range(warmup):
+        for run in runners.values():
+            run()
+    times: dict[str, list] = {name: [] for name in runners}
+    for _ in range(runs):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run()
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def op_histogram(model: onnx.ModelProto) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for node in model.graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return counts
+
+
+def max_abs_diff(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
+    return max(float(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)).max()) for x, y in zip(a, b))
