@@ -18,20 +18,29 @@ import onnxruntime as ort
 import torch
 
 
-def official_export(model: torch.nn.Module, inputs: Sequence[torch.Tensor], dynamo: bool,
-                    dynamic_dims: Sequence[dict] | None = None, opset: int = 18) -> onnx.ModelProto:
-    """torch.onnx.export with the same dynamic dims graphnn was given (dim 0 by default)."""
-    dims = dynamic_dims if dynamic_dims is not None else [{0: "batch"} if t.dim() >= 2 else {} for t in inputs]
-    names = [f"input_{i}" for i in range(len(inputs))]
+def official_export(model: torch.nn.Module, inputs, dynamo: bool, dynamic_dims=None,
+                    opset: int = 18) -> onnx.ModelProto:
+    """torch.onnx.export with the same dynamic dims graphnn was given (dim 0 by default).
+    ``inputs``: a tuple of tensors, or a dict by forward parameter name (with ``dynamic_dims``
+    a dict by the same names)."""
+    keyword = isinstance(inputs, dict)
+    tensors = list(inputs.values()) if keyword else list(inputs)
+    names = list(inputs) if keyword else [f"input_{i}" for i in range(len(tensors))]
+    if dynamic_dims is None:
+        dims = [{0: "batch"} if t.dim() >= 2 else {} for t in tensors]
+    else:
+        dims = [dynamic_dims.get(n, {}) for n in names] if isinstance(dynamic_dims, dict) else list(dynamic_dims)
+    args, kwargs = ((), dict(inputs)) if keyword else (tuple(tensors), None)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if dynamo:
-            shapes = tuple({i: torch.export.Dim(s, min=1) for i, s in d.items()} or None for d in dims)
-            program = torch.onnx.export(model.eval(), tuple(inputs), None, dynamo=True, opset_version=opset,
+            specs = [{i: torch.export.Dim(s, min=1) for i, s in d.items()} or None for d in dims]
+            shapes = dict(zip(names, specs)) if keyword else tuple(specs)
+            program = torch.onnx.export(model.eval(), args, None, kwargs=kwargs, dynamo=True, opset_version=opset,
                                         dynamic_shapes=shapes, optimize=True, verbose=False)
             return program.model_proto
-        torch.onnx.export(model.eval(), tuple(inputs), buffer, opset_version=opset, dynamo=False,
+        torch.onnx.export(model.eval(), args, buffer, kwargs=kwargs, opset_version=opset, dynamo=False,
                           input_names=names, dynamic_axes={n: d for n, d in zip(names, dims) if d})
     return onnx.load_from_string(buffer.getvalue())
 
@@ -43,7 +52,10 @@ def session(model: onnx.ModelProto, threads: int = 0) -> ort.InferenceSession:
     return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
 
 
-def feeds_for(sess: ort.InferenceSession, inputs: Sequence[torch.Tensor]) -> dict:
+def feeds_for(sess: ort.InferenceSession, inputs) -> dict:
+    """Feeds by position, or by name for dict inputs (an exporter may drop unused inputs)."""
+    if isinstance(inputs, dict):
+        return {i.name: inputs[i.name].numpy() for i in sess.get_inputs() if i.name in inputs}
     return {i.name: t.numpy() for i, t in zip(sess.get_inputs(), inputs)}
 
 
