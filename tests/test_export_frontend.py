@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from click.testing import CliRunner
 
 import graphnn
@@ -350,3 +351,34 @@ def test_cli_graph_under_export_shows_layers_and_lines():
     assert exported.exit_code == 0, exported.output
     assert exported.stdout == traced.stdout  # same layers, types, shapes, params and source lines
     assert "Conv2d" in exported.stdout and "conv_bn_relu.py:" in exported.stdout
+
+
+# ------------------------------------------------------------------ ATen signatures unlike torch's
+class Functional(nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(10, 3))
+        self.scale = nn.Parameter(torch.rand(3) + 0.5)
+        self.register_buffer("mean", torch.randn(3))
+        self.register_buffer("var", torch.rand(3) + 0.5)
+        self.fn = fn
+
+    def forward(self, x, y):
+        return self.fn(self, x, y)
+
+
+ATEN_SIGNATURES = {  # each ATen op's arguments sit elsewhere than in the torch function it maps to
+    "mse_loss_sum": lambda m, x, y: F.mse_loss(x, y, reduction="sum"),  # aten reduction=2 vs size_average
+    "huber_loss_none": lambda m, x, y: F.huber_loss(x, y, reduction="none", delta=0.5),
+    "softmax_dtype": lambda m, x, y: F.softmax(x.double(), -1, dtype=torch.float32) + y,  # dtype vs _stacklevel
+    "bag_last_row_padding": lambda m, x, y: F.embedding_bag(  # aten keeps -1: the last row, not "none"
+        (x.abs() * 3).long() % 10, m.weight, mode="sum", padding_idx=-1) + y,
+    "batch_norm": lambda m, x, y: F.batch_norm(x, m.mean, m.var, m.scale, m.mean, eps=0.1) + y,  # weight after stats
+}
+
+
+@pytest.mark.parametrize("name", ATEN_SIGNATURES)
+def test_aten_signatures_unlike_torch(name):
+    torch.manual_seed(0)
+    model = Functional(ATEN_SIGNATURES[name]).eval()
+    export_checked(model, (torch.randn(4, 3), torch.randn(4, 3)), frontend="export")

@@ -280,7 +280,7 @@ def _bag(b, weight, indices, offsets, scale_grad_by_freq=False, mode=0, sparse=F
         raise b.unsupported("F.embedding_bag")
     out = rule(b, indices, weight, offsets, scale_grad_by_freq=scale_grad_by_freq, mode=("sum", "mean", "max")[mode],
                per_sample_weights=per_sample_weights, include_last_offset=include_last_offset,
-               padding_idx=None if padding_idx == -1 else padding_idx)
+               padding_idx=padding_idx)  # as the user gave it: F.embedding_bag passes -1 through, meaning row -1
     return out, None, None, None
 
 
