@@ -102,9 +102,10 @@ def _bound_by_schema(rule: Rule, target: torch._ops.OpOverload) -> Rule:
     become torch's strings."""
     schema = [a.name for a in target._schema.arguments]
     try:
-        params = list(inspect.signature(rule).parameters.values())[1:]  # after the builder
+        signature = inspect.signature(rule)
     except (TypeError, ValueError):
-        params = []
+        signature = None
+    params = list(signature.parameters.values())[1:] if signature else []  # after the builder
     names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
     def call(b, *args, **kwargs):
@@ -123,6 +124,11 @@ def _bound_by_schema(rule: Rule, target: torch._ops.OpOverload) -> Rule:
                 named[name] = value
             else:
                 positional.append(value)
+        if signature is not None:
+            try:
+                signature.bind(b, *positional, **named)
+            except TypeError as exc:
+                raise b.unsupported(f"{label(target)} with these arguments ({exc})") from None
         return rule(b, *positional, **named)
     return call
 
