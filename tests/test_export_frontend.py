@@ -3,7 +3,6 @@ fx traces also passes under ``export`` with the same ONNX ops (differences expla
 layers, lines, params and symbolic dims come out as under fx."""
 import glob
 import os
-import time
 from collections import Counter
 
 import pytest
@@ -224,21 +223,6 @@ def test_branch_on_values_is_refused_with_the_line(frontend):
 
 
 # ------------------------------------------------------------------ speed
-def test_faster_than_torch_onnx_dynamo_export(tmp_path):
-    """Both start from torch.export; graphnn skips decompositions and onnxscript."""
-    model = ConvBN().eval()
-    x = torch.randn(2, 3, 8, 8)
-    graphnn.trace(model, (x,), frontend="export")  # warm both: first calls import a lot
-    torch.onnx.export(model, (x,), str(tmp_path / "warm.onnx"), dynamo=True)
-    start = time.perf_counter()
-    graphnn.lower(graphnn.optimize(graphnn.trace(model, (x,), frontend="export")))
-    ours = time.perf_counter() - start
-    start = time.perf_counter()
-    torch.onnx.export(model, (x,), str(tmp_path / "torch.onnx"), dynamo=True)
-    theirs = time.perf_counter() - start
-    assert ours < theirs / 2, (ours, theirs)
-
-
 class WrongChannels(nn.Module):
     def __init__(self):
         super().__init__()
