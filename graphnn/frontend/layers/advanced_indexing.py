@@ -1,0 +1,20 @@
+"""Indexing by several integer tensors at once: ``mask[batch_idx, kv_idx]``.
+
+Transformers build their padding masks this way (``padding_mask[batch_idx, kv_idx]`` with
+``batch_idx`` shaped (batch, 1, 1, 1) and ``kv_idx`` (1, 1, 1, seq)): torch broadcasts
+the index tensors against each other and the result has their broadcast shape in place of
+the indexed dims. ``index_by_tensors`` emits that as one ``index_tensors`` op (ONNX
+GatherND); ``x[...]`` reaches it through the indexing family's ``index_tensor`` when an
+index expression holds more than one tensor in adjacent dims.
+"""
+from graphnn.frontend.layers.elementwise import cast
+
+
+def index_by_tensors(b, x, dim: int, indices: list):
+    """``x[(slice(None),) * dim + tuple(indices)]`` for int64/int32 index tensors."""
+    if dim + len(indices) > b.rank(x):
+        raise b.shape_error(f"has {dim + len(indices)} indices for a {b.rank(x)}-d tensor")
+    for index in indices:
+        if b.dtype(index) not in ("int64", "int32"):
+            raise b.unsupported(f"indexing with a {b.dtype(index)} tensor next to other tensor indices")
+    return b.emit("index_tensors", [x, *(cast(b, i, "int64") for i in indices)], dim=dim)

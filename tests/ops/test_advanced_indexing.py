@@ -1,0 +1,44 @@
+"""Parity of indexing by several integer tensors in adjacent dims (ONNX GatherND): the
+index tensors broadcast against each other, as in transformers' padding masks
+``mask[batch_idx, kv_idx]``, with batch and sequence length varied."""
+import pytest
+import torch
+
+from tests.parity_utils import Wrap, export_checked, onnx_ops
+
+ROWS = torch.tensor([[0], [2], [-1]])
+COLS = torch.tensor([1, 3, -2, 0])
+
+INDEXING = {
+    "pairs": lambda x: x[ROWS[:, 0], COLS[:3]],
+    "broadcast": lambda x: x[ROWS, COLS],
+    "after_a_slice": lambda x: x.unsqueeze(0).expand(2, -1, -1)[:, ROWS, COLS],
+    "leading_dims_of_3d": lambda x: x.unsqueeze(-1).expand(-1, -1, 2)[ROWS, COLS],
+    "int32": lambda x: x[ROWS.int(), COLS.int()],
+}
+
+
+@pytest.mark.parametrize("name", INDEXING)
+def test_indexing_by_several_tensors(name):
+    torch.manual_seed(0)
+    models = export_checked(Wrap(INDEXING[name]), torch.randn(4, 5), dynamic_batch=False)
+    for opset in models:
+        assert onnx_ops(models[opset]).count("GatherND") == 1
+
+
+class PaddingMask(torch.nn.Module):
+    """transformers' sdpa_mask: mask[batch_idx, kv_idx] with (batch,1,1,1) and (1,1,1,seq) indices."""
+
+    def forward(self, attention_mask):
+        batch, seq = attention_mask.shape
+        batch_idx = torch.arange(batch)[:, None, None, None]
+        kv_idx = torch.arange(seq)[None, None, None, :]
+        return attention_mask.bool()[batch_idx, kv_idx].expand(batch, 1, seq, seq).float()
+
+
+def test_padding_mask_of_traced_sizes():
+    mask = torch.ones(2, 6, dtype=torch.long)
+    mask[0, 4:] = 0
+    models = export_checked(PaddingMask(), {"attention_mask": mask},
+                            dynamic_dims={"attention_mask": {0: "batch", 1: "seq"}}, frontend="export")
+    assert "GatherND" in onnx_ops(models[18])
