@@ -42,6 +42,16 @@ def test_masked_fill(name):
     assert onnx_ops(models[18]).count("Where") == 1
 
 
+@pytest.mark.parametrize("fn, ops", [
+    (lambda x: (x > 0).masked_fill(x < -1, True).float(), {"Or"}),
+    (lambda x: (x > 0).masked_fill(x > 1, False).float(), {"And", "Not"}),
+    (lambda x: (x > 0).masked_fill(x > 1, x.sum() > 0).float(), {"And", "Or"}),
+])
+def test_masked_fill_of_bool_tensors_is_logic(fn, ops):
+    models = export_checked(Wrap(fn), torch.randn(3, 5))
+    assert ops <= set(onnx_ops(models[18])) and "Where" not in onnx_ops(models[18])
+
+
 def test_masked_fill_with_an_int_mask_is_refused_by_name():
     with pytest.raises(UnsupportedError, match="masked_fill with a int64 mask"):
         graphnn.trace(Wrap(lambda x: x.masked_fill((x > 0).long(), 0.0)), torch.randn(2, 5))

@@ -2,7 +2,8 @@
 
 Attention code builds its causal and padding masks with these (``scores.masked_fill(
 ~mask, -inf)``, ``torch.ones(n, n).tril()``). ``masked_fill`` is ``where(mask, value, x)``
-with the value in x's dtype (torch keeps x's dtype), so it needs no op of its own;
+with the value in x's dtype (torch keeps x's dtype), so it needs no op of its own (on
+bool tensors it is And / Or, which onnxruntime runs where it has no bool Where);
 ``tril`` / ``triu`` are one ``trilu`` op (ONNX Trilu from opset 14, a comparison of
 row and column indices before).
 """
@@ -17,6 +18,8 @@ from graphnn.frontend.rules import Ref, function_rule, method_rule
 def masked_fill(b, x, mask, value):
     if b.dtype(mask) != "bool":
         raise b.unsupported(f"masked_fill with a {b.dtype(mask)} mask (torch needs a bool one)")
+    if b.dtype(x) == "bool":
+        return _masked_fill_bool(b, x, mask, value)
     if isinstance(value, Ref):
         if b.shape(value) != ():
             raise b.unsupported("masked_fill with a value that is not a number or a 0-d tensor")
@@ -24,6 +27,18 @@ def masked_fill(b, x, mask, value):
     else:
         fill = b.constant(value, dtype=b.dtype(x))
     return b.emit("where", [mask, fill, x])
+
+
+def _masked_fill_bool(b, x, mask, value):
+    """On bool tensors as logic (onnxruntime has no bool Where): ``x | mask`` fills True,
+    ``x & ~mask`` fills False, a traced bool value both."""
+    if not isinstance(value, Ref):
+        if bool(value):
+            return b.emit("logical_or", [x, mask])
+        return b.emit("logical_and", [x, b.emit("logical_not", [mask])])
+    value = cast(b, value, "bool")
+    kept = b.emit("logical_and", [x, b.emit("logical_not", [mask])])
+    return b.emit("logical_or", [kept, b.emit("logical_and", [mask, value])])
 
 
 def _triangle(upper: bool):
