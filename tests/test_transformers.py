@@ -76,8 +76,6 @@ def test_gpt2_lm_head_is_tied_to_the_token_embedding():
     assert model.lm_head.weight is model.transformer.wte.weight
 
 
-@pytest.mark.xfail(strict=True, reason="the Linear lowering of a 3-d input stores weight.t() as a new "
-                                       "initializer (lm_head.weight_t), so a tied LM head is stored twice")
 def test_gpt2_tied_weights_are_one_initializer():
     models, _, _ = _export("gpt2")
     vocab_by_hidden = [i.name for i in models[18].graph.initializer if sorted(i.dims) == [32, 100]]

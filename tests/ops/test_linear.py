@@ -152,3 +152,24 @@ def test_functional_bilinear_on_computed_weight_is_unsupported():
     with pytest.raises(UnsupportedError, match="F.bilinear with a weight or bias computed"):
         graphnn.trace(Wrap(lambda x, y: F.bilinear(x, y, layer.weight * 2, layer.bias), layer),
                       (torch.randn(2, 4), torch.randn(2, 6)))
+
+
+class TiedHead(nn.Module):
+    """A language model's head sharing the token embedding's weight (GPT-2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 8)
+        self.head = nn.Linear(8, 20, bias=False)
+        self.head.weight = self.embed.weight
+
+    def forward(self, ids):
+        return self.head(torch.tanh(self.embed(ids)))
+
+
+def test_tied_linear_weight_is_stored_once():
+    torch.manual_seed(0)
+    models = export_checked(TiedHead(), torch.randint(0, 20, (2, 5)))
+    shapes = [tuple(i.dims) for i in models[18].graph.initializer]
+    assert shapes.count((20, 8)) == 1 and (8, 20) not in shapes, shapes
+    assert onnx_ops(models[18]) == ["Gather", "Tanh", "Transpose", "MatMul"]

@@ -111,6 +111,11 @@ class EmitContext:
             self._stored[key] = (unique, tensor)
         return unique
 
+    def existing_initializer(self, tensor: Any) -> Optional[str]:
+        """The initializer already holding ``tensor``'s data (a tied weight), else None."""
+        key = _storage_key(tensor)
+        return self._stored[key][0] if key in self._stored else None
+
     def const(self, values: Any, dtype: str = "int64", hint: str = "const") -> str:
         """A small constant (shape vectors, axes, scalars) as an initializer."""
         base = self._current.name if self._current else "const"

@@ -12,8 +12,12 @@ def linear(ctx, node):
         inputs = [x, ctx.param(node, "weight")] + ([ctx.param(node, "bias")] if bias is not None else [])
         ctx.add1("Gemm", inputs, ctx.output(node), transB=1)
         return
-    prefix = node.module or node.name
-    weight_t = ctx.initializer(f"{prefix}.weight_t", weight.t().contiguous())
+    tied = ctx.existing_initializer(weight)  # GPT-2's LM head is the token embedding
+    if tied is not None:  # one copy in the file; onnxruntime folds the Transpose at load
+        weight_t = ctx.add1("Transpose", [tied], perm=[1, 0])
+    else:
+        prefix = node.module or node.name
+        weight_t = ctx.initializer(f"{prefix}.weight_t", weight.t().contiguous())
     if bias is None:
         ctx.add1("MatMul", [x, weight_t], ctx.output(node))
         return
