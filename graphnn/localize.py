@@ -24,6 +24,7 @@ from graphnn.backend.onnx import to_onnx
 from graphnn.backend.onnx.files import runtime_source
 from graphnn.frontend import trace_model
 from graphnn.frontend.fx_tracer import unwrap_parallel
+from graphnn.frontend.rules import module_rule_for
 from graphnn.calls import layer_calls
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph, Node
@@ -79,17 +80,27 @@ def _layer_outputs(model: torch.nn.Module, inputs: ModelInputs,
     return calls, [to_numpy(t) for t in flatten_outputs(result)]
 
 
-def _layer_nodes(graph: Graph) -> list[Node]:
-    """The node holding each torch layer call's output (the last node of the call)."""
+def _layer_nodes(graph: Graph, model: torch.nn.Module) -> list[Node]:
+    """The node holding each torch.nn layer call's output (the last node of the call). Code
+    of the user's own modules is left out: its nodes are interleaved with its sublayers', so
+    a run of them is not one call of that module."""
+    root = unwrap_parallel(model)
     return [call.last for call in layer_calls(graph)
-            if call.module_class and call.module and len(call.last.outputs) == 1]
+            if call.module_class and call.module and len(call.last.outputs) == 1 and _is_layer(root, call.module)]
+
+
+def _is_layer(root: torch.nn.Module, path: str) -> bool:
+    try:
+        return module_rule_for(root.get_submodule(path)) is not None
+    except AttributeError:  # a bare layer exported as the model
+        return True
 
 
 def first_divergence(model: torch.nn.Module, inputs: ModelInputs, opset: int,
                      atol: float, rtol: float, frontend: str = "auto") -> Divergence:
     graph = trace_model(model, inputs, frontend)
     onnx_model = to_onnx(graph, opset)
-    nodes = _layer_nodes(graph)
+    nodes = _layer_nodes(graph, model)
     torch_calls, torch_finals = _layer_outputs(model, inputs, {n.module for n in nodes})
 
     typed = {v.name: v for v in onnx_model.graph.value_info}

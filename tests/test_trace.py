@@ -1,6 +1,7 @@
 """The fx frontend: canonical ops, source lines, containers, modes."""
 import os
 
+import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -95,3 +96,34 @@ def test_a_function_fx_keeps_opaque_falls_back_to_torch_export():
     assert "kept the Python function" in notes[0] and "_scaled_softmax" in notes[0]
     result = graphnn.export(UsesWrapped(), torch.randn(2, 5))
     assert result.report.ok and result.graph.frontend == "export"
+
+
+class _Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        y = self.fc(x).relu()
+        return (y + x) * 0.5
+
+
+class _Blocks(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.b1, self.b2, self.head = _Block(), _Block(), nn.Linear(8, 2)
+
+    def forward(self, x):
+        return self.head(self.b2(self.b1(x)).tanh())
+
+
+@pytest.mark.parametrize("frontend", ["fx", "export"])
+def test_layer_table_has_one_row_per_layer_call(frontend):
+    """The functional ops of a user's module (relu, add, mul in a Block) are one row with the
+    module's path and class, under both frontends, not one row per op."""
+    from graphnn.summary import layer_rows
+
+    graph = graphnn.trace(_Blocks(), torch.randn(2, 8), frontend=frontend)
+    rows = [(name, kind) for name, kind, *_ in layer_rows(graph)]
+    assert rows == [("x", "input"), ("b1.fc", "Linear"), ("b1", "_Block"), ("b2.fc", "Linear"), ("b2", "_Block"),
+                    ("tanh", "tanh"), ("head", "Linear")]

@@ -31,7 +31,8 @@ import torch.utils._pytree as pytree
 from graphnn.errors import GraphnnError, ShapeError, TraceError, UnsupportedError
 from graphnn.frontend import aten
 from graphnn.frontend.fx_tracer import (
-    _is_user_file, _trace_bare_layer, _user_line_of, add_graph_inputs, set_graph_outputs, unwrap_parallel,
+    _is_user_file, _trace_bare_layer, _user_line_of, add_graph_inputs, enclosing_module, set_graph_outputs,
+    unwrap_parallel,
 )
 from graphnn.frontend.rules import Builder, Ref, module_rule_for
 from graphnn.inputs import ModelInputs
@@ -245,8 +246,9 @@ class _Replay:
     def _builder(self, node: fx.Node) -> Builder:
         path, layer = layer_of(self.model, node)
         label = aten.label(node.target)
-        if layer is None:
-            return Builder(self.graph, node.name, None, None, source_of(node), label)
+        if layer is None:  # the user's (or a library's) own module: a row of the table, not a layer
+            module, module_class = enclosing_module(self.model, node)
+            return Builder(self.graph, node.name, module, module_class, source_of(node), label)
         return Builder(self.graph, path, path, type(layer).__name__, source_of(node), path)
 
     def _call(self, node: fx.Node) -> Any:

@@ -191,6 +191,8 @@ class _Replay:
 
     def _builder(self, fx_node: fx.Node, name: str, module: Optional[str] = None,
                  module_class: Optional[str] = None, what: str = "") -> Builder:
+        if module is None:  # a function or method: the user's module it ran in (a table row)
+            module, module_class = enclosing_module(self.model, fx_node)
         return Builder(self.graph, name, module, module_class, source_of(fx_node), what)
 
     def _get_attr(self, fx_node: fx.Node) -> Ref:
@@ -237,6 +239,20 @@ class _Replay:
 
     def _set_outputs(self, fx_node: fx.Node) -> None:
         set_graph_outputs(self.graph, fx.node.map_arg(fx_node.args[0], lambda n: self.env[n]))
+
+
+def enclosing_module(model: torch.nn.Module, fx_node: fx.Node) -> tuple[Optional[str], Optional[str]]:
+    """The innermost submodule (path, class name) whose forward made ``fx_node``, from the
+    ``nn_module_stack`` both fx and torch.export record; (None, None) for the root's own code.
+    Consecutive nodes of one module call are one row of ``graphnn graph``."""
+    for path, _ in reversed(list((fx_node.meta.get("nn_module_stack") or {}).values())):
+        if not path:
+            break
+        try:
+            return path, type(model.get_submodule(path)).__name__
+        except AttributeError:
+            break
+    return None, None
 
 
 def _is_python_function(target: Any) -> bool:
