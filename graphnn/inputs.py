@@ -73,6 +73,9 @@ def with_batch(example: torch.Tensor, batch: int, generator: torch.Generator) ->
 def normalize_example_inputs(value: Any, where: str) -> tuple:
     """A tensor, or a tuple/list of tensors, as a tuple of tensors."""
     items = (value,) if isinstance(value, torch.Tensor) else value
+    if isinstance(items, (tuple, list)) and any(t is None for t in items):
+        raise InputSpecError(f"{where} holds None: skip an optional input by passing the others by name, "
+                             f"as a dict {{'x': x, 'attn_mask': mask}}")
     if not isinstance(items, (tuple, list)) or not items or not all(isinstance(t, torch.Tensor) for t in items):
         raise InputSpecError(
             f"{where} must be a tensor or a tuple of tensors (got {type(value).__name__}); "

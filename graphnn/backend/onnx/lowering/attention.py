@@ -1,0 +1,101 @@
+"""Lowering of ``attention``: MatMul, scale, mask, Softmax, MatMul — the composition
+onnxruntime's attention fusions look for, at every opset from 13.
+
+Masks: a bool mask keeps True positions (Where to -inf elsewhere), a float mask is added;
+``causal`` keeps key j <= query i (torch's top-left aligned tril), built from Range so the
+lengths stay dynamic. Rows whose every key is masked come out as torch gives them:
+zeros from F.scaled_dot_product_attention (``masked_rows="zero"``), NaN from
+nn.MultiheadAttention (``"nan"``: what Softmax of all -inf gives).
+"""
+import numpy as np
+
+from graphnn.backend.onnx.registry import lowers
+
+_NP = {"float32": np.float32, "float16": np.float16, "float64": np.float64}
+
+
+@lowers("attention")
+def attention(ctx, node):
+    q, k, v, *mask = ctx.inputs(node)
+    dtype = ctx.graph.values[node.inputs[0]].dtype
+    rank = len(ctx.graph.values[node.inputs[0]].shape)
+    if node.attrs.get("gqa"):
+        k, v = _repeat_heads(ctx, node, k, 1), _repeat_heads(ctx, node, v, 2)
+    perm = list(range(rank))
+    perm[-2:] = perm[-1], perm[-2]
+    scores = ctx.add1("MatMul", [q, ctx.add1("Transpose", [k], perm=perm)])
+    scores = ctx.add1("Mul", [scores, ctx.const(node.attrs["scale"], _NP[dtype], "scale")])
+    minus_inf = ctx.const(-np.inf, _NP[dtype], "minus_inf")
+    masked = bool(mask) or node.attrs.get("causal")
+    if mask:
+        mask_dtype = ctx.graph.values[node.inputs[3]].dtype
+        if mask_dtype == "bool":
+            scores = ctx.add1("Where", [mask[0], scores, minus_inf])
+        else:
+            scores = ctx.add1("Add", [scores, mask[0]])
+    if node.attrs.get("causal"):
+        scores = ctx.add1("Where", [_causal_keep(ctx, q, k, rank), scores, minus_inf])
+    probs = ctx.add1("Softmax", [scores], axis=-1)
+    if masked and node.attrs.get("masked_rows") == "zero":
+        probs = ctx.add1("Where", [ctx.add1("IsNaN", [probs]), ctx.const(0.0, _NP[dtype], "zero"), probs])
+    outputs = ctx.outputs(node)
+    ctx.add1("MatMul", [probs, v], outputs[0])
+    weights = node.outputs[1] if len(node.outputs) > 1 else None
+    if weights is not None and (ctx.graph.consumers(weights) or weights in ctx.graph.outputs):
+        ctx.add1("Identity", [probs], outputs[1])
+
+
+def _causal_keep(ctx, q, k, rank):
+    """(L, S) bool: key j visible from query i when j <= i."""
+    lengths = [ctx.add1("Gather", [ctx.add1("Shape", [t]), ctx.const(rank - 2, "int64", "axis")], axis=0)
+               for t in (q, k)]
+    zero, one = ctx.const(0, "int64", "zero_i"), ctx.const(1, "int64", "one_i")
+    rows = ctx.add1("Unsqueeze", [ctx.add1("Range", [zero, lengths[0], one]), ctx.const([1], "int64", "axes")])
+    cols = ctx.add1("Range", [zero, lengths[1], one])
+    return ctx.add1("LessOrEqual", [cols, rows])
+
+
+def _repeat_heads(ctx, node, t, index):
+    """(B, Hk, S, E) -> (B, Hq, S, E), each key/value head repeated for its query group."""
+    heads = ctx.graph.values[node.inputs[0]].shape[-3]
+    kv_heads = ctx.graph.values[node.inputs[1]].shape[-3]
+    group = heads // kv_heads
+    expanded = ctx.add1("Unsqueeze", [t, ctx.const([2], "int64", "axes")])  # (B, Hk, 1, S, E)
+    shape = ctx.add1("Shape", [expanded])
+    target = ctx.add1("Concat", [ctx.add1("Slice", [shape, ctx.const([0], "int64", "s0"), ctx.const([2], "int64", "s2")]),
+                                 ctx.const([group], "int64", "group"),
+                                 ctx.add1("Slice", [shape, ctx.const([3], "int64", "s3"), ctx.const([5], "int64", "s5")])],
+                      axis=0)
+    tiled = ctx.add1("Expand", [expanded, target])
+    width = ctx.graph.values[node.inputs[index]].shape[-1]
+    return ctx.add1("Reshape", [tiled, ctx.const([0, heads, -1, width], "int64", "heads")])
+
+
+@lowers("zero_padded")
+def zero_padded(ctx, node):
+    """Where(padded [and the mask is left-aligned], 0, x): what torch's nested tensors give back."""
+    x, padding = ctx.inputs(node)
+    dtype = ctx.graph.values[node.inputs[0]].dtype
+    if ctx.graph.values[node.inputs[1]].dtype == "bool":
+        padded = padding
+    else:  # a float mask: 0 keeps, anything else pads
+        padded = ctx.add1("Not", [ctx.add1("Equal", [padding, ctx.const(0.0, _NP[dtype], "zero")])])
+    if node.attrs["if_left_aligned"]:
+        padded = ctx.add1("And", [padded, _left_aligned(ctx, padded)])
+    if not node.attrs["batch_first"]:
+        padded = ctx.add1("Transpose", [padded], perm=[1, 0])
+    padded = ctx.add1("Unsqueeze", [padded, ctx.const([2], "int64", "axes")])
+    ctx.add1("Where", [padded, ctx.const(0.0, _NP[dtype], "zero"), x], ctx.output(node))
+
+
+def _left_aligned(ctx, padded):
+    """True when every row is tokens first, padding after (padded never turns back to kept)."""
+    as_int = ctx.add1("Cast", [padded], to=6)  # int32
+    starts, ends, axes = ctx.const([0], "int64", "s0"), ctx.const([-1], "int64", "e1"), ctx.const([1], "int64", "ax")
+    ends_all = ctx.const([np.iinfo(np.int64).max], "int64", "emax")
+    head = ctx.add1("Slice", [as_int, starts, ends, axes])
+    tail = ctx.add1("Slice", [as_int, ctx.const([1], "int64", "s1"), ends_all, axes])
+    ordered = ctx.add1("Cast", [ctx.add1("LessOrEqual", [head, tail])], to=6)
+    flat = ctx.add1("Reshape", [ordered, ctx.const([-1], "int64", "flat")])
+    checks = ctx.add1("Concat", [flat, ctx.const([1], "int32", "one")], axis=0)  # never empty
+    return ctx.add1("Cast", [ctx.add1("ReduceMin", [checks], keepdims=0)], to=9)
