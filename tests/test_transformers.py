@@ -23,9 +23,7 @@ from graphnn.summary import layer_rows  # noqa: E402
 from tests.parity_utils import export_checked, onnx_ops  # noqa: E402
 from tests.transformer_zoo import ZOO  # noqa: E402
 
-KNOWN_GAPS = {  # error pattern: the missing piece
-    r"scaled_dot_product_attention\.default .*is not supported":
-        "F.scaled_dot_product_attention has no rule yet (attention family, in progress)",
+KNOWN_GAPS: dict[str, str] = {  # error pattern: the missing piece (none today)
 }
 
 EXPECTED = {  # model: (ONNX input names, output names, ONNX ops at opset 18 that show the architecture)
