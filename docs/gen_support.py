@@ -53,6 +53,10 @@ def _row(label: str, found: dict | None) -> str:
 
 
 def _layer_row(cls: type, seen: dict) -> str:
+    composite = seen.get(f"composite:{cls.__name__}")
+    if composite and not seen.get(cls.__name__, {}).get("ops"):  # nn.Transformer: its sublayers' operators
+        opsets = ", ".join(str(o) for o in sorted(composite["opsets"]))
+        return f"| {layer_label(cls)} | its sublayers' (composed by their rules) | {opsets} |"
     plain = getattr(cls, "cls_to_become", None)
     if plain is not None:  # materialized before tracing: converted as its plain class
         row = _row(layer_label(cls), seen.get(plain.__name__))
@@ -76,7 +80,7 @@ def render(seen: dict[str, dict[str, set]]) -> str:
         "|---|---|---|",
     ]
     lines += [_layer_row(cls, seen) for cls in layers]
-    ops = sorted(k for k in seen if k not in layer_classes)
+    ops = sorted(k for k in seen if k not in layer_classes and not k.startswith("composite:"))
     lines += ["", f"## Functional ops ({len(ops)})", "",
               "Functions and Tensor methods become these canonical IR ops (one op per meaning, not per spelling).",
               "", "| op | ONNX operators | opsets tested |", "|---|---|---|"]

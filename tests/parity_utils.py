@@ -32,7 +32,7 @@ def export_checked(model: torch.nn.Module, inputs: Sequence[torch.Tensor] | torc
     graph = graphnn.trace(model, inputs, dynamic_batch=dynamic_batch, dynamic_dims=dynamic_dims,
                           frontend=frontend)
     graph.verify()
-    traced_kinds = {node.kind for node in graph.nodes()}
+    traced_kinds = {node.kind for node in graph.nodes()} | composite_layers(model)
     graph = graphnn.optimize(graph, enabled=optimize, verify=True)
     models = {}
     for opset in opsets:
@@ -49,6 +49,14 @@ def export_checked(model: torch.nn.Module, inputs: Sequence[torch.Tensor] | torc
         models[opset] = onnx_model
         record_support(onnx_model, opset, traced_kinds)
     return models
+
+
+def composite_layers(model: torch.nn.Module) -> set:
+    """Classes of the layers converted by composing their sublayers' rules (nn.Transformer):
+    their ONNX operators are recorded under the sublayers."""
+    from graphnn.frontend.rules import module_rule_for
+    return {f"composite:{type(m).__name__}" for m in model.modules()
+            if module_rule_for(m) and any(module_rule_for(c) for c in m.children())}
 
 
 def record_support(onnx_model: onnx.ModelProto, opset: int, traced_kinds: set) -> None:
