@@ -32,8 +32,22 @@ EXPORT_GAPS = {
 # over time: guard Eq(seq, 5)); with the sequence static they export with parity.
 STATIC_SEQ_UNDER_EXPORT = {"gru_batch_first.py", "gru_two_layer.py", "rnn.py", "sequence_model.py"}
 
+# Fixtures whose torch.export program computes something else than eager torch, so the export
+# frontend's file fails parity (and is not written): the test asserts parity catches it.
+PARITY_GAPS_UNDER_EXPORT = {
+    # torch.export takes TransformerEncoder's non-nested path ("mask_check enabled with torch.export"),
+    # eager mode its nested-tensor fast path, which zeroes the padded positions. fx (what auto uses)
+    # keeps the layer whole and reproduces the fast path.
+    "transformer_encoder.py",
+}
+
 # ONNX op count differences (export minus fx) per fixture, with the reason; every other
 # fixture both frontends convert lowers to the same ONNX operators.
+MHA_UNDER_EXPORT = (
+    "fx keeps nn.MultiheadAttention whole: graphnn's rule splits in_proj into three Linears (MatMul + Add) and "
+    "reshapes heads once. torch.export records torch's own body of the layer instead: one in_proj Linear (Gemm on "
+    "the flattened input), then unflatten / chunk / view / transpose ATen ops whose shapes are computed at run "
+    "time (Shape, Gather, Unsqueeze, Concat, Reshape).")
 EXPLAINED_DIFFERENCES: dict[str, tuple[dict, str]] = {
     "embedding_bag_sparse.py": (
         {"ReduceMean": -1, "Shape": 2, "Mul": 2, "Range": 2, "Unsqueeze": 2, "Gather": 1, "Reshape": 1, "Slice": 1,
@@ -42,6 +56,13 @@ EXPLAINED_DIFFERENCES: dict[str, tuple[dict, str]] = {
         "fx keeps nn.EmbeddingBag whole: a 2-d input is fixed-size bags, one ReduceMean. Under torch.export "
         "F.embedding_bag's Python body runs first: it flattens the input and builds offsets with torch.arange, "
         "so the ATen op sees 1-d bags with computed offsets, converted as bags of any size (Range masks, MatMul)."),
+    "multihead_attention.py": (
+        {"Unsqueeze": 9, "Concat": 6, "Gather": 5, "Transpose": -3, "MatMul": -3, "Add": -3, "Reshape": 3, "Mul": 2,
+         "Shape": 2, "Identity": -1, "Squeeze": 1, "Gemm": 1}, MHA_UNDER_EXPORT),
+    "transformer.py": (
+        {"Unsqueeze": 234, "Concat": 144, "Reshape": 90, "Gather": 50, "MatMul": -48, "Add": -48, "Transpose": -42,
+         "Squeeze": 18, "Gemm": 18, "Split": 12, "Mul": 2, "Shape": 2},
+        MHA_UNDER_EXPORT + " Here in 18 attention layers (6 encoder, 6 decoder self and 6 cross)."),
 }
 
 
@@ -116,6 +137,10 @@ def test_export_frontend_on_fx_fixtures(path):
         with pytest.raises(TraceError, match=r"cannot keep dim \d \('seq'\) of input 'x' dynamic"):
             graphnn.trace(loaded.model, inputs, frontend="export", dynamic_dims=dims)
         dims = [{d: sym for d, sym in spec.items() if sym != "seq"} for spec in dims or [{0: "batch"}]]
+    if name in PARITY_GAPS_UNDER_EXPORT:
+        report = graphnn.check_parity(loaded.model, inputs, frontend="export", dynamic_dims=dims)
+        assert not report.ok and report.max_abs > 0.1
+        return
     export_checked(loaded.model, inputs, frontend="export", dynamic_dims=dims)
 
 
@@ -124,7 +149,7 @@ def test_onnx_op_histograms_agree_between_frontends(path):
     """fx and export lower every fixture to the same ONNX operators, except where the table
     above explains why not."""
     name = os.path.basename(path)
-    if name in EXPORT_GAPS or name == "tricky_models.py":
+    if name in EXPORT_GAPS or name in PARITY_GAPS_UNDER_EXPORT or name == "tricky_models.py":
         return  # one frontend cannot convert it: nothing to compare (asserted above)
     loaded, inputs = load(path)
     dims = loaded.dynamic_dims
