@@ -6,10 +6,6 @@ the example's batch and sequence length and at two more of each (batch 1 and 3, 
 longer and one shorter), with ids kept in the vocabulary and 0/1 padding masks. The ONNX
 inputs and outputs carry the names transformers users know (``input_ids``,
 ``last_hidden_state``, ``logits``...).
-
-``KNOWN_GAPS`` lists, by their exact error, the missing pieces outside this file's reach
-that stop a model today; a model failing with one of them is an expected failure naming
-the gap, any other failure is a real one. Delete an entry once its piece lands.
 """
 import re
 
@@ -22,9 +18,6 @@ import graphnn  # noqa: E402
 from graphnn.summary import layer_rows  # noqa: E402
 from tests.parity_utils import export_checked, onnx_ops  # noqa: E402
 from tests.transformer_zoo import ZOO  # noqa: E402
-
-KNOWN_GAPS: dict[str, str] = {  # error pattern: the missing piece (none today)
-}
 
 EXPECTED = {  # model: (ONNX input names, output names, ONNX ops at opset 18 that show the architecture)
     "bert": (["input_ids", "attention_mask", "token_type_ids"], ["last_hidden_state", "pooler_output"],
@@ -39,13 +32,7 @@ EXPECTED = {  # model: (ONNX input names, output names, ONNX ops at opset 18 tha
 
 def _export(name):
     model, inputs, dims = ZOO[name]()
-    try:
-        return export_checked(model, inputs, dynamic_dims=dims, frontend="export"), inputs, dims
-    except graphnn.errors.GraphnnError as exc:
-        gap = next((why for pattern, why in KNOWN_GAPS.items() if re.search(pattern, str(exc))), None)
-        if gap is None:
-            raise
-        pytest.xfail(f"{name}: {gap}")
+    return export_checked(model, inputs, dynamic_dims=dims, frontend="export"), inputs, dims
 
 
 @pytest.mark.parametrize("name", ZOO)
@@ -83,16 +70,12 @@ def test_gpt2_tied_weights_are_one_initializer():
 def test_layer_table_names_transformer_layers_with_their_lines():
     """`graphnn graph`: torch.nn layers show up by module path, class and the HF source line."""
     model, inputs, dims = ZOO["bert"]()
-    try:
-        graph = graphnn.trace(model, inputs, dynamic_dims=dims, frontend="export")
-    except graphnn.errors.GraphnnError as exc:
-        gap = next((why for pattern, why in KNOWN_GAPS.items() if re.search(pattern, str(exc))), None)
-        if gap is None:
-            raise
-        pytest.xfail(f"bert: {gap}")
+    graph = graphnn.trace(model, inputs, dynamic_dims=dims, frontend="export")
     rows = {row[0]: row for row in layer_rows(graph)}
     name, kind, shape, params, source = rows["encoder.layer.0.attention.self.query"]
     assert (kind, shape, params) == ("Linear", "[batch, seq, 32]", "1,056")
     assert re.fullmatch(r"modeling_bert\.py:\d+", source)
     assert rows["embeddings.word_embeddings"][1:4] == ("Embedding", "[batch, seq, 32]", "3,200")
     assert np.all([r[1] != "unsupported" for r in rows.values()])
+    attention = rows["encoder.layer.0.attention.self"]  # its functional ops: one row, not one per ATen op
+    assert attention[1] == "BertSelfAttention" and attention[2] == "[batch, seq, 32]"
