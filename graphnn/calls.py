@@ -3,6 +3,7 @@
 A layer may become several IR nodes (a TransformerEncoderLayer's residual adds, the ATen ops
 of a MultiheadAttention under the torch.export frontend), all carrying its module path.
 Consecutive nodes with the same module path are one call; its output is the last node's.
+In the model's own forward (no submodule), consecutive nodes of one source line are one row.
 The layer table shows one row per call, and parity localization compares each call's
 output with what the torch layer returned.
 """
@@ -32,11 +33,14 @@ class LayerCall:
 
     @property
     def name(self) -> str:
-        return self.module or self.nodes[0].name
+        return self.module or self.last.name
 
     @property
     def kind(self) -> str:
-        return self.nodes[0].kind
+        if self.module or len(self.nodes) == 1:
+            return self.nodes[0].kind
+        extra = len(self.nodes) - 1
+        return f"{self.last.kind} (+{extra} op{'s' if extra > 1 else ''})"
 
     @property
     def source(self) -> Optional[str]:
@@ -54,9 +58,16 @@ def layer_calls(graph: Graph, skip_constants: bool = True) -> list[LayerCall]:
         if skip_constants and node.op == "constant":
             continue
         previous = calls[-1].nodes[-1] if calls else None
-        if previous is not None and node.module and node.module == previous.module \
-                and node.module_class == previous.module_class:
+        if previous is not None and _same_call(previous, node):
             calls[-1].nodes.append(node)
         else:
             calls.append(LayerCall([node]))
     return calls
+
+
+def _same_call(previous: Node, node: Node) -> bool:
+    """Same layer (module path), or, in the model's own forward, the same source line (a
+    mask built from ten ATen ops in one line of a transformer is one row)."""
+    if node.module or previous.module:
+        return node.module == previous.module and node.module_class == previous.module_class
+    return node.source is not None and node.source == previous.source

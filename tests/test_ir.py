@@ -86,3 +86,15 @@ def test_layer_calls_merge_consecutive_nodes_of_one_layer():
     assert [(call.name, [n.name for n in call.nodes]) for call in calls] == [
         ("enc.attn", ["attn", "attn_1"]), ("enc.act", ["act"]), ("add", ["add"]), ("enc.attn", ["attn_2"])]
     assert calls[0].last is b and calls[-1].last is e
+
+
+def test_layer_calls_merge_the_models_own_ops_of_one_source_line():
+    from graphnn.calls import layer_calls
+
+    g = Graph("g")
+    g.add_input("x", (2, 4), "float32")
+    a = g.add_node("size", ["x"], name="size", source="m.py:3")
+    b = g.add_node("reshape", ["x", a.outputs[0]], name="view", source="m.py:3")
+    c = g.add_node("relu", [b.outputs[0]], name="relu", source="m.py:4")
+    calls = layer_calls(g)
+    assert [(call.name, call.kind) for call in calls] == [("view", "reshape (+1 op)"), ("relu", "relu")]
