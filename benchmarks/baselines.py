@@ -82,3 +82,14 @@ def op_histogram(model: onnx.ModelProto) -> dict[str, int]:
 
 def max_abs_diff(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
     return max(float(np.abs(np.asarray(x, np.float64) - np.asarray(y, np.float64)).max()) for x, y in zip(a, b))
+
+
+def compare_files(files: dict[str, onnx.ModelProto], inputs, threads: int = 0, runs: int = 50):
+    """One session per file on the same inputs: (median ms per file over interleaved runs,
+    each file's outputs, the sessions)."""
+    sessions = {name: session(model, threads) for name, model in files.items()}
+    feeds = {name: feeds_for(s, inputs) for name, s in sessions.items()}
+    outputs = {name: s.run(None, feeds[name]) for name, s in sessions.items()}
+    medians = interleaved_medians({name: (lambda s=s, f=feeds[name]: s.run(None, f)) for name, s in sessions.items()},
+                                  runs=runs)
+    return medians, outputs, sessions

@@ -24,7 +24,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import graphnn  # noqa: E402
-from baselines import feeds_for, interleaved_medians, max_abs_diff, official_export, session  # noqa: E402
+from baselines import compare_files, max_abs_diff, official_export  # noqa: E402
 from graphnn.loader import load  # noqa: E402
 
 
@@ -67,11 +67,7 @@ def main() -> None:
         ours_s, ours = best_time(args.repeat, lambda: graphnn.export(
             model, inputs, dynamic_dims=dims, frontend="export", check=False).onnx_model)
         theirs_s, theirs = best_time(args.repeat, lambda: official_export(model, inputs, True, dims))
-        sessions = {"graphnn": session(ours, args.threads), "dynamo": session(theirs, args.threads)}
-        feeds = {k: feeds_for(s, inputs) for k, s in sessions.items()}
-        outs = {k: s.run(None, feeds[k]) for k, s in sessions.items()}
-        medians = interleaved_medians({k: (lambda s=s, f=feeds[k]: s.run(None, f)) for k, s in sessions.items()},
-                                      runs=args.runs)
+        medians, outs, _ = compare_files({"graphnn": ours, "dynamo": theirs}, inputs, args.threads, args.runs)
         diff = max_abs_diff(outs["graphnn"][:1], outs["dynamo"][:1])
         print(f"{name:20} {ours_s:9.3f} {theirs_s:9.3f} {ours_s / theirs_s:6.2f}   {medians['graphnn']:10.3f} "
               f"{medians['dynamo']:10.3f} {medians['graphnn'] / medians['dynamo']:6.2f} {diff:9.1e}", flush=True)

@@ -23,9 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import graphnn  # noqa: E402
 import graphnn.inputs  # noqa: E402
-from baselines import (  # noqa: E402
-    feeds_for, interleaved_medians, max_abs_diff, official_export, op_histogram, session,
-)
+from baselines import compare_files, feeds_for, max_abs_diff, official_export, op_histogram  # noqa: E402
 
 
 class Bag(nn.Module):
@@ -76,11 +74,7 @@ def main() -> None:
         model.eval()
         ours = graphnn.export(model, inputs, dynamic_dims=dims).onnx_model
         theirs = official_export(model, inputs, dynamo=True, dynamic_dims=dims)
-        sessions = {"graphnn": session(ours, args.threads), "dynamo": session(theirs, args.threads)}
-        feeds = {k: feeds_for(s, inputs) for k, s in sessions.items()}
-        outs = {k: s.run(None, feeds[k]) for k, s in sessions.items()}
-        medians = interleaved_medians({k: (lambda s=s, f=feeds[k]: s.run(None, f)) for k, s in sessions.items()},
-                                      runs=args.runs)
+        medians, outs, sessions = compare_files({"graphnn": ours, "dynamo": theirs}, inputs, args.threads, args.runs)
         diff = max_abs_diff(outs["graphnn"][:1], outs["dynamo"][:1])
         longer = [t if not any(v != "batch" for v in d.values()) else
                   graphnn.inputs.like(t, [n + 1 if d.get(i, "batch") != "batch" else n for i, n in enumerate(t.shape)],
