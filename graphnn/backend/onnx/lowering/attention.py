@@ -25,8 +25,8 @@ def attention(ctx, node):
     perm[-2:] = perm[-1], perm[-2]
     scores = ctx.add1("MatMul", [q, ctx.add1("Transpose", [k], perm=perm)])
     scores = ctx.add1("Mul", [scores, ctx.const(node.attrs["scale"], _NP[dtype], "scale")])
-    minus_inf = ctx.const(-np.inf, _NP[dtype], "minus_inf")
     masked = bool(mask) or node.attrs.get("causal")
+    minus_inf = ctx.const(-np.inf, _NP[dtype], "minus_inf") if masked else None
     if mask:
         mask_dtype = ctx.graph.values[node.inputs[3]].dtype
         if mask_dtype == "bool":
