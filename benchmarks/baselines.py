@@ -93,3 +93,16 @@ def compare_files(files: dict[str, onnx.ModelProto], inputs, threads: int = 0, r
     medians = interleaved_medians({name: (lambda s=s, f=feeds[name]: s.run(None, f)) for name, s in sessions.items()},
                                   runs=runs)
     return medians, outputs, sessions
+
+
+def best_of(repeat: int, fn, warm: bool = False) -> tuple[float, object]:
+    """(fastest seconds of ``repeat`` calls, the last result); ``warm`` makes one untimed call
+    first (the first export of a process imports and compiles a lot)."""
+    if warm:
+        fn()
+    best, result = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, result

@@ -13,7 +13,6 @@ import glob
 import io
 import os
 import sys
-import time
 import warnings
 
 import onnx
@@ -25,18 +24,12 @@ sys.path.insert(0, ROOT)
 import graphnn  # noqa: E402
 from graphnn.loader import load  # noqa: E402
 
-
-def best_of(repeat, fn):
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from baselines import best_of  # noqa: E402
 
 
-def graphnn_export(model, inputs):
-    return graphnn.export(model, inputs, check=False).onnx_model
+def graphnn_export(model, inputs, dynamic_dims=None):
+    return graphnn.export(model, inputs, dynamic_dims=dynamic_dims, check=False).onnx_model
 
 
 def torch_export(model, inputs):
@@ -54,7 +47,7 @@ def main():
     print(f"{'fixture':32} {'graphnn ms':>10} {'nodes':>5}   {'torch.onnx ms':>13} {'nodes':>5}")
     for path in sorted(glob.glob(os.path.join(ROOT, "fixtures", "*.py"))):
         loaded, inputs = load(path)
-        seconds, model = best_of(args.repeat, lambda: graphnn_export(loaded.model, inputs))
+        seconds, model = best_of(args.repeat, lambda: graphnn_export(loaded.model, inputs, loaded.dynamic_dims))
         try:
             base_seconds, base = best_of(args.repeat, lambda: torch_export(loaded.model, inputs))
             baseline = f"{base_seconds * 1000:13.1f} {len(base.graph.node):5d}"

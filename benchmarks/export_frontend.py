@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 import torch
 
@@ -24,7 +23,7 @@ sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import graphnn  # noqa: E402
-from baselines import compare_files, max_abs_diff, official_export  # noqa: E402
+from baselines import best_of, compare_files, max_abs_diff, official_export  # noqa: E402
 from graphnn.loader import load  # noqa: E402
 
 
@@ -42,16 +41,6 @@ def models() -> dict:
     return found
 
 
-def best_time(repeat: int, fn) -> tuple[float, object]:
-    fn()  # warm: the first export of a process imports and compiles a lot
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
@@ -64,9 +53,9 @@ def main() -> None:
     for name, (model, inputs, dims) in models().items():
         if args.only and not any(s in name for s in args.only.split(",")):
             continue
-        ours_s, ours = best_time(args.repeat, lambda: graphnn.export(
+        ours_s, ours = best_of(args.repeat, warm=True, fn=lambda: graphnn.export(
             model, inputs, dynamic_dims=dims, frontend="export", check=False).onnx_model)
-        theirs_s, theirs = best_time(args.repeat, lambda: official_export(model, inputs, True, dims))
+        theirs_s, theirs = best_of(args.repeat, warm=True, fn=lambda: official_export(model, inputs, True, dims))
         medians, outs, _ = compare_files({"graphnn": ours, "dynamo": theirs}, inputs, args.threads, args.runs)
         diff = max_abs_diff(outs["graphnn"][:1], outs["dynamo"][:1])
         print(f"{name:20} {ours_s:9.3f} {theirs_s:9.3f} {ours_s / theirs_s:6.2f}   {medians['graphnn']:10.3f} "
