@@ -12,9 +12,14 @@ one data structure they share. Design choices worth knowing:
   name (``"float32"``). ``graph.symbols`` holds the example size of each symbol so
   messages can show the concrete shape the user passed.
 * Node params are torch tensors (weights); attrs are plain Python values.
+* Lookups are kept linear in the graph's size (a 2000-layer model is an ordinary
+  transformer's ATen graph): who reads each value (``_readers``) and the topological
+  order are indices maintained by the same Graph methods that maintain the edges, so
+  ``consumers()`` never scans the nodes and ``nodes()`` sorts only after a change.
 """
 from __future__ import annotations
 
+import heapq
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Optional, Union
@@ -76,6 +81,8 @@ class Graph:
         self.frontend = ""  # which frontend traced it: "fx" or "export"
         self._dag = nx.MultiDiGraph()
         self._producer: dict[str, str] = {}
+        self._readers: dict[str, dict[str, None]] = {}  # value -> names of the nodes reading it
+        self._order: Optional[list[Node]] = None  # topological order; None after a change
         self._seq = itertools.count()
         self._suffix: dict[str, int] = {}  # base name -> last suffix handed out
 
@@ -127,16 +134,24 @@ class Graph:
         return node
 
     def _wire(self, node: Node) -> None:
+        """Derive the edges and the reader index from ``node.inputs``."""
         for slot, value in enumerate(node.inputs):
             if value not in self.values:
                 raise ValueError(f"{node.name}: input {value!r} does not exist")
+            self._readers.setdefault(value, {})[node.name] = None
             src = self._producer.get(value)
             if src is not None:
                 self._dag.add_edge(src, node.name, key=slot, value=value)
+        self._order = None
 
     def _unwire(self, node: Node) -> None:
         for src, _, key in list(self._dag.in_edges(node.name, keys=True)):
             self._dag.remove_edge(src, node.name, key=key)
+        for value in node.inputs:
+            readers = self._readers.get(value)
+            if readers is not None:
+                readers.pop(node.name, None)
+        self._order = None
 
     def set_inputs(self, node: Node, inputs: Iterable[str]) -> None:
         """Replace a node's ordered inputs (edges follow)."""
@@ -156,10 +171,12 @@ class Graph:
             users = self.consumers(out)
             if users or out in self.outputs:
                 raise ValueError(f"cannot remove {node.name}: {out} is still used")
+        self._unwire(node)
         self._dag.remove_node(node.name)
         for out in node.outputs:
             del self.values[out]
             del self._producer[out]
+            self._readers.pop(out, None)
 
     # ------------------------------------------------------------------ queries
     def node(self, name: str) -> Node:
@@ -172,11 +189,29 @@ class Graph:
         return self._dag.number_of_nodes()
 
     def nodes(self) -> list[Node]:
-        """Nodes in a topological order that is stable run to run (ties by insertion)."""
-        order = nx.lexicographical_topological_sort(
-            self._dag, key=lambda n: self._dag.nodes[n]["seq"]
-        )
-        return [self._dag.nodes[n]["node"] for n in order]
+        """Nodes in a topological order that is stable run to run (ties by insertion).
+        Sorted once after each change, so callers may ask for it in loops."""
+        if self._order is None:
+            self._order = self._sorted()
+        return list(self._order)
+
+    def _sorted(self) -> list[Node]:
+        """Kahn's algorithm, always taking the earliest-inserted ready node (a heap on seq)."""
+        info = self._dag.nodes
+        waiting = {n: self._dag.in_degree(n) for n in self._dag}
+        ready = [(info[n]["seq"], n) for n, count in waiting.items() if count == 0]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            _, name = heapq.heappop(ready)
+            order.append(info[name]["node"])
+            for _, dst in self._dag.out_edges(name):
+                waiting[dst] -= 1
+                if waiting[dst] == 0:
+                    heapq.heappush(ready, (info[dst]["seq"], dst))
+        if len(order) != len(waiting):
+            raise nx.NetworkXUnfeasible("graph has a cycle")
+        return order
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes())
@@ -186,13 +221,10 @@ class Graph:
         return None if src is None else self.node(src)
 
     def consumers(self, value: str) -> list[Node]:
-        """The nodes reading ``value``, in insertion order (each once)."""
-        src = self._producer.get(value)
-        if src is None:  # a graph input: no edges, search the nodes
-            names = [n for n in self._dag.nodes if value in self._dag.nodes[n]["node"].inputs]
-        else:
-            names = {dst for _, dst, data in self._dag.out_edges(src, data=True) if data["value"] == value}
-        return [self.node(n) for n in sorted(names, key=lambda n: self._dag.nodes[n]["seq"])]
+        """The nodes reading ``value``, in insertion order (each once), from the reader index."""
+        names = self._readers.get(value, ())
+        info = self._dag.nodes
+        return [info[n]["node"] for n in sorted(names, key=lambda n: info[n]["seq"])]
 
     def ops(self) -> list[str]:
         return [n.op for n in self.nodes()]
@@ -226,6 +258,12 @@ class Graph:
             edges_in = sorted((k, d["value"]) for _, _, k, d in self._dag.in_edges(node.name, keys=True, data=True))
             expected = sorted((k, v) for k, v in enumerate(node.inputs) if v not in self.inputs)
             assert edges_in == expected, f"{node.name}: edges {edges_in} disagree with inputs {expected}"
+        readers = {v: set(names) for v, names in self._readers.items() if names}
+        expected_readers: dict[str, set] = {}
+        for node in self.nodes():
+            for value in node.inputs:
+                expected_readers.setdefault(value, set()).add(node.name)
+        assert readers == expected_readers, "reader index disagrees with node inputs"
         for out in self.outputs:
             assert out in produced, f"graph output {out} is not produced"
         if require_shapes:

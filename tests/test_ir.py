@@ -98,3 +98,29 @@ def test_layer_calls_merge_the_models_own_ops_of_one_source_line():
     c = g.add_node("relu", [b.outputs[0]], name="relu", source="m.py:4")
     calls = layer_calls(g)
     assert [(call.name, call.kind) for call in calls] == [("view", "reshape (+1 op)"), ("relu", "relu")]
+
+
+def test_consumers_come_from_the_reader_index_and_follow_rewiring():
+    g = small_graph()
+    c = g.add_node("relu", ["x"], name="c")
+    assert [n.name for n in g.consumers("x")] == ["a", "c"]  # a graph input: no edges to follow
+    g.set_inputs(c, ["a"])
+    assert [n.name for n in g.consumers("x")] == ["a"]
+    assert [n.name for n in g.consumers("a")] == ["b", "c"]
+    g.values["c"].shape, g.values["c"].dtype = ("batch", 4), "float32"
+    g.verify()
+
+
+def test_node_order_is_resorted_after_a_change():
+    g = small_graph()
+    assert [n.name for n in g.nodes()] == ["a", "b"]
+    c = g.add_node("relu", ["x"], name="c")  # inserted last, read first below
+    g.set_inputs(g.node("a"), [c.outputs[0]])
+    assert [n.name for n in g.nodes()] == ["c", "a", "b"]
+
+
+def test_verify_catches_a_stale_reader_index():
+    g = small_graph()
+    g._readers["x"]["b"] = None  # b does not read x
+    with pytest.raises(AssertionError, match="reader index"):
+        g.verify()

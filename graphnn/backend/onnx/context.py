@@ -38,6 +38,7 @@ class EmitContext:
         self._names = dict(value_names)  # IR value -> ONNX tensor name
         self._taken: set[str] = set(value_names.values()) | set(graph.values)
         self._node_names: set[str] = set()
+        self._suffix: dict[tuple, int] = {}  # (namespace, hint) -> last suffix handed out (naming stays linear)
         self._current: Optional[Node] = None
         # storage key -> (initializer name, the tensor). Holding the tensor keeps its memory
         # from being reused by a later temporary (weight.t().contiguous()) with the same key.
@@ -122,19 +123,27 @@ class EmitContext:
         return self.initializer(f"{base}/{hint}", np.asarray(values, dtype=dtype))
 
     def fresh(self, hint: str) -> str:
-        name, i = hint, 0
-        while name in self._taken:
-            i += 1
-            name = f"{hint}_{i}"
+        """A tensor name not used yet: ``hint``, else ``hint_1``, ``hint_2``..."""
+        name = _first_free(hint, self._taken, self._suffix, "tensor")
         self._taken.add(name)
         return name
 
     def _unique_node(self, base: str) -> str:
-        name, i = base, 0
-        while name in self._node_names:
-            i += 1
-            name = f"{base}_{i}"
-        return name
+        return _first_free(base, self._node_names, self._suffix, "node")
+
+
+def _first_free(base: str, taken: set, suffixes: dict, space: str) -> str:
+    """``base`` if free, else the next free ``base_N``; each base resumes at its last N, so
+    a thousand ``layer/Add`` cost a thousand lookups, not half a million."""
+    if base not in taken:
+        return base
+    i = suffixes.get((space, base), 0)
+    while True:
+        i += 1
+        name = f"{base}_{i}"
+        if name not in taken:
+            suffixes[(space, base)] = i
+            return name
 
 
 def _storage_key(tensor: Any) -> Optional[tuple]:
