@@ -51,3 +51,85 @@ def test_small_models_stay_one_file(tmp_path):
     out = tmp_path / "small.onnx"
     assert graphnn.export(model(), torch.randn(2, 64), str(out)).written == [str(out)]
     assert os.listdir(tmp_path) == ["small.onnx"]
+
+
+# --------------------------------------------------- weights copied once (issue 7)
+def test_streamed_file_is_the_model(tmp_path):
+    """The file written one initializer at a time parses back to the same model."""
+    onnx_model = graphnn.export(model(), torch.randn(2, 64), check=False).onnx_model
+    path = tmp_path / "m.onnx"
+    with open(path, "wb") as handle:
+        files.write_streamed(onnx_model, handle)
+    assert onnx.load(str(path)) == onnx_model
+    assert onnx.load(str(path)).SerializeToString() != b""  # parsed, not just compared
+
+
+def test_checker_sees_large_weights_as_typed_inputs_and_still_checks_nodes(monkeypatch):
+    monkeypatch.setattr(files, "CHECKED_BYTES", 1000)
+    onnx_model = graphnn.export(model(), torch.randn(2, 64), check=False).onnx_model
+    light = files.checkable(onnx_model)
+    moved = {i.name for i in light.graph.input} - {i.name for i in onnx_model.graph.input}
+    assert moved == {t.name for t in onnx_model.graph.initializer if len(t.raw_data) > 1000} == {"0.weight", "2.weight"}
+    assert all(len(t.raw_data) <= 1000 for t in light.graph.initializer)
+    onnx.checker.check_model(light, full_check=True)
+    light.graph.node[0].op_type = "Gemmm"  # a broken node is still caught
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(light, full_check=True)
+
+
+@pytest.mark.parametrize("tensor", [
+    torch.randn(3, 4).half(), torch.randn(5).to(torch.bfloat16), torch.tensor([True, False, True]),
+    torch.arange(6).reshape(2, 3), torch.tensor(2.5), torch.randn(4, 3).t(),
+])
+def test_initializers_hold_the_tensors_bytes(tensor):
+    from graphnn.backend.onnx.context import EmitContext
+    from graphnn.ir import Graph
+
+    ctx = EmitContext(Graph("g"), 18, {})
+    proto = ctx.initializers[ctx.initializer("w", tensor)]
+    expected = tensor.float() if tensor.dtype == torch.bfloat16 else tensor
+    array = onnx.numpy_helper.to_array(proto)  # ml_dtypes' bfloat16 for bfloat16
+    got = torch.tensor(array.astype("float32") if tensor.dtype == torch.bfloat16 else array)
+    assert tuple(got.shape) == tuple(tensor.shape) and torch.equal(got, expected.contiguous())
+
+
+def test_a_freed_temporary_is_not_mistaken_for_a_tied_weight():
+    """Two transposed temporaries may get the same address; only a live tensor is tied."""
+    from graphnn.backend.onnx.context import EmitContext
+    from graphnn.ir import Graph
+
+    ctx = EmitContext(Graph("g"), 18, {})
+    weight = torch.randn(4, 4)
+    first = ctx.initializer("a", weight.t().contiguous())
+    second = ctx.initializer("b", (weight * 2).t().contiguous())
+    assert first != second and ctx.initializer("c", weight) == ctx.initializer("d", weight)
+
+
+PEAK_SCRIPT = """
+import sys, torch, torch.nn as nn
+sys.path.insert(0, {root!r})
+import graphnn
+def mb(key):
+    return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(key)) / 1024
+torch.manual_seed(0)
+model = nn.Sequential(*[nn.Linear(2048, 2048) for _ in range(8)])  # 128 MB of weights
+x = torch.randn(2, 2048)
+base = mb('VmRSS')
+open('/proc/self/clear_refs', 'w').write('5')  # restart the peak (VmHWM) from here
+graphnn.export(model, (x,), {out!r}, check=False)
+print(mb('VmHWM') - base)
+"""
+
+
+def test_export_peak_memory_is_about_one_copy_of_the_weights(tmp_path):
+    """Peak RSS over build, in a fresh process: the model's bytes in the ModelProto plus one
+    tensor in flight. Before issue 7: 812 MB for these 128 MB (six copies)."""
+    import subprocess
+    import sys
+
+    script = PEAK_SCRIPT.format(root=ROOT, out=str(tmp_path / "m.onnx"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    peak = float(done.stdout.strip().splitlines()[-1])
+    assert peak <= 1.5 * 128 + 100, f"peak RSS over build {peak:.0f} MB for 128 MB of weights"

@@ -1,7 +1,11 @@
 """Assemble an onnx.ModelProto from an IR graph: inputs and outputs with symbolic
 dims, one lowering call per IR node, value_info for every intermediate tensor (so
 Netron shows shapes, and the checker cross-checks our shape inference), then
-``onnx.checker.check_model(full_check=True)``."""
+``onnx.checker.check_model(full_check=True)``.
+
+The ModelProto is filled in place (``helper.make_graph`` / ``make_model`` would copy every
+initializer twice): the weights exist once, in the model.
+"""
 from __future__ import annotations
 
 import onnx
@@ -28,8 +32,16 @@ def output_names(graph: Graph) -> list[str]:
 
 
 def to_onnx(graph: Graph, opset: int = DEFAULT_OPSET) -> ModelProto:
+    model = lower_unchecked(graph, opset)
+    check(model)
+    return model
+
+
+def lower_unchecked(graph: Graph, opset: int = DEFAULT_OPSET) -> ModelProto:
+    """The ModelProto of ``graph``, not yet checked (export times the check apart)."""
     finals = output_names(graph)
-    ctx = EmitContext(graph, opset, _preassigned_names(graph, finals))
+    model = ModelProto()
+    ctx = EmitContext(graph, opset, _preassigned_names(graph, finals), target=model.graph)
     for node in graph.nodes():
         ctx.begin(node)
         lowering_for(node.op, opset)(ctx, node)
@@ -45,18 +57,15 @@ def to_onnx(graph: Graph, opset: int = DEFAULT_OPSET) -> ModelProto:
         if v not in graph.inputs and v not in graph.outputs and ctx.name(v) in produced
         and ctx.name(v) not in finals
     ]
-    proto = helper.make_graph(
-        ctx.nodes, graph.name,
-        [_value_info(v, graph.values[v], graph) for v in graph.inputs],
-        [_value_info(f, graph.values[v], graph) for v, f in zip(graph.outputs, finals)],
-        initializer=list(ctx.initializers.values()),
-        value_info=internal,
-    )
-    model = helper.make_model(
-        proto, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version_for(opset),
-        producer_name="graphnn", producer_version=__version__,
-    )
-    check(model)
+    proto = model.graph  # its initializers were added while lowering
+    proto.name = graph.name
+    proto.node.extend(ctx.nodes)
+    proto.input.extend(_value_info(v, graph.values[v], graph) for v in graph.inputs)
+    proto.output.extend(_value_info(f, graph.values[v], graph) for v, f in zip(graph.outputs, finals))
+    proto.value_info.extend(internal)
+    model.ir_version = ir_version_for(opset)
+    model.opset_import.append(helper.make_opsetid("", opset))
+    model.producer_name, model.producer_version = "graphnn", __version__
     return model
 
 

@@ -4,14 +4,19 @@ It owns naming, so the ONNX file stays readable in Netron: the first ONNX node o
 IR node is named after the layer path (``layer1.0.conv1``), further ones
 ``layer1.0.conv1/Add``; initializers are named after the parameter (``fc.weight``);
 every node's doc_string says which torch layer and source line it came from.
+
+Weights are the bulk of a model, so an initializer is written once, straight into the
+model's GraphProto (``target``), its raw bytes taken from the tensor's own memory: no
+numpy copy, no TensorProto copied into the graph afterwards.
 """
 from __future__ import annotations
 
+import weakref
 from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
-from onnx import NodeProto, TensorProto, helper, numpy_helper
+from onnx import GraphProto, NodeProto, TensorProto, helper, numpy_helper
 
 from graphnn.ir import Graph, Node
 
@@ -30,19 +35,24 @@ def onnx_dtype(name: str) -> int:
 class EmitContext:
     """Collects ONNX nodes and initializers while lowering one IR graph."""
 
-    def __init__(self, graph: Graph, opset: int, value_names: dict[str, str]):
+    def __init__(self, graph: Graph, opset: int, value_names: dict[str, str],
+                 target: Optional[GraphProto] = None):
         self.graph = graph
         self.opset = opset
         self.nodes: list[NodeProto] = []
-        self.initializers: dict[str, TensorProto] = {}
+        self.target = GraphProto() if target is None else target  # initializers are added here
+        self.initializers: dict[str, TensorProto] = {}  # name -> the TensorProto inside target
         self._names = dict(value_names)  # IR value -> ONNX tensor name
         self._taken: set[str] = set(value_names.values()) | set(graph.values)
         self._node_names: set[str] = set()
         self._suffix: dict[tuple, int] = {}  # (namespace, hint) -> last suffix handed out (naming stays linear)
         self._current: Optional[Node] = None
-        # storage key -> (initializer name, the tensor). Holding the tensor keeps its memory
-        # from being reused by a later temporary (weight.t().contiguous()) with the same key.
-        self._stored: dict[tuple, tuple[str, torch.Tensor]] = {}
+        # storage key -> (initializer name, a reference to the tensor). While the tensor lives,
+        # no later temporary can get its memory, so its key identifies it. Tensors owning their
+        # memory are referenced weakly, so a temporary (weight.t().contiguous()) is freed once
+        # its bytes are in the graph (a dead reference: the key means nothing any more); views
+        # (param.reshape(...)) are held, which costs nothing (their base lives in the IR).
+        self._stored: dict[tuple, tuple[str, Any]] = {}
 
     # ------------------------------------------------------------- per IR node
     def begin(self, node: Node) -> None:
@@ -101,21 +111,28 @@ class EmitContext:
 
     def initializer(self, name: str, tensor: Any) -> str:
         """Add an initializer; the same tensor object shared by two layers is stored once."""
-        key = _storage_key(tensor)
-        if key in self._stored:
-            return self._stored[key][0]
-        array = tensor.detach().cpu().numpy() if isinstance(tensor, torch.Tensor) else np.asarray(tensor)
+        known = self.existing_initializer(tensor)
+        if known is not None:
+            return known
         unique = name if name not in self.initializers and name not in self._taken else self.fresh(name)
         self._taken.add(unique)
-        self.initializers[unique] = numpy_helper.from_array(np.array(array, order="C"), unique)  # keeps 0-d (ascontiguousarray would not)
+        proto = self.target.initializer.add()
+        if isinstance(tensor, torch.Tensor):
+            _fill_from_torch(proto, unique, tensor)
+        else:
+            proto.CopyFrom(numpy_helper.from_array(np.array(tensor, order="C"), unique))  # small constants
+        self.initializers[unique] = proto
+        key = _storage_key(tensor)
         if key is not None:
-            self._stored[key] = (unique, tensor)
+            self._stored[key] = (unique, weakref.ref(tensor) if tensor._base is None else lambda: tensor)
         return unique
 
     def existing_initializer(self, tensor: Any) -> Optional[str]:
         """The initializer already holding ``tensor``'s data (a tied weight), else None."""
-        key = _storage_key(tensor)
-        return self._stored[key][0] if key in self._stored else None
+        entry = self._stored.get(_storage_key(tensor))
+        if entry is None or entry[1]() is None:
+            return None
+        return entry[0]
 
     def const(self, values: Any, dtype: str = "int64", hint: str = "const") -> str:
         """A small constant (shape vectors, axes, scalars) as an initializer."""
@@ -144,6 +161,20 @@ def _first_free(base: str, taken: set, suffixes: dict, space: str) -> str:
         if name not in taken:
             suffixes[(space, base)] = i
             return name
+
+
+_RAW_VIEW = {torch.bfloat16: torch.int16, torch.bool: torch.uint8}  # dtypes numpy lacks or packs
+
+
+def _fill_from_torch(proto: TensorProto, name: str, tensor: torch.Tensor) -> None:
+    """Name, type, dims and raw little-endian bytes of ``tensor``: one copy of its memory
+    (``tobytes``), which protobuf takes over."""
+    data = tensor.detach().cpu().contiguous()
+    proto.name = name
+    proto.data_type = onnx_dtype(str(data.dtype).replace("torch.", ""))
+    proto.dims.extend(data.shape)
+    flat = data.reshape(-1)
+    proto.raw_data = flat.view(_RAW_VIEW.get(flat.dtype, flat.dtype)).numpy().tobytes()
 
 
 def _storage_key(tensor: Any) -> Optional[tuple]:

@@ -1,8 +1,15 @@
 """ONNX models as files: atomic writes, and external data for models over 2 GB.
 
 A protobuf message cannot be serialized past 2 GB, so a larger model keeps its weights in
-``<name>.onnx.data`` beside ``<name>.onnx`` (ONNX external data), is checked from a file
-(``check_model`` takes a path for those), and reaches onnxruntime as a path, not bytes.
+``<name>.onnx.data`` beside ``<name>.onnx`` (ONNX external data), and reaches onnxruntime
+as a path, not bytes.
+
+The weights are the bulk of a model and are never copied whole: the checker sees the model
+with its large initializers declared as typed graph inputs instead (the same graph, types
+and shapes, every node checked; the bytes were written from the tensors by graphnn itself),
+a file is written one initializer at a time (protobuf fields may be concatenated), and a
+model with large weights reaches onnxruntime as a file rather than as one more serialized
+copy in memory.
 """
 from __future__ import annotations
 
@@ -13,31 +20,61 @@ import tempfile
 from typing import Union
 
 import onnx
+from onnx import helper
 
 from graphnn.errors import GraphnnError
 
 LARGE_BYTES = 2_000_000_000  # initializer bytes past which a model is written with external data
+CHECKED_BYTES = 64 * 1024  # initializers up to this size are checked with their data (shape constants)
+RUN_FROM_FILE_BYTES = 64 * 2**20  # weights past which onnxruntime reads a file, not bytes
+_GRAPH_FIELD, _INITIALIZER_FIELD = 7, 5  # ModelProto.graph, GraphProto.initializer
+
+
+def weight_bytes(model: onnx.ModelProto) -> int:
+    return sum(len(t.raw_data) for t in model.graph.initializer)
 
 
 def is_large(model: onnx.ModelProto) -> bool:
-    return sum(len(t.raw_data) for t in model.graph.initializer) > LARGE_BYTES
+    return weight_bytes(model) > LARGE_BYTES
 
 
 def check(model: onnx.ModelProto) -> None:
-    """``onnx.checker.check_model(full_check=True)``, from a temporary file when large."""
-    if not is_large(model):
-        onnx.checker.check_model(model, full_check=True)
-        return
-    with tempfile.TemporaryDirectory(prefix="graphnn-check-") as folder:
-        path = os.path.join(folder, "model.onnx")
-        _write(model, path)
-        onnx.checker.check_model(path, full_check=True)
+    """``onnx.checker.check_model(full_check=True)`` on the model without its large weights'
+    bytes (``checkable``), so checking costs no copy of them whatever the model's size."""
+    onnx.checker.check_model(checkable(model), full_check=True)
+
+
+def checkable(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with each initializer over CHECKED_BYTES declared as a graph input of its
+    type and shape instead: what the checker and shape inference look at, minus the bytes."""
+    light = _copy_fields(model, onnx.ModelProto(), skip={"graph"})
+    _copy_fields(model.graph, light.graph, skip={"initializer"})
+    for tensor in model.graph.initializer:
+        if len(tensor.raw_data) <= CHECKED_BYTES:
+            light.graph.initializer.append(tensor)
+        else:
+            light.graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
+    return light
+
+
+def _copy_fields(source, target, skip: set):
+    """Copy every set field of one protobuf message into another, except ``skip``."""
+    for field, value in source.ListFields():
+        if field.name in skip:
+            continue
+        if field.is_repeated:
+            getattr(target, field.name).extend(value)
+        elif field.type == field.TYPE_MESSAGE:
+            getattr(target, field.name).CopyFrom(value)
+        else:
+            setattr(target, field.name, value)
+    return target
 
 
 def runtime_source(model: onnx.ModelProto) -> Union[bytes, str]:
-    """What onnxruntime.InferenceSession takes: bytes, or a file path for a large model
-    (kept in a temporary folder until the process exits)."""
-    if not is_large(model):
+    """What onnxruntime.InferenceSession takes: bytes for a small model, else a file path
+    (kept in a temporary folder until the process exits), which spares a serialized copy."""
+    if weight_bytes(model) <= RUN_FROM_FILE_BYTES:
         return model.SerializeToString()
     folder = tempfile.mkdtemp(prefix="graphnn-run-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
@@ -79,13 +116,41 @@ def _write(model: onnx.ModelProto, path: str) -> list[str]:
     name = os.path.basename(path)
     if not is_large(model):
         with open(path, "wb") as handle:
-            handle.write(model.SerializeToString())
+            write_streamed(model, handle)
         return [name]
     copy = onnx.ModelProto()
     copy.CopyFrom(model)  # saving with external data rewrites the tensors it moves out
     onnx.save_model(copy, path, save_as_external_data=True, all_tensors_to_one_file=True,
                     location=f"{name}.data", size_threshold=1024)
     return [name, f"{name}.data"]
+
+
+def write_streamed(model: onnx.ModelProto, handle) -> None:
+    """The bytes ``model.SerializeToString()`` would give (up to field order), written one
+    initializer at a time: protobuf parsers merge concatenated fields, so the model without
+    its initializers goes first, then each initializer as one more ``graph.initializer``."""
+    head = _copy_fields(model, onnx.ModelProto(), skip={"graph"}).SerializeToString()
+    graph = _copy_fields(model.graph, onnx.GraphProto(), skip={"initializer"}).SerializeToString()
+    sizes = [t.ByteSize() for t in model.graph.initializer]
+    graph_size = len(graph) + sum(len(_key(_INITIALIZER_FIELD)) + len(_varint(n)) + n for n in sizes)
+    handle.write(head + _key(_GRAPH_FIELD) + _varint(graph_size) + graph)
+    for tensor, size in zip(model.graph.initializer, sizes):
+        handle.write(_key(_INITIALIZER_FIELD) + _varint(size))
+        handle.write(tensor.SerializeToString())
+
+
+def _key(field_number: int) -> bytes:
+    """The tag of a length-delimited protobuf field."""
+    return _varint(field_number << 3 | 2)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
 
 
 def _umask() -> int:
