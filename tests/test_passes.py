@@ -62,19 +62,42 @@ def test_bn_not_folded_when_conv_output_is_shared():
 
     model = Shared()
     graph = graphnn.optimize(trace(model, torch.randn(1, 3, 8, 8)))
-    assert graph.ops() == ["conv2d", "scale_shift", "add"]
+    assert graph.ops() == ["conv2d", "batch_norm", "add"]
     models = export_checked(model, torch.randn(1, 3, 8, 8))
-    assert "BatchNormalization" not in onnx_ops(models[18])
+    assert all(onnx_ops(m) == ["Conv", "BatchNormalization", "Add"] for m in models.values())
 
 
-def test_lone_bn_becomes_scale_shift_and_no_optimize_keeps_batchnorm():
+def test_lone_bn_stays_one_batchnormalization_node():
+    """Nothing to fold into: one BatchNormalization, which onnxruntime runs faster than the
+    Mul + Add it equals (issue 7: DenseNet's BatchNorms after a Concat)."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.MaxPool2d(2), randomize_bn(nn.BatchNorm2d(3)))
-    assert graphnn.optimize(trace(model, torch.randn(1, 3, 8, 8))).ops() == ["max_pool2d", "scale_shift"]
-    kept = export_checked(model, torch.randn(1, 3, 8, 8), optimize=False)
-    assert onnx_ops(kept[18]) == ["MaxPool", "BatchNormalization"]
-    folded = export_checked(model, torch.randn(1, 3, 8, 8))
-    assert onnx_ops(folded[18]) == ["MaxPool", "Mul", "Add"]
+    graph = trace(model, torch.randn(1, 3, 8, 8))
+    assert graphnn.optimize(graph).ops() == ["max_pool2d", "batch_norm"]
+    assert run_passes(graph.copy())["fold_batchnorm"] == 0  # nothing changed
+    for optimize in (False, True):
+        models = export_checked(model, torch.randn(1, 3, 8, 8), optimize=optimize)
+        assert all(onnx_ops(m) == ["MaxPool", "BatchNormalization"] for m in models.values())
+
+
+def test_bn_after_concat_stays_batchnormalization_and_the_conv_bn_folds():
+    """DenseNet's pattern: BN over a Concat of features cannot fold; a conv's own BN still does."""
+    torch.manual_seed(0)
+
+    class Dense(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+            self.conv_bn = randomize_bn(nn.BatchNorm2d(4))
+            self.norm = randomize_bn(nn.BatchNorm2d(7))
+
+        def forward(self, x):
+            return self.norm(torch.cat([x, self.conv_bn(self.conv(x))], 1)).relu()
+
+    model = Dense()
+    assert graphnn.optimize(trace(model, torch.randn(1, 3, 8, 8))).ops() == ["conv2d", "concat", "batch_norm", "relu"]
+    models = export_checked(model, torch.randn(2, 3, 8, 8))
+    assert all(onnx_ops(m) == ["Conv", "Concat", "BatchNormalization", "Relu"] for m in models.values())
 
 
 def test_dropout_and_identity_are_removed():

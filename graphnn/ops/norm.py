@@ -1,8 +1,8 @@
 """Shape rules for normalisation: every op keeps its input's shape and dtype; the rules
 check what the layer's parameters or attributes say about the input.
 
-* ``batch_norm`` (params running_mean, running_var, optional weight/bias; attr eps) and its
-  folded form ``scale_shift`` (params scale, shift): per-channel on dim 1.
+* ``batch_norm`` (params running_mean, running_var, optional weight/bias; attr eps):
+  per-channel on dim 1.
 * ``batch_stats_norm``, ``instance_norm``, ``group_norm`` (optional per-channel weight/bias;
   attr eps, group_norm also num_groups): the channel count is checked when the params
   give it, as torch does.
@@ -31,10 +31,9 @@ def _tuple(dims):
     return "(" + ", ".join(map(str, dims)) + ("," if len(dims) == 1 else "") + ")"
 
 
-@shape_rule("batch_norm", "scale_shift")
+@shape_rule("batch_norm")
 def per_channel(node, x):
-    key = "running_mean" if node.op == "batch_norm" else "scale"
-    _channels_first(x, node.params[key].shape[0])
+    _channels_first(x, node.params["running_mean"].shape[0])
     return TensorType(x.shape, x.dtype)
 
 

@@ -5,7 +5,8 @@ BatchNormalization, InstanceNormalization, LRN, LayerNormalization (17+),
 GroupNormalization with per-channel scale (21+; the 18 form scales per group),
 RMSNormalization (23+). Below those, and for batch statistics and F.normalize, a
 decomposition: ReduceMean / Sub / Mul / Add / Sqrt / Div with biased variance, as torch
-computes it. ``scale_shift`` (folded BatchNorm) is Mul + Add.
+computes it. An eval BatchNorm the passes could not fold into a conv/linear is one
+BatchNormalization node.
 """
 import math
 
@@ -87,13 +88,6 @@ def batch_norm(ctx, node):
     scale, shift = _affine_inputs(ctx, node, (node.params["running_mean"].shape[0],))
     inputs = [ctx.input(node), scale, shift, ctx.param(node, "running_mean"), ctx.param(node, "running_var")]
     ctx.add1("BatchNormalization", inputs, ctx.output(node), epsilon=float(node.attrs["eps"]))
-
-
-@lowers("scale_shift")
-def scale_shift(ctx, node):
-    """Per-channel affine on dim 1: constants shaped (C, 1, ..., 1) broadcast over (N, C, ...)."""
-    view = _channel_view(len(_x(ctx, node).shape))
-    _chain(ctx, node, ctx.input(node), _affine(ctx, node, view, keys=("scale", "shift")))
 
 
 @lowers("batch_stats_norm")
