@@ -7,6 +7,7 @@ import click
 import graphnn
 from cli import options
 from cli.output import describe_inputs, print_report, progress
+from graphnn import timings
 from graphnn.errors import GraphnnError
 from graphnn.loader import load
 
@@ -18,7 +19,10 @@ from graphnn.loader import load
 @click.option("--no-parity", is_flag=True, help="Write the file without checking it against PyTorch.")
 @options.device
 @options.tolerances
-def export(model_py, out_onnx, model_name, inputs, dynamic, frontend, static, opset, no_optimize, no_parity, device, atol, rtol):
+@click.option("--timings", "show_timings", is_flag=True,
+              help="Print seconds and peak memory per stage (load, trace, each pass, lower, check, parity, write).")
+def export(model_py, out_onnx, model_name, inputs, dynamic, frontend, static, opset, no_optimize, no_parity, device, atol, rtol,
+           show_timings):
     """Export the model in MODEL_PY to OUT_ONNX through graphnn's IR.
 
     The ONNX comes from graphnn's own lowering (not torch.onnx). Parity with PyTorch
@@ -33,13 +37,17 @@ def export(model_py, out_onnx, model_name, inputs, dynamic, frontend, static, op
     """
     if os.path.isdir(out_onnx):
         raise GraphnnError(f"{out_onnx} is a directory: give a file name such as model.onnx")
-    loaded, example_inputs = load(model_py, model_name, inputs, dynamic)
-    progress(f"loaded {loaded.model_name} from {model_py}; inputs: {describe_inputs(example_inputs)}")
-    result = graphnn.export(
-        loaded.model, example_inputs, out_onnx, opset=opset, dynamic_batch=not static,
-        dynamic_dims=None if static else loaded.dynamic_dims, frontend=frontend, optimize_graph=not no_optimize, check=not no_parity, device=device, atol=atol, rtol=rtol,
-        log=progress,
-    )
+    with timings.recording(show_timings) as recorded:
+        with timings.stage("load"):
+            loaded, example_inputs = load(model_py, model_name, inputs, dynamic)
+        progress(f"loaded {loaded.model_name} from {model_py}; inputs: {describe_inputs(example_inputs)}")
+        result = graphnn.export(
+            loaded.model, example_inputs, out_onnx, opset=opset, dynamic_batch=not static,
+            dynamic_dims=None if static else loaded.dynamic_dims, frontend=frontend, optimize_graph=not no_optimize, check=not no_parity, device=device, atol=atol, rtol=rtol,
+            log=progress,
+        )
+    if show_timings:
+        click.echo(recorded.table(), err=True)
     if result.report is not None:
         print_report(result.report)
     if not result.ok:

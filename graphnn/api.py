@@ -15,8 +15,10 @@ from typing import Callable, Optional
 import onnx
 import torch
 
-from graphnn import parity, tolerances
+from graphnn import parity, timings, tolerances
 from graphnn.backend.onnx import DEFAULT_OPSET, check_opset, to_onnx
+from graphnn.backend.onnx.assembler import lower_unchecked
+from graphnn.backend.onnx.files import check as check_model
 from graphnn.backend.onnx.files import runtime_source, save_onnx
 from graphnn.frontend import trace_model
 from graphnn.inputs import model_inputs
@@ -86,20 +88,26 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
     inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
     opset = check_opset(opset)
     start = time.perf_counter()
-    graph = trace_model(model, inputs, frontend, log)
+    with timings.stage("trace"):
+        graph = trace_model(model, inputs, frontend, log)
     _say(log, f"traced {type(model).__name__} with the {graph.frontend} frontend: {len(graph)} nodes "
               f"in {time.perf_counter() - start:.2f}s")
-    graph = optimize(graph, optimize_graph, log=log)
+    run_passes(graph, optimize=optimize_graph, log=log)  # in place: nobody else holds this graph
     start = time.perf_counter()
-    onnx_model = to_onnx(graph, opset)
+    with timings.stage("lower"):
+        onnx_model = lower_unchecked(graph, opset)
+    with timings.stage("check"):
+        check_model(onnx_model)
     _say(log, f"lowered to ONNX opset {opset}: {len(onnx_model.graph.node)} nodes, "
               f"{len(onnx_model.graph.initializer)} initializers in {time.perf_counter() - start:.2f}s")
     result = ExportResult(onnx_model, graph, None)
     if check:
-        result.report = check_parity(model, inputs, onnx_model, device=device, atol=atol, rtol=rtol,
-                                     opset=opset, frontend=graph.frontend)
+        with timings.stage("parity"):
+            result.report = check_parity(model, inputs, onnx_model, device=device, atol=atol, rtol=rtol,
+                                         opset=opset, frontend=graph.frontend)
     if path and result.ok:
-        result.written = save_onnx(onnx_model, path)
+        with timings.stage("write"):
+            result.written = save_onnx(onnx_model, path)
     return result
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from graphnn import timings
 from graphnn.ir import Graph
 from graphnn.passes.dce import dce
 from graphnn.passes.eliminate_dropout import eliminate_dropout
@@ -43,9 +44,10 @@ def run_passes(graph: Graph, optimize: bool = True, verify: bool = False,
     for p in PIPELINE:
         if p.optimizing and not optimize:
             continue
-        changes[p.name] = p.run(graph)
-        if changes[p.name] and p.name != "infer_shapes":
-            infer_shapes(graph)
+        with timings.stage(p.name):
+            changes[p.name] = p.run(graph)
+            if changes[p.name] and p.name != "infer_shapes":
+                infer_shapes(graph)
         if verify:
             graph.verify()
         if log and changes[p.name]:
