@@ -4,8 +4,8 @@ import sys
 import click
 
 import graphnn
-from cli import options
-from cli.output import print_report, progress
+from . import options
+from .output import print_report, progress
 from graphnn.loader import load
 
 

@@ -5,8 +5,8 @@ import sys
 import click
 
 import graphnn
-from cli import options
-from cli.output import describe_inputs, print_report, progress
+from . import options
+from .output import describe_inputs, print_report, progress
 from graphnn import timings
 from graphnn.errors import GraphnnError
 from graphnn.loader import load

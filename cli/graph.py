@@ -2,8 +2,8 @@
 import click
 
 import graphnn
-from cli import options
-from cli.output import progress
+from . import options
+from .output import progress
 from graphnn.loader import load
 from graphnn.summary import layer_table, to_dot
 

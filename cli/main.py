@@ -44,11 +44,11 @@ def main():
 
 
 def _register_commands() -> None:
-    from cli.check import check
-    from cli.export import export
-    from cli.graph import graph
-    from cli.layers import layers
-    from cli.run import run
+    from .check import check
+    from .export import export
+    from .graph import graph
+    from .layers import layers
+    from .run import run
 
     for command in (export, graph, check, run, layers):
         main.add_command(command)

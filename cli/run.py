@@ -7,8 +7,8 @@ import click
 import numpy as np
 import onnx
 
-from cli import options
-from cli.output import progress
+from . import options
+from .output import progress
 from graphnn.errors import GraphnnError, InputSpecError
 from graphnn.inputs import inputs_from_specs, parse_input_spec
 from graphnn.runtime import create_runtime

@@ -10,15 +10,15 @@ import onnx
 import pytest
 from click.testing import CliRunner
 
-from cli.main import main
+from graphnn.cli.main import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "fixtures")
 
 
 def graphnn_cli(*args, cwd=None):
-    """Run `python -m cli.main ...` as a user would run `graphnn ...`."""
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True,
+    """Run `python -m graphnn ...` as a user would run `graphnn ...`."""
+    return subprocess.run([sys.executable, "-m", "graphnn", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, timeout=300)
 
 

@@ -167,7 +167,7 @@ dynamic_dims = [{0: "seq", 1: "batch"}]
 
 
 def graphnn_cli(*args):
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "graphnn", *args], capture_output=True, text=True, cwd=ROOT)
 
 
 def test_cli_reads_the_files_dynamic_dims_and_the_dynamic_option(tmp_path):

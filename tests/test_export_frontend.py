@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from click.testing import CliRunner
 
 import graphnn
-from cli.main import main as cli
+from graphnn.cli.main import main as cli
 from graphnn.errors import GraphnnError, ShapeError, TraceError
 from graphnn.loader import load
 from tests.parity_utils import export_checked, onnx_ops

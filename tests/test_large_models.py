@@ -9,7 +9,7 @@ import torch.nn as nn
 from click.testing import CliRunner
 
 import graphnn
-from cli.main import main
+from graphnn.cli.main import main
 from graphnn.backend.onnx import files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

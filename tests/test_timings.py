@@ -6,7 +6,7 @@ import torch.nn as nn
 from click.testing import CliRunner
 
 import graphnn
-from cli.main import main
+from graphnn.cli.main import main
 from graphnn import timings
 from graphnn.passes import PIPELINE
 
