@@ -147,3 +147,20 @@ def test_pipeline_leaves_input_graph_untouched():
     before = graph.ops()
     graphnn.optimize(graph)
     assert graph.ops() == before
+
+
+def test_zero_biases_are_dropped_and_nonzero_ones_kept():
+    """A default-initialised BatchNorm folds into an all-zero conv bias; onnxruntime would
+    spend a kernel adding it. Non-zero biases, and ops whose bias is not optional, stay."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+                          nn.Conv2d(8, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 5), nn.LayerNorm(5))
+    nn.init.zeros_(model[5].bias)
+    graph = graphnn.optimize(trace(model, torch.randn(2, 3, 10, 10)))
+    with_bias = {node.op: "bias" in node.params for node in graph.nodes()}
+    assert with_bias == {"conv2d": True, "relu": False, "flatten": False, "linear": False, "layer_norm": True}
+    assert [("bias" in n.params) for n in graph.nodes() if n.op == "conv2d"] == [False, True]
+    models = export_checked(model, torch.randn(2, 3, 10, 10))
+    gemm = next(n for n in models[18].graph.node if n.op_type == "Gemm")
+    assert len(gemm.input) == 2
+    assert [len(n.input) for n in models[18].graph.node if n.op_type == "Conv"] == [2, 3]

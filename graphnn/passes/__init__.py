@@ -13,6 +13,7 @@ from typing import Callable, Optional
 from graphnn import timings
 from graphnn.ir import Graph
 from graphnn.passes.dce import dce
+from graphnn.passes.drop_zero_bias import drop_zero_bias
 from graphnn.passes.eliminate_dropout import eliminate_dropout
 from graphnn.passes.eliminate_identity import eliminate_identity
 from graphnn.passes.fold_batchnorm import fold_batchnorm
@@ -32,6 +33,7 @@ PIPELINE = [
     Pass("eliminate_dropout", eliminate_dropout, optimizing=True),
     Pass("eliminate_identity", eliminate_identity, optimizing=True),
     Pass("fold_batchnorm", fold_batchnorm, optimizing=True),
+    Pass("drop_zero_bias", drop_zero_bias, optimizing=True),
     Pass("fold_shapes", fold_shapes, optimizing=True),
     Pass("dce", dce, optimizing=True),
 ]
@@ -56,4 +58,4 @@ def run_passes(graph: Graph, optimize: bool = True, verify: bool = False,
 
 
 __all__ = ["PIPELINE", "Pass", "run_passes", "infer_shapes", "fold_batchnorm",
-           "eliminate_dropout", "eliminate_identity", "fold_shapes", "dce"]
+           "eliminate_dropout", "eliminate_identity", "drop_zero_bias", "fold_shapes", "dce"]

@@ -135,12 +135,12 @@ def gelu(ctx, node):
     0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))."""
     x = ctx.input(node)
     if node.attrs["approximate"] == "tanh":
-        cube = ctx.add1("Mul", [ctx.add1("Mul", [x, x]), x])
+        cube = ctx.add1("Pow", [x, _scalar(ctx, node, 3.0, "three")])
         inner = ctx.add1("Add", [x, ctx.add1("Mul", [cube, _scalar(ctx, node, 0.044715, "coef")])])
         scaled = ctx.add1("Mul", [inner, _scalar(ctx, node, math.sqrt(2 / math.pi), "scale")])
         curve = ctx.add1("Tanh", [scaled])
     else:
-        curve = ctx.add1("Erf", [ctx.add1("Mul", [x, _scalar(ctx, node, math.sqrt(0.5), "scale")])])
+        curve = ctx.add1("Erf", [ctx.add1("Div", [x, _scalar(ctx, node, math.sqrt(2.0), "sqrt2")])])
     gate = ctx.add1("Add", [curve, _scalar(ctx, node, 1.0, "one")])
     half_x = ctx.add1("Mul", [x, _scalar(ctx, node, 0.5, "half")])
     ctx.add1("Mul", [half_x, gate], ctx.output(node))

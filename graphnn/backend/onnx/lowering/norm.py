@@ -49,7 +49,8 @@ def _moments(ctx, node, x, axes, center=True):
     """(x - mean, sqrt(var + eps)) over axes; uncentred (RMS): (x, sqrt(mean(x^2) + eps))."""
     if center:
         x = ctx.add1("Sub", [x, _reduce(ctx, "ReduceMean", x, axes)])
-    power = _reduce(ctx, "ReduceMean", ctx.add1("Mul", [x, x]), axes)
+    square = ctx.add1("Pow", [x, _scalar(ctx, node, 2.0, "two")])  # Pow, not Mul: onnxruntime's LayerNorm fusions match it
+    power = _reduce(ctx, "ReduceMean", square, axes)
     return x, ctx.add1("Sqrt", [ctx.add1("Add", [power, _scalar(ctx, node, node.attrs["eps"], "eps")])])
 
 
