@@ -11,7 +11,7 @@ from typing import Callable, Optional
 
 import torch
 
-from graphnn.errors import TraceError
+from graphnn.errors import TraceError, UnsupportedError
 from graphnn.frontend import layers as _layers
 from graphnn.frontend.fx_tracer import trace_fx
 from graphnn.inputs import ModelInputs
@@ -38,6 +38,7 @@ def trace_model(model: torch.nn.Module, inputs: ModelInputs, frontend: str = "au
     to torch.export when fx cannot trace the model (saying so through ``log``)."""
     if frontend not in FRONTENDS:
         raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, not {frontend!r}")
+    frontend = _only_frontend(model, frontend)
     materialize_lazy(model, inputs)
     if frontend != "auto":
         return _traced(frontend, model, inputs)
@@ -47,6 +48,16 @@ def trace_model(model: torch.nn.Module, inputs: ModelInputs, frontend: str = "au
         if log:
             log(f"torch.fx cannot trace {type(model).__name__} ({exc}); using the torch.export frontend")
         return _traced("export", model, inputs)
+
+
+def _only_frontend(model: torch.nn.Module, frontend: str) -> str:
+    """A model only one frontend reads (a saved torch.export program: ``graphnn_frontend``)."""
+    only = getattr(model, "graphnn_frontend", None)
+    if only is None:
+        return frontend
+    if frontend not in ("auto", only):
+        raise UnsupportedError(f"a saved program is read by the {only} frontend only, not --frontend {frontend}")
+    return only
 
 
 def _traced(frontend: str, model: torch.nn.Module, inputs: ModelInputs) -> Graph:
