@@ -2,9 +2,18 @@
 
 ``graphnn.trace`` turns an nn.Module into the IR, ``graphnn.export`` writes ONNX from
 it, ``graphnn.check_parity`` compares onnxruntime with PyTorch.
+
+The API is imported on first use: the pytest plugin (``graphnn.pytest_plugin``) loads in
+every pytest run of an environment with graphnn installed, and must not import torch there.
 """
 __version__ = "0.1.0"
 
-from graphnn.api import check_parity, export, lower, optimize, trace  # noqa: E402
-
 __all__ = ["trace", "optimize", "lower", "export", "check_parity", "__version__"]
+_API = frozenset(__all__) - {"__version__"}
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from graphnn import api
+        return getattr(api, name)
+    raise AttributeError(f"module 'graphnn' has no attribute {name!r}")
