@@ -114,26 +114,32 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
 def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[onnx.ModelProto] = None, *,
                  device: str = "cpu", atol: Optional[float] = None, rtol: Optional[float] = None,
                  opset: int = DEFAULT_OPSET, dynamic_batch: bool = True, dynamic_dims=None,
-                 frontend: str = "auto", optimize_graph: bool = True) -> parity.ParityReport:
+                 frontend: str = "auto", optimize_graph: bool = True, runs: int = 1, seed: int = 0,
+                 sizes: Optional[dict] = None, localize: bool = True) -> parity.ParityReport:
     """Compare onnxruntime with PyTorch; exports first when ``onnx_model`` is None.
 
     Parity runs at the example's sizes and at two other sizes of every dynamic dim (the
     ONNX inputs' symbolic dims). ``atol`` / ``rtol`` default to what the file computes
     (``graphnn.tolerances``: 1e-4 / 1e-4 for float32). On a mismatch, ``report.diagnosis`` names the first layer
-    whose output diverges.
+    whose output diverges (``localize=False`` skips that: for a file graphnn did not lower, it
+    would name graphnn's lowering, not the file's). ``runs``: random draws per size (``seed``);
+    ``sizes``: a dynamic dim's sizes to check, ``{"batch": [1, 4, 16]}``.
     """
     inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
     if onnx_model is None:
         graph = optimize(trace_model(model, inputs, frontend), optimize_graph)
         frontend = graph.frontend
         onnx_model = to_onnx(graph, check_opset(opset))
+    problem = parity.input_problem(onnx_model, inputs)
+    if problem:
+        return parity.ParityReport(device=device, problem=problem)
     inputs = inputs.with_dims(_symbolic_dims(onnx_model))
     atol, rtol = tolerances.resolve(onnx_model, atol, rtol)
     runtime = create_runtime(runtime_source(onnx_model), device)
     names = [o.name for o in onnx_model.graph.output]
-    report = parity.check(model, runtime, inputs, names, atol, rtol)
+    report = parity.check(model, runtime, inputs, names, atol, rtol, seed=seed, runs=runs, sizes=sizes)
     report.note = runtime.note
-    if not report.ok:
+    if not report.ok and localize:
         failing = next(run for run in report.runs if not run.ok)
         report.diagnosis = first_divergence(model, inputs.with_examples(failing.inputs), opset, atol, rtol,
                                             frontend).line()
@@ -143,4 +149,4 @@ def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[on
 def _symbolic_dims(onnx_model: onnx.ModelProto) -> list[tuple]:
     """Per ONNX input, ``((dim, symbol), ...)`` for its ``dim_param`` dims."""
     return [tuple((i, d.dim_param) for i, d in enumerate(value.type.tensor_type.shape.dim) if d.HasField("dim_param"))
-            for value in onnx_model.graph.input]
+            for value in parity.graph_inputs(onnx_model)]

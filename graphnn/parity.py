@@ -3,25 +3,30 @@
 Each output passes when ``max |onnx - torch| <= atol + rtol * max |torch|``: float32
 rounding grows with the magnitude of what was accumulated, so the tolerance scales with
 the output's largest magnitude rather than with each element (elementwise allclose flags
-near-zero elements of a large output for noise). Reported: max abs error, and that error
-relative to the output's largest magnitude. NaN and inf must appear in the same places. With a dynamic batch, parity runs at the example batch
-and at two other sizes of every dynamic dim (batch 1 and 3; a sequence one longer and one
-shorter): a batch of 1 alone hides batch bugs, one sequence length hides length bugs.
+near-zero elements of a large output for noise). Reported per output: max abs error, that
+error relative to the output's largest magnitude, the share of elements beyond the
+tolerance (one bad element or all of them) and where the worst one is. NaN and inf must
+appear in the same places. With a dynamic batch, parity runs at the example batch and at
+two other sizes of every dynamic dim (batch 1 and 3; a sequence one longer and one
+shorter), or at the sizes asked for: a batch of 1 alone hides batch bugs, one sequence
+length hides length bugs. ``runs`` draws more random inputs at each size.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
+import onnx
 import torch
 
-from graphnn.errors import ShapeError
-from graphnn.inputs import ModelInputs
+from graphnn.errors import InputSpecError, ShapeError
+from graphnn.inputs import ModelInputs, like
 from graphnn.modes import eval_mode
 from graphnn.runtime import Runtime
 from graphnn.tolerances import FLOAT32
-from graphnn.tensors import flatten_outputs, to_numpy
+from graphnn.tensors import dtype_name, flatten_outputs, to_numpy
 
 DEFAULT_ATOL = FLOAT32.atol  # the float32 defaults; graphnn.tolerances picks per model
 DEFAULT_RTOL = FLOAT32.rtol
@@ -35,6 +40,22 @@ class OutputParity:
     max_rel: float
     ok: bool
     problem: str = ""
+    out_of_tolerance: float = 0.0  # share of the elements whose error exceeds the tolerance
+    worst_index: tuple = ()  # where the largest error is
+
+    def detail(self) -> str:
+        if self.problem:
+            return self.problem
+        errors = f"max abs {self.max_abs:.2e}, max rel {self.max_rel:.2e}"
+        if self.ok:
+            return errors
+        at = f" at [{', '.join(map(str, self.worst_index))}]" if self.worst_index else ""
+        return f"{errors}{at}, {_percent(self.out_of_tolerance)} of elements out of tolerance"
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "shape": list(self.shape), "ok": self.ok, "max_abs": _finite(self.max_abs),
+                "max_rel": _finite(self.max_rel), "out_of_tolerance": self.out_of_tolerance,
+                "worst_index": list(self.worst_index), "problem": self.problem}
 
 
 @dataclass
@@ -42,6 +63,7 @@ class ParityRun:
     sizes: dict  # each dynamic dim's size in this run ({} for static shapes)
     outputs: list[OutputParity]
     inputs: list = field(default_factory=list, repr=False)  # what both sides were fed
+    draw: int = 0  # which random draw at these sizes (0: the example itself at its sizes)
 
     @property
     def ok(self) -> bool:
@@ -53,7 +75,12 @@ class ParityRun:
 
     @property
     def label(self) -> str:
-        return ", ".join(f"{symbol} {size}" for symbol, size in self.sizes.items()) or "static shapes"
+        label = ", ".join(f"{symbol} {size}" for symbol, size in self.sizes.items()) or "static shapes"
+        return f"{label}, draw {self.draw + 1}" if self.draw else label
+
+    def to_dict(self) -> dict:
+        return {"sizes": dict(self.sizes), "draw": self.draw, "ok": self.ok,
+                "outputs": [o.to_dict() for o in self.outputs]}
 
 
 @dataclass
@@ -64,24 +91,22 @@ class ParityReport:
     device: str = "cpu"
     note: str = ""  # e.g. why auto ran on CPU
     diagnosis: str = ""  # on a mismatch: the first divergent layer
+    problem: str = ""  # why nothing could be compared (the file's inputs do not fit the model)
 
     @property
     def ok(self) -> bool:
-        return bool(self.runs) and all(r.ok for r in self.runs)
+        return not self.problem and bool(self.runs) and all(r.ok for r in self.runs)
 
     @property
     def max_abs(self) -> float:
         return max((o.max_abs for r in self.runs for o in r.outputs), default=0.0)
 
     def lines(self) -> list[str]:
-        out = []
+        out = [f"  {self.problem}"] if self.problem else []
         for run in self.runs:
-            label = run.label
             for o in run.outputs:
-                verdict = "ok" if o.ok else "MISMATCH"
-                detail = o.problem or f"max abs {o.max_abs:.2e}, max rel {o.max_rel:.2e}"
                 shape = "x".join(map(str, o.shape)) or "scalar"
-                out.append(f"  {label}: {o.name} [{shape}] {detail} ... {verdict}")
+                out.append(f"  {run.label}: {o.name} [{shape}] {o.detail()} ... {'ok' if o.ok else 'MISMATCH'}")
         if self.diagnosis:
             out.append(self.diagnosis)
         return out
@@ -91,14 +116,27 @@ class ParityReport:
         return (f"parity {word} on {self.device} (atol {self.atol:g}, rtol {self.rtol:g}): "
                 f"max abs error {self.max_abs:.2e}")
 
+    def to_dict(self) -> dict:
+        """The report for tools (``graphnn check --json``); non-finite errors are null."""
+        return {"ok": self.ok, "device": self.device, "atol": self.atol, "rtol": self.rtol,
+                "max_abs": _finite(self.max_abs), "problem": self.problem, "diagnosis": self.diagnosis.strip(),
+                "note": self.note, "runs": [run.to_dict() for run in self.runs]}
+
+
+def _percent(share: float) -> str:
+    return f"{share:.0%}" if share >= 0.01 or share == 0 else f"{share:.2%}"
+
+
+def _finite(value: float) -> Optional[float]:
+    return value if math.isfinite(value) else None
+
 
 def compare(name: str, expected: np.ndarray, actual: np.ndarray, atol: float, rtol: float) -> OutputParity:
     if expected.shape != actual.shape:
         return OutputParity(name, tuple(expected.shape), float("inf"), float("inf"), False,
                             f"shape {actual.shape} from onnxruntime, {expected.shape} from torch")
     if expected.dtype == bool or not np.issubdtype(expected.dtype, np.number):
-        equal = bool(np.array_equal(expected, actual))
-        return OutputParity(name, expected.shape, 0.0 if equal else 1.0, 0.0 if equal else 1.0, equal)
+        return _compare_exact(name, expected, actual)
     exp = expected.astype(np.float64)
     act = actual.astype(np.float64)
     same = (exp == act) | (np.isnan(exp) & np.isnan(act))  # equal infs and NaNs agree
@@ -107,8 +145,26 @@ def compare(name: str, expected: np.ndarray, actual: np.ndarray, atol: float, rt
     max_abs = float(diff.max()) if diff.size else 0.0
     finite = np.abs(exp[np.isfinite(exp)])
     scale = float(finite.max()) if finite.size else 0.0
-    ok = max_abs <= atol + rtol * scale
-    return OutputParity(name, expected.shape, max_abs, max_abs / scale if scale else max_abs, ok)
+    tolerance = atol + rtol * scale
+    ok = max_abs <= tolerance
+    return OutputParity(name, expected.shape, max_abs, max_abs / scale if scale else max_abs, ok,
+                        out_of_tolerance=float((diff > tolerance).mean()) if diff.size else 0.0,
+                        worst_index=_index_of_max(diff))
+
+
+def _compare_exact(name: str, expected: np.ndarray, actual: np.ndarray) -> OutputParity:
+    """bool and other non-numeric outputs must be equal element for element."""
+    unequal = np.asarray(expected != actual)
+    share = float(unequal.mean()) if unequal.size else 0.0
+    error = 0.0 if share == 0 else 1.0
+    return OutputParity(name, expected.shape, error, error, share == 0, out_of_tolerance=share,
+                        worst_index=_index_of_max(unequal))
+
+
+def _index_of_max(values: np.ndarray) -> tuple:
+    if values.size == 0 or values.ndim == 0:
+        return ()
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(values)), values.shape))
 
 
 def torch_outputs(model: torch.nn.Module, inputs: ModelInputs,
@@ -138,13 +194,23 @@ def _torch_outputs_at(model: torch.nn.Module, inputs: ModelInputs, tensors: list
         ) from None
 
 
-def size_plans(symbols: dict[str, int]) -> list[dict[str, int]]:
+# ------------------------------------------------------------------ what parity is fed
+def size_plans(symbols: dict[str, int], sizes: Optional[dict[str, Sequence[int]]] = None) -> list[dict[str, int]]:
     """The sizes parity runs at: the example's, then two others for every dynamic dim
     (``batch`` 1 and 3, or 2 for the example's own; any other dim one longer, then one
-    shorter), duplicates dropped."""
+    shorter), duplicates dropped. ``sizes`` lists a dim's sizes instead (``{"batch": [1, 4,
+    16]}``): each is checked once, the other dims taking their own sizes in turn."""
+    sizes = dict(sizes or {})
+    unknown = sorted(set(sizes) - set(symbols))
+    if unknown:
+        have = ", ".join(symbols) or "none: every input dim is fixed"
+        raise InputSpecError(f"sizes for {unknown[0]!r} asked for, but it is not a dynamic dim of the model "
+                             f"(its dynamic dims: {have})")
+    choices = {symbol: list(sizes.get(symbol) or [_other_size(symbol, size, k) for k in range(2)])
+               for symbol, size in symbols.items()}
     plans = [dict(symbols)]
-    for k in range(2):
-        plan = {symbol: _other_size(symbol, size, k) for symbol, size in symbols.items()}
+    for k in range(max((len(c) for c in choices.values()), default=0)):
+        plan = {symbol: c[k % len(c)] for symbol, c in choices.items()}
         if plan not in plans:
             plans.append(plan)
     return plans
@@ -156,17 +222,98 @@ def _other_size(symbol: str, size: int, k: int) -> int:
     return size + 1 if k == 0 else max(1, size - 1)
 
 
+def draw_inputs(inputs: ModelInputs, sizes: dict[str, int], draw: int,
+                generator: torch.Generator) -> list[torch.Tensor]:
+    """What both sides are fed at ``sizes``: the example itself first at its own sizes; at
+    other sizes, random inputs for the dynamic ones (``ModelInputs.resized``); later draws
+    make every input random. Random values stay valid (``inputs.like``: integers in the
+    example's range) and a 0/1 mask whose example is all ones gets padding."""
+    if draw == 0 and sizes == inputs.symbols:
+        return list(inputs.tensors)
+    if draw == 0:
+        tensors = inputs.resized(sizes, generator)
+    else:
+        tensors = [like(item.example, _shape_at(item, sizes), generator) for item in inputs.items]
+    return [_padded(item, t, generator) if t is not item.example else t for item, t in zip(inputs.items, tensors)]
+
+
+def _shape_at(item, sizes: dict[str, int]) -> tuple:
+    shape = list(item.example.shape)
+    for index, symbol in item.dims:
+        shape[index] = sizes[symbol]
+    return tuple(shape)
+
+
+def _padded(item, tensor: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """An attention mask whose example is all ones would stay all ones, so padding would
+    never be checked: each row keeps ones up to a random length (at least one) and zeros
+    after, the way padded batches look."""
+    example = item.example
+    if "mask" not in item.name.lower() or example.dtype == torch.bool or tensor.dim() == 0 or tensor.numel() == 0:
+        return tensor
+    if not bool((example == 1).all()):
+        return tensor
+    length = tensor.shape[-1]
+    kept = torch.randint(1, length + 1, tensor.shape[:-1] + (1,), generator=generator)
+    return (torch.arange(length) < kept).to(tensor.dtype)
+
+
+# ------------------------------------------------------------------ files from elsewhere
+_ONNX_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.DOUBLE: "float64",
+                onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.BFLOAT16: "bfloat16",
+                onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32",
+                onnx.TensorProto.INT16: "int16", onnx.TensorProto.INT8: "int8",
+                onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.BOOL: "bool"}
+
+
+def graph_inputs(model: onnx.ModelProto) -> list:
+    """The inputs a caller feeds (older files also list their initializers as inputs)."""
+    initializers = {i.name for i in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in initializers]
+
+
+def input_problem(model: onnx.ModelProto, inputs: ModelInputs) -> str:
+    """Why this ONNX file cannot take the model's example inputs ("" when it can): the
+    count, each input's rank, fixed dims and dtype. A file exported from another model
+    usually fails here, before anything runs."""
+    declared = graph_inputs(model)
+    if len(declared) != len(inputs.items):
+        return (f"the ONNX file takes {len(declared)} input(s) ({', '.join(i.name for i in declared)}), "
+                f"the model {len(inputs.items)} ({', '.join(inputs.names)}): is it this model's file?")
+    for value, item in zip(declared, inputs.items):
+        tensor_type = value.type.tensor_type
+        dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+        shown = "x".join(str(d) if d is not None else "?" for d in dims)
+        example = tuple(item.example.shape)
+        dtype = _ONNX_DTYPES.get(tensor_type.elem_type, f"ONNX type {tensor_type.elem_type}")
+        fits = len(dims) == len(example) and all(d is None or d == e for d, e in zip(dims, example))
+        if not fits or dtype != dtype_name(item.example.dtype):
+            return (f"the ONNX file's input {value.name!r} is {shown}:{dtype}, the model's {item.name!r} example "
+                    f"is {'x'.join(map(str, example)) or 'scalar'}:{dtype_name(item.example.dtype)}: "
+                    f"is it this model's file?")
+    return ""
+
+
 def check(model: torch.nn.Module, runtime: Runtime, inputs: ModelInputs, output_names: Sequence[str],
-          atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, seed: int = 0) -> ParityReport:
-    """Run torch and onnxruntime on the same inputs at each size plan."""
+          atol: float = DEFAULT_ATOL, rtol: float = DEFAULT_RTOL, seed: int = 0, runs: int = 1,
+          sizes: Optional[dict[str, Sequence[int]]] = None) -> ParityReport:
+    """Run torch and onnxruntime on the same inputs, ``runs`` draws at each size plan."""
     report = ParityReport(atol=atol, rtol=rtol, device=runtime.device)
     generator = torch.Generator().manual_seed(seed)
     example_sizes = inputs.symbols
-    for sizes in size_plans(example_sizes):
-        tensors = list(inputs.tensors) if sizes == example_sizes else inputs.resized(sizes, generator)
-        expected = _torch_outputs_at(model, inputs, tensors, sizes, sizes == example_sizes)
-        actual = runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in tensors))))
-        report.runs.append(ParityRun(sizes, [
-            compare(name, e, a, atol, rtol) for name, e, a in zip(output_names, expected, actual)
-        ], tensors))
+    for plan in size_plans(example_sizes, sizes):
+        for draw in range(runs):
+            tensors = draw_inputs(inputs, plan, draw, generator)
+            expected = _torch_outputs_at(model, inputs, tensors, plan, plan == example_sizes)
+            actual = runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in tensors))))
+            report.runs.append(ParityRun(plan, _compare_all(output_names, expected, actual, atol, rtol),
+                                         tensors, draw))
     return report
+
+
+def _compare_all(names: Sequence[str], expected: list, actual: list, atol: float, rtol: float) -> list[OutputParity]:
+    outputs = [compare(name, e, a, atol, rtol) for name, e, a in zip(names, expected, actual)]
+    if len(expected) != len(actual):
+        outputs.append(OutputParity("outputs", (), float("inf"), float("inf"), False,
+                                    f"onnxruntime gives {len(actual)} output(s), torch {len(expected)}"))
+    return outputs
