@@ -8,7 +8,10 @@ reported with its module path and source line.
 
 The comparison runs on the unoptimized IR, whose layer outputs are the torch layers'
 own outputs (after BatchNorm folding a conv's output is the BatchNorm's). If nothing
-diverges there, an optimizing pass is at fault, and the report says so.
+diverges there, an optimizing pass is at fault, and the report says so, unless the file
+computes in float16 / bfloat16 and the outputs agree within that dtype's own tolerance: then
+the tolerance asked for is tighter than the dtype rounds, and the report says that instead
+(rounding is not a bug of any layer or pass).
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import numpy as np
 import onnx
 import torch
 
+from graphnn import tolerances
 from graphnn.backend.onnx import to_onnx
 from graphnn.backend.onnx.files import runtime_source
 from graphnn.frontend import trace_model
@@ -44,8 +48,13 @@ class Divergence:
     layers_compared: int = 0
     last_match: Optional[Node] = None
     outputs_differ: bool = False
+    rounding: Optional[tolerances.Tolerance] = None  # the outputs agree within this dtype's rounding
 
     def line(self) -> str:
+        if self.rounding is not None:
+            return (f"  first divergent layer: none; the outputs agree within {self.rounding.why} "
+                    f"(atol {self.rounding.atol:g}, rtol {self.rounding.rtol:g}): the tolerance asked for is "
+                    f"tighter than {self.rounding.why.split()[0]} rounding, not a bug of a layer or pass")
         if self.node is not None:
             return (f"  first divergent layer: {self.node.where}, nn.{self.node.module_class} "
                     f"(max abs error {self.max_abs:.2e})")
@@ -123,6 +132,9 @@ def first_divergence(model: torch.nn.Module, inputs: ModelInputs, opset: int,
     runtime = create_runtime(runtime_source(probe), "cpu")
     names = [o.name for o in probe.graph.output]
     results = dict(zip(names, runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in inputs.tensors))))))
+    natural = tolerances.default_for(onnx_model)
+    if _within_rounding(natural, atol, rtol, final.values(), torch_finals, results):
+        return Divergence(None, 0.0, len(pairs), rounding=natural)
     last_match = None
     for node, name, expected in pairs:
         diff = compare(node.name, to_numpy(expected), np.asarray(results[name]), atol, rtol)
@@ -132,3 +144,14 @@ def first_divergence(model: torch.nn.Module, inputs: ModelInputs, opset: int,
     differ = any(not compare(n, e, np.asarray(results[n]), atol, rtol).ok
                  for n, e in zip(final.values(), torch_finals))
     return Divergence(None, 0.0, len(pairs), last_match, differ)
+
+
+_LOW_PRECISION = (tolerances.FLOAT16, tolerances.BFLOAT16)
+
+
+def _within_rounding(natural: tolerances.Tolerance, atol: float, rtol: float, names, expected, results) -> bool:
+    """Whether a float16/bfloat16 file's outputs agree at its dtype's tolerance, which the
+    user tightened: then the mismatch is rounding."""
+    if natural not in _LOW_PRECISION or (atol >= natural.atol and rtol >= natural.rtol):
+        return False
+    return all(compare(n, e, np.asarray(results[n]), natural.atol, natural.rtol).ok for n, e in zip(names, expected))

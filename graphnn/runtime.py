@@ -4,6 +4,8 @@ Two traps handled here: onnxruntime-gpu silently falls back to CPU when CUDA can
 be used, so after creating a session we check ``session.get_providers()``; and its
 CUDA provider enables TF32 by default, which breaks fp32 parity, so we turn it off.
 ``--device auto`` uses CUDA when a driver and GPU are present, else CPU with a note.
+A dtype the provider has no kernel for (float64 Conv on CPU), or that the Python API cannot
+exchange (bfloat16), is refused naming the layer (``graphnn.dtypes``), not a traceback.
 """
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from dataclasses import dataclass
 from typing import Sequence, Union
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
-from graphnn.errors import DeviceError
+from graphnn import dtypes
+from graphnn.errors import DeviceError, UnsupportedError
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -88,7 +92,7 @@ def create_runtime(model: Union[bytes, str], device: str = "cpu") -> Runtime:
     plan = plan_providers(device, ort.get_available_providers(), gpus, why)
     options = ort.SessionOptions()
     options.log_severity_level = 3
-    session = ort.InferenceSession(model, options, providers=plan.providers)
+    session = _session(model, options, plan)
     used = session.get_providers()
     if plan.wants_cuda and CUDA not in used:
         if device == "cuda":
@@ -96,6 +100,31 @@ def create_runtime(model: Union[bytes, str], device: str = "cpu") -> Runtime:
                               "use --device cpu or auto")
         return Runtime(session, "cpu", "running on CPU: onnxruntime could not start its CUDA provider")
     return Runtime(session, "cuda" if CUDA in used else "cpu", plan.note)
+
+
+def _session(model: Union[bytes, str], options: ort.SessionOptions, plan: ProviderPlan) -> ort.InferenceSession:
+    """The session; a missing kernel or an unexchangeable dtype as one line naming the layer."""
+    provider = "CUDA provider" if plan.wants_cuda else "CPU provider"
+    try:
+        session = ort.InferenceSession(model, options, providers=plan.providers)
+    except Exception as exc:  # onnxruntime raises its own pybind classes
+        missing = dtypes.kernel_missing(str(exc), _proto(model), provider)
+        if missing is None:
+            raise
+        raise missing from None
+    types = [t.type for t in (*session.get_inputs(), *session.get_outputs())]
+    if dtypes.unfeedable(types):
+        raise UnsupportedError(f"onnxruntime's Python API cannot exchange {dtypes.unfeedable(types)} arrays, so "
+                               f"this model cannot be run or checked here; {dtypes.ADVICE}")
+    return session
+
+
+def _proto(model: Union[bytes, str]):
+    """The ModelProto of what a session was given, without its external weights."""
+    try:
+        return onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(model, load_external_data=False)
+    except Exception:  # unreadable: the message names the node only
+        return None
 
 
 def describe_devices() -> str:

@@ -11,9 +11,11 @@ from typing import Callable, Optional
 
 import torch
 
-from graphnn.errors import TraceError, UnsupportedError
+from graphnn.errors import InputSpecError, TraceError, UnsupportedError
 from graphnn.frontend import layers as _layers
-from graphnn.frontend.fx_tracer import trace_fx
+from graphnn.frontend.hooks import refresh_parameters, refuse_for_every_frontend, refuse_for_fx
+from graphnn.frontend.rules import module_rule_for
+from graphnn.frontend.fx_tracer import trace_fx, unwrap_parallel
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
 from graphnn.modes import eval_mode
@@ -35,19 +37,23 @@ _TRACERS = {"fx": trace_fx, "export": _trace_export}
 def trace_model(model: torch.nn.Module, inputs: ModelInputs, frontend: str = "auto",
                 log: Optional[Callable[[str], None]] = None) -> Graph:
     """The IR of ``model`` from the chosen frontend; ``auto`` tries fx first and falls back
-    to torch.export when fx cannot trace the model (saying so through ``log``)."""
+    to torch.export when fx cannot trace the model (saying so through ``log``): fx's limits,
+    and hooks or patched forwards fx would silently skip (``hooks``)."""
     if frontend not in FRONTENDS:
         raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, not {frontend!r}")
     frontend = _only_frontend(model, frontend)
+    refuse_empty(inputs)
     materialize_lazy(model, inputs)
+    refuse_for_every_frontend(model, module_rule_for(unwrap_parallel(model)) is not None)
+    refresh_parameters(model)
     if frontend != "auto":
-        return _traced(frontend, model, inputs)
+        return _traced(frontend, model, inputs, explicit=True)
     try:
-        return _traced("fx", model, inputs)
+        return _traced("fx", model, inputs, explicit=False)
     except TraceError as exc:
         if log:
             log(f"torch.fx cannot trace {type(model).__name__} ({exc}); using the torch.export frontend")
-        return _traced("export", model, inputs)
+        return _traced("export", model, inputs, explicit=False)
 
 
 def _only_frontend(model: torch.nn.Module, frontend: str) -> str:
@@ -60,10 +66,22 @@ def _only_frontend(model: torch.nn.Module, frontend: str) -> str:
     return only
 
 
-def _traced(frontend: str, model: torch.nn.Module, inputs: ModelInputs) -> Graph:
+def _traced(frontend: str, model: torch.nn.Module, inputs: ModelInputs, explicit: bool) -> Graph:
+    if frontend == "fx":
+        refuse_for_fx(model, explicit)
     graph = _TRACERS[frontend](model, inputs)
     graph.frontend = frontend
     return graph
+
+
+def refuse_empty(inputs: ModelInputs) -> None:
+    """A zero-size dim (``--input 0x10``) would export, and parity on empty tensors proves
+    nothing: refuse it before tracing."""
+    for item in inputs.items:
+        if 0 in item.example.shape:
+            shape = "x".join(map(str, item.example.shape))
+            raise InputSpecError(f"input {item.name} has a zero-size dim ({shape}): parity on an empty "
+                                 f"tensor checks nothing; give every dim a size of at least 1")
 
 
 def materialize_lazy(model: torch.nn.Module, inputs: ModelInputs) -> None:

@@ -7,10 +7,12 @@ TraceError naming the user's file:line. Everything op-specific lives in the rule
 """
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import operator
 import os
 import sys
+import sysconfig
 import traceback
 from typing import Any, Optional, Sequence
 
@@ -44,9 +46,29 @@ class _Tracer(fx.Tracer):
         return node
 
 
+def _package_dirs(*names: str) -> tuple[str, ...]:
+    """Folders of packages whose frames are never the user's: the CLI (``graphnn.cli`` lives in
+    the repository's cli/ when installed editable) and click under it."""
+    dirs = []
+    for name in names:
+        spec = importlib.util.find_spec(name)
+        if spec is not None:
+            dirs += [os.path.abspath(d) + os.sep for d in spec.submodule_search_locations or []]
+    return tuple(dirs)
+
+
+_NOT_USER_DIRS = (_TORCH_DIR, _GRAPHNN_DIR) + _package_dirs("graphnn.cli", "click")
+
+
+_STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
+_SITE = tuple({sysconfig.get_paths()[k] + os.sep for k in ("purelib", "platlib")})  # may lie inside _STDLIB
+
+
 def _is_user_file(path: str) -> bool:
     path = os.path.abspath(path)
-    return not (path.startswith(_TORCH_DIR) or path.startswith(_GRAPHNN_DIR) or "<" in path)
+    if path.startswith(_STDLIB) and not path.startswith(_SITE):  # runpy, contextlib...
+        return False
+    return not (path.startswith(_NOT_USER_DIRS) or "<" in path)
 
 
 def _innermost_user_line() -> Optional[str]:

@@ -22,6 +22,7 @@ from typing import Union
 import onnx
 from onnx import helper
 
+from graphnn import dtypes
 from graphnn.errors import GraphnnError
 
 LARGE_BYTES = 2_000_000_000  # initializer bytes past which a model is written with external data
@@ -40,7 +41,9 @@ def is_large(model: onnx.ModelProto) -> bool:
 
 def check(model: onnx.ModelProto) -> None:
     """``onnx.checker.check_model(full_check=True)`` on the model without its large weights'
-    bytes (``checkable``), so checking costs no copy of them whatever the model's size."""
+    bytes (``checkable``), so checking costs no copy of them whatever the model's size. A dtype
+    an op lacks at this opset (a bfloat16 Conv before opset 22) is refused naming the layer."""
+    dtypes.check_schemas(model)
     onnx.checker.check_model(checkable(model), full_check=True)
 
 
