@@ -1,28 +1,27 @@
-"""Every fixture (the seeds' example models, and graphnn's own) exports with parity
-at batch sizes 1 and 3."""
+"""Every fixture (the seeds' example models, and graphnn's own) passes parity at batch sizes
+1 and 3, checked the way the pytest plugin checks a user's model folder
+(``graphnn.testing.assert_file_parity``: what each ``--graphnn-models`` item runs)."""
 import glob
 import os
 
 import pytest
 
-import graphnn
-from graphnn.loader import load
+from graphnn.model_files import model_files
+from graphnn.testing import assert_file_parity
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = sorted(glob.glob(os.path.join(ROOT, "fixtures", "*.py")))
 
 
-def test_fixtures_exist():
+def test_fixtures_exist_and_are_all_model_files():
     assert len(FIXTURES) >= 20
+    assert model_files(os.path.join(ROOT, "fixtures")) == FIXTURES  # what --graphnn-models fixtures/ collects
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=os.path.basename)
-def test_fixture_exports_with_parity(path, tmp_path):
-    loaded, inputs = load(path)
-    out = tmp_path / "model.onnx"
-    result = graphnn.export(loaded.model, inputs, str(out), dynamic_dims=loaded.dynamic_dims)
-    assert result.report.ok, "\n".join(result.report.lines())
-    sizes = {symbol: {run.sizes[symbol] for run in result.report.runs} for symbol in result.graph.symbols}
+def test_fixture_passes_parity(path):
+    report = assert_file_parity(path)
+    symbols = {symbol for run in report.runs for symbol in run.sizes}
+    sizes = {symbol: {run.sizes[symbol] for run in report.runs} for symbol in symbols}
     assert "batch" not in sizes or {1, 3} <= sizes["batch"], sizes
     assert all(len(seen) >= 2 for seen in sizes.values()), sizes  # every dynamic dim varies
-    assert out.exists() and result.written == [str(out)]
