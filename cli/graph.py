@@ -1,29 +1,92 @@
-"""``graphnn graph``: the layers of a model as a table, or Graphviz DOT."""
+"""``graphnn graph``: what are the layers in my model? A table, Graphviz DOT or a picture, JSON.
+
+MODEL_PY is traced in graph-only mode (a layer graphnn cannot export yet is an opaque node
+with the shapes a real forward pass gave); an ``.onnx`` file is read as it is.
+"""
+import os
+import sys
+
 import click
 
 import graphnn
 from . import options
 from .output import progress
+from graphnn.errors import InputSpecError
+from graphnn.frontend.rules import opaque_layers
 from graphnn.loader import load
-from graphnn.summary import layer_table, to_dot
+from graphnn.view import view_of_graph, view_of_onnx
+from graphnn.view.changes import optimize_with_marks
+from graphnn.view.dot import to_dot, to_graphviz
+from graphnn.view.from_onnx import load_onnx
+from graphnn.view.jsonview import to_json
+from graphnn.view.render import PICTURES, output_format, render, write_atomic
+from graphnn.view.table import render as table_text
 
 
 @click.command()
 @options.model_source
-@click.option("--dot", is_flag=True, help="Print Graphviz DOT instead of the table (pipe into `dot -Tsvg`).")
+@click.option("--depth", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Collapse the module tree below depth N: a deeper module is one row / one node "
+                   "with summed params and MACs (e.g. --depth 2: a ResNet block is one row).")
+@click.option("--dot", is_flag=True, help="Print Graphviz DOT instead of the table.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON (nodes, edges, shapes, params, module tree; docs/graph-json.md).")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), default=None,
+              help="Write to a file, format from its extension: .svg/.png/.pdf (rendered by Graphviz's "
+                   "dot), .dot/.gv, .json or .txt (the table).")
 @click.option("--optimize", is_flag=True,
-              help="Show the graph after the optimizing passes (what export lowers), not as written.")
-def graph(model_py, model_name, inputs, dynamic, frontend, static, dot, optimize):
-    """Show the layers of the model in MODEL_PY: name, type, output shape, params, source line.
+              help="Show the graph after the optimizing passes (what export lowers), each change marked.")
+def graph(model_py, model_name, inputs, dynamic, frontend, static, depth, dot, as_json, output, optimize):
+    """Show the layers of MODEL_PY (or of an .onnx file): one row per layer in execution order,
+    indented by module, with type, output shape, params, trainable, MACs and source line.
 
     \b
     Examples:
       graphnn graph fixtures/simple_cnn.py
-      graphnn graph fixtures/simple_cnn.py --dot | dot -Tsvg > simple_cnn.svg
+      graphnn graph fixtures/simple_cnn.py --depth 1 -o simple_cnn.svg
+      graphnn graph model.onnx
     """
+    if dot and as_json:
+        raise InputSpecError("--dot and --json: choose one")
+    if model_py.lower().endswith(".onnx"):
+        _refuse_model_options(model_name, inputs, dynamic, static, optimize)
+        view = view_of_onnx(load_onnx(model_py), os.path.splitext(os.path.basename(model_py))[0])
+    else:
+        view = _traced_view(model_py, model_name, inputs, dynamic, frontend, static, optimize)
+    if output:
+        _write(view, output, depth)
+        return
+    text = to_dot(view, depth) if dot else to_json(view) + "\n" if as_json else table_text(view, depth) + "\n"
+    sys.stdout.write(text)
+
+
+def _traced_view(model_py, model_name, inputs, dynamic, frontend, static, optimize):
     loaded, example_inputs = load(model_py, model_name, inputs, dynamic)
-    ir = graphnn.trace(loaded.model, example_inputs, dynamic_batch=not static,
-                       dynamic_dims=None if static else loaded.dynamic_dims, frontend=frontend, log=progress)
+    with opaque_layers():
+        ir = graphnn.trace(loaded.model, example_inputs, dynamic_batch=not static,
+                           dynamic_dims=None if static else loaded.dynamic_dims, frontend=frontend, log=progress)
+    marks = None
     if optimize:
-        ir = graphnn.optimize(ir)
-    click.echo(to_dot(ir) if dot else layer_table(ir, loaded.model), nl=not dot)
+        ir, marks = optimize_with_marks(ir)
+    return view_of_graph(ir, loaded.model, marks)
+
+
+def _refuse_model_options(model_name, inputs, dynamic, static, optimize):
+    given = [name for name, value in (("--model", model_name), ("--input", inputs), ("--dynamic", dynamic),
+                                      ("--static", static), ("--optimize", optimize)) if value]
+    if given:
+        raise InputSpecError(f"{', '.join(given)} apply to a MODEL_PY, not to an ONNX file (shown as it is)")
+
+
+def _write(view, path, depth):
+    fmt = output_format(path)
+    if fmt in PICTURES:
+        data = render(to_graphviz(view, depth), fmt)
+    elif fmt == "json":
+        data = (to_json(view) + "\n").encode()
+    elif fmt == "txt":
+        data = (table_text(view, depth) + "\n").encode()
+    else:
+        data = to_dot(view, depth).encode()
+    write_atomic(path, data)
+    progress(f"wrote {path} ({len(data):,} bytes)")

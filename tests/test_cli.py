@@ -52,7 +52,8 @@ def test_shape_mismatch_is_one_line_exit_2_and_writes_nothing(tmp_path):
 def test_graph_dot_renders_with_graphviz(tmp_path):
     proc = graphnn_cli("graph", fixture("simple_cnn.py"), "--dot")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith('digraph "SimpleCNN"')
+    assert proc.stdout.startswith("digraph SimpleCNN {")
+    assert '"input/x" -> conv1 [label="[batch, 3, 28, 28]"]' in proc.stdout  # edges carry shapes
     dot = shutil.which("dot")
     if dot is None and not os.environ.get("GRAPHNN_REQUIRE_DOT"):
         pytest.skip("Graphviz `dot` is not installed (.ci/run installs it and requires it)")

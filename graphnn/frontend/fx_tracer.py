@@ -22,7 +22,7 @@ import torch.fx as fx
 from graphnn.errors import GraphnnError, TraceError, UnsupportedError
 from graphnn.frontend.rules import (
     Builder, Ref, ShapeRef, function_label, function_rule_for, method_rule_for, module_rule_for,
-    unsupported_layer,
+    opaque_layers_allowed, unsupported_layer,
 )
 from graphnn.ir import Graph
 from graphnn.modes import eval_mode
@@ -170,10 +170,12 @@ _INPLACE_OPERATORS = {operator.iadd, operator.isub, operator.imul, operator.itru
 class _Replay:
     """Replays an fx graph through the mapping rules into an IR Graph."""
 
-    def __init__(self, model: torch.nn.Module, graph: Graph):
+    def __init__(self, model: torch.nn.Module, graph: Graph, inputs: Optional[ModelInputs] = None):
         self.model = model
         self.graph = graph
+        self.inputs = inputs
         self.env: dict[fx.Node, Any] = {}
+        self._observed: Optional[dict] = None  # opaque layers' calls, observed on first need
 
     def run(self, fx_graph: fx.Graph, placeholders: Sequence[Ref]) -> None:
         by_name = {ref.name: ref for ref in placeholders}
@@ -229,10 +231,26 @@ class _Replay:
         cls = type(module).__name__
         builder = self._builder(fx_node, fx_node.target, fx_node.target, cls, what=fx_node.target)
         rule = module_rule_for(module)
-        if rule is None:
+        if rule is None and not (opaque_layers_allowed() and self.inputs is not None):
             raise unsupported_layer(builder.where, module)
         args, kwargs = self._resolve(fx_node)
+        if rule is None:
+            return self._opaque(builder, module, fx_node.target, args, kwargs)
         return rule(builder, module, *args, **kwargs)
+
+    def _opaque(self, builder: Builder, module: torch.nn.Module, path: str, args: list, kwargs: dict) -> Any:
+        """A layer without a rule, in graph-only mode: an opaque node with the shapes one real
+        forward pass gave (every such layer is observed in that one pass)."""
+        from graphnn.frontend.opaque import emit_opaque, observe
+
+        if self._observed is None:
+            leaf = _Tracer().is_leaf_module
+            self._observed = observe(self.model, self.inputs,
+                                     lambda p, m: module_rule_for(m) is None and leaf(m, p))
+        calls = self._observed.get(path)
+        if not calls:  # fx called it, the real forward did not: nothing honest to show
+            raise unsupported_layer(builder.where, module)
+        return emit_opaque(builder, module, args, kwargs, calls.pop(0))
 
     def _call_function(self, fx_node: fx.Node) -> Any:
         target = fx_node.target
@@ -301,7 +319,7 @@ def trace_fx(model: torch.nn.Module, inputs: ModelInputs) -> Graph:
             _trace_bare_layer(model, graph, placeholders)
         else:
             fx_graph = symbolic_trace(model, inputs.names)
-            _Replay(model, graph).run(fx_graph, placeholders)
+            _Replay(model, graph, inputs).run(fx_graph, placeholders)
     return graph
 
 

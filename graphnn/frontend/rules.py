@@ -8,8 +8,10 @@ say "this module / function / method was called with these arguments" can reuse 
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import torch
 
@@ -97,6 +99,25 @@ _LAYER_HINTS = {
     "torch.ao.nn.quantized.dynamic.": "quantize only the Linear layers, which graphnn converts: "
                                       "quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)",
 }
+
+
+_OPAQUE_LAYERS = contextvars.ContextVar("graphnn_opaque_layers", default=False)
+
+
+@contextlib.contextmanager
+def opaque_layers() -> Iterator[None]:
+    """Inside, a torch.nn layer without a rule becomes an ``opaque`` node with the shapes a real
+    forward pass gave, instead of an error: ``graphnn graph`` answers "what are the layers"
+    for every model torch can run. Nothing lowers an opaque node, so export never enters this."""
+    token = _OPAQUE_LAYERS.set(True)
+    try:
+        yield
+    finally:
+        _OPAQUE_LAYERS.reset(token)
+
+
+def opaque_layers_allowed() -> bool:
+    return _OPAQUE_LAYERS.get()
 
 
 def unsupported_layer(where: str, module: torch.nn.Module) -> UnsupportedError:

@@ -1,0 +1,130 @@
+"""Opaque layers: a torch.nn layer graphnn has no rule for, seen by ``graphnn graph``.
+
+The question "what are the layers in my model" does not depend on ONNX, so inside
+``rules.opaque_layers()`` such a layer becomes one ``opaque`` node instead of an error.
+Its output shapes and multiply-accumulates come from one real forward pass (forward hooks,
+``torch.utils.flop_counter``), dims that follow an input's dynamic dim keep its symbol.
+Nothing lowers the node: ``export`` never enters opaque mode and still refuses the layer.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from graphnn.frontend.rules import Builder, Ref, layer_label
+from graphnn.inputs import ModelInputs
+from graphnn.tensors import dtype_name
+
+
+@dataclass(frozen=True)
+class Seen:
+    """One output tensor of an observed call."""
+
+    shape: tuple
+    dtype: str
+
+
+@dataclass
+class Call:
+    output: Any  # the layer's result with every tensor replaced by a Seen
+    macs: int
+
+
+def observe(model: torch.nn.Module, inputs: ModelInputs,
+            wanted: Callable[[str, torch.nn.Module], bool]) -> dict[str, list[Call]]:
+    """Run ``model`` once on the examples; each wanted layer's calls, in order, by module path."""
+    from torch.utils.flop_counter import FlopCounterMode  # imported only when a layer is opaque
+
+    calls: dict[str, list[Call]] = defaultdict(list)
+    counters: list = []
+    handles = []
+
+    def before(module, args):
+        counters.append(FlopCounterMode(display=False))
+        counters[-1].__enter__()
+
+    def after(path):
+        def hook(module, args, output):
+            counter = counters.pop()
+            counter.__exit__(None, None, None)
+            calls[path].append(Call(_seen(output), counter.get_total_flops() // 2))
+        return hook
+
+    for path, module in model.named_modules():
+        if path and wanted(path, module):
+            handles += [module.register_forward_pre_hook(before), module.register_forward_hook(after(path))]
+    try:
+        with torch.no_grad():
+            inputs.call(model)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return calls
+
+
+def _seen(output: Any) -> Any:
+    if isinstance(output, torch.Tensor):
+        return Seen(tuple(output.shape), dtype_name(output.dtype))
+    if isinstance(output, (tuple, list)):
+        return type(output)(_seen(o) for o in output) if not hasattr(output, "_fields") else \
+            type(output)(*(_seen(o) for o in output))
+    if isinstance(output, dict):
+        return {k: _seen(v) for k, v in output.items()}
+    return output
+
+
+def _flat(structure: Any) -> list[Seen]:
+    if isinstance(structure, Seen):
+        return [structure]
+    if isinstance(structure, (tuple, list)):
+        return [s for item in structure for s in _flat(item)]
+    if isinstance(structure, dict):
+        return [s for item in structure.values() for s in _flat(item)]
+    return []
+
+
+def _rebuild(structure: Any, refs: list[Ref]) -> Any:
+    """The layer's result shape with each Seen replaced by the next output Ref."""
+    if isinstance(structure, Seen):
+        return refs.pop(0)
+    if isinstance(structure, (tuple, list)):
+        items = [_rebuild(item, refs) for item in structure]
+        return type(structure)(*items) if hasattr(structure, "_fields") else type(structure)(items)
+    if isinstance(structure, dict):
+        return {k: _rebuild(v, refs) for k, v in structure.items()}
+    return structure
+
+
+def _tensor_refs(args: Any) -> list[Ref]:
+    if isinstance(args, Ref):
+        return [args]
+    if isinstance(args, (tuple, list)):
+        return [r for item in args for r in _tensor_refs(item)]
+    if isinstance(args, dict):
+        return [r for item in args.values() for r in _tensor_refs(item)]
+    return []
+
+
+def _symbolic(b: Builder, shape: tuple, inputs: list[Ref]) -> tuple:
+    """A dim equal to an input's dynamic dim at the same index (batch) keeps its symbol."""
+    dims = list(shape)
+    for ref in inputs:
+        for i, dim in enumerate(b.shape(ref)[:len(dims)]):
+            if isinstance(dim, str) and b.graph.symbols.get(dim) == dims[i]:
+                dims[i] = dim
+    return tuple(dims)
+
+
+def emit_opaque(b: Builder, module: torch.nn.Module, args: list, kwargs: dict, call: Call) -> Any:
+    """One ``opaque`` node for the call, with the observed outputs, in the layer's result shape."""
+    inputs = _tensor_refs((args, kwargs))
+    seen = _flat(call.output)
+    observed = [(_symbolic(b, s.shape, inputs), s.dtype) for s in seen]
+    outputs = b.emit("opaque", inputs, params=dict(module.named_parameters(recurse=True)),
+                     num_outputs=len(observed), observed=observed, layer=layer_label(type(module)),
+                     macs=call.macs)
+    refs = outputs if isinstance(outputs, list) else [outputs]
+    return _rebuild(call.output, list(refs))

@@ -1,0 +1,119 @@
+"""An ONNX file as a View: shapes from ONNX shape inference, weights from initializers.
+
+A file graphnn wrote names each node after its torch layer (``layer1.0.conv1``, further ops
+``layer1.0.conv1/Add``) and says the layer class and source line in its doc_string
+(``Conv2d at model.py:16``), so its nodes group under the torch layers again. Symbolic input
+dims count as 1 for multiply-accumulates.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper, shape_inference
+
+from graphnn.errors import ModelLoadError
+from graphnn.view.labels import key_attrs
+from graphnn.view.macs import ONNX_RULES, count
+from graphnn.view.model import Node, Param, Tensor, View
+
+# ONNX op type -> the family graphnn's own ops use (colours), by op type.
+FAMILIES = {
+    **dict.fromkeys(["Conv", "ConvTranspose", "QLinearConv", "ConvInteger"], "conv"),
+    **dict.fromkeys(["Gemm", "MatMul", "MatMulInteger", "QLinearMatMul", "Einsum"], "linear"),
+    **dict.fromkeys(["BatchNormalization", "LayerNormalization", "GroupNormalization",
+                     "InstanceNormalization", "LpNormalization", "LRN", "RMSNormalization"], "norm"),
+    **dict.fromkeys(["Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Gelu",
+                     "Elu", "Selu", "Celu", "HardSigmoid", "HardSwish", "Softplus", "Softsign", "Mish",
+                     "ThresholdedRelu", "Clip"], "activation"),
+    **dict.fromkeys(["MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "LpPool"], "pool"),
+    **dict.fromkeys(["LSTM", "GRU", "RNN"], "recurrent"),
+    **dict.fromkeys(["Attention"], "attention"),
+    **dict.fromkeys(["Gather", "GatherElements", "GatherND"], "indexing"),
+    **dict.fromkeys(["Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Split",
+                     "Slice", "Expand", "Shape", "Tile"], "shape"),
+    **dict.fromkeys(["Add", "Sub", "Mul", "Div", "Pow", "Sqrt", "Exp", "Log", "Neg", "Abs", "Where",
+                     "Equal", "Less", "Greater", "And", "Or", "Not", "Cast"], "elementwise"),
+    **dict.fromkeys(["ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ArgMax", "ArgMin"], "reduce"),
+    **dict.fromkeys(["Constant", "ConstantOfShape"], "creation"),
+}
+# Initializers of these types are weights; int64 / bool ones are shapes, indices and masks.
+WEIGHT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16,
+                onnx.TensorProto.DOUBLE, onnx.TensorProto.INT8, onnx.TensorProto.UINT8}
+_DTYPES = {v: np.dtype(helper.tensor_dtype_to_np_dtype(v)).name for v in (1, 2, 3, 5, 6, 7, 9, 10, 11)}
+
+
+def load_onnx(path: str) -> onnx.ModelProto:
+    if not os.path.isfile(path):
+        raise ModelLoadError(f"ONNX file {path!r} does not exist")
+    try:
+        return onnx.load(path)
+    except Exception as exc:  # a truncated or foreign file: one line, no traceback
+        raise ModelLoadError(f"{path} is not a readable ONNX model: {type(exc).__name__}: {exc}") from None
+
+
+def view_of_onnx(model: onnx.ModelProto, name: str = "model") -> View:
+    """The View of an ONNX model (its main graph; subgraphs of If/Loop stay inside their node)."""
+    try:
+        inferred = shape_inference.infer_shapes(model)
+    except Exception:  # an op shape inference does not know: show the shapes the file declares
+        inferred = model
+    graph = inferred.graph
+    initializers = {i.name: i for i in graph.initializer}
+    tensors = {t.name: _tensor(t) for t in [*graph.input, *graph.value_info, *graph.output]}
+    tensors.update({n: Tensor(n, tuple(i.dims), _DTYPES.get(i.data_type)) for n, i in initializers.items()})
+    inputs = [i.name for i in graph.input if i.name not in initializers]
+    symbols = {d: 1 for n in inputs for d in tensors[n].shape or () if isinstance(d, str)}
+    view = View(graph.name or name, "onnx", inputs, [o.name for o in graph.output], tensors, [], symbols)
+    graphnn_file = model.producer_name == "graphnn"
+    ids: set[str] = set()
+    for index, proto in enumerate(graph.node):
+        for value in [*proto.input, *proto.output]:
+            view.tensors.setdefault(value, Tensor(value, None, None))
+        view.nodes.append(_node(view, proto, index, initializers, graphnn_file, ids))
+    view.modules = {n.module: n.module_class for n in view.nodes if n.module and n.module_class}
+    return view
+
+
+def _tensor(info: onnx.ValueInfoProto) -> Tensor:
+    kind = info.type.tensor_type
+    if not kind.HasField("shape"):
+        return Tensor(info.name, None, _DTYPES.get(kind.elem_type))
+    shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in kind.shape.dim)
+    return Tensor(info.name, shape, _DTYPES.get(kind.elem_type))
+
+
+def _node(view: View, proto: onnx.NodeProto, index: int, initializers: dict, graphnn_file: bool,
+          ids: set) -> Node:
+    node_id = proto.name if proto.name and proto.name not in ids else f"{proto.op_type}_{index}"
+    ids.add(node_id)
+    module, module_class, source = _origin(proto, graphnn_file)
+    params = [_param(initializers[i]) for i in dict.fromkeys(proto.input)
+              if i in initializers and initializers[i].data_type in WEIGHT_TYPES]
+    attrs = {a.name: helper.get_attribute_value(a) for a in proto.attribute
+             if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.INTS, onnx.AttributeProto.FLOAT,
+                           onnx.AttributeProto.STRING)}
+    attrs = {k: v.decode() if isinstance(v, bytes) else v for k, v in attrs.items()}
+    ins = [view.sizes(view.tensors[i].shape) if i else () for i in proto.input]
+    outs = [view.sizes(view.tensors[o].shape) for o in proto.output if o]
+    return Node(node_id, proto.name or node_id, proto.op_type, proto.op_type,
+                FAMILIES.get(proto.op_type, "other"), [i for i in proto.input if i and i not in initializers],
+                [o for o in proto.output if o], module, module_class, source,
+                key_attrs(proto.op_type, attrs, {}), params, count(ONNX_RULES, proto.op_type, ins, outs, attrs))
+
+
+def _origin(proto: onnx.NodeProto, graphnn_file: bool) -> tuple[Optional[str], Optional[str], Optional[str]]:
+    """(torch layer path, class, source line) of a node graphnn wrote; Nones for other files."""
+    if not graphnn_file or not proto.name:
+        return None, None, None
+    kind, _, source = proto.doc_string.partition(" at ")
+    return proto.name.split("/")[0], kind or None, source or None
+
+
+def _param(initializer: onnx.TensorProto) -> Param:
+    shape = tuple(initializer.dims)
+    itemsize = np.dtype(helper.tensor_dtype_to_np_dtype(initializer.data_type)).itemsize
+    numel = int(np.prod(shape)) if shape else 1
+    return Param(initializer.name, shape, numel * itemsize, None, initializer.name)

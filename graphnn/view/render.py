@@ -1,0 +1,64 @@
+"""Writing what ``graphnn graph -o`` asks for: DOT text, or a picture rendered by Graphviz.
+
+The format is the file's extension. Files are written whole or not at all (a temporary
+file beside the target, then renamed). Rendering needs Graphviz's ``dot`` program; when it
+is missing the error says how to install it and that ``-o model.dot`` needs nothing.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import graphviz
+
+from graphnn.errors import GraphnnError
+
+PICTURES = ("svg", "png", "pdf")
+FORMATS = ("dot", "gv", "json", "txt") + PICTURES
+
+
+class RenderError(GraphnnError):
+    """A picture cannot be made (no Graphviz, an unknown extension)."""
+
+
+def output_format(path: str) -> str:
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    if ext not in FORMATS:
+        raise RenderError(f"cannot write {path!r}: use a .{', .'.join(FORMATS)} file")
+    return ext
+
+
+def render(dot: graphviz.Digraph, fmt: str) -> bytes:
+    """The picture's bytes, from Graphviz's ``dot``."""
+    try:
+        return dot.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        raise RenderError(
+            f"a .{fmt} picture needs Graphviz's `dot` program, which is not installed: "
+            "apt-get install graphviz (Debian/Ubuntu), brew install graphviz (macOS), "
+            "conda install graphviz; or write DOT with -o model.dot") from None
+    except graphviz.CalledProcessError as exc:
+        raise RenderError(f"Graphviz's dot failed: {exc.stderr.decode(errors='replace').strip()}") from None
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise RenderError(f"cannot write {path!r}: folder {folder} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=".graphnn-", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
