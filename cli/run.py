@@ -1,5 +1,4 @@
 """``graphnn run``: run an ONNX file on given or random inputs, with latency."""
-import os
 import statistics
 import time
 
@@ -10,6 +9,7 @@ import onnx
 from . import options
 from .output import progress
 from graphnn.errors import GraphnnError, InputSpecError
+from graphnn.onnx_checks import OnnxFileError, load_checked
 from graphnn.inputs import inputs_from_specs, parse_input_spec
 from graphnn.runtime import create_runtime
 from graphnn.tensors import to_numpy
@@ -36,9 +36,9 @@ def run(model_onnx, inputs, npz, batch, repeat, device):
       graphnn run simple_cnn.onnx --input 8x3x28x28 --repeat 100 --device auto
       graphnn run model.onnx --npz inputs.npz
     """
-    model = _load_onnx(model_onnx)
+    model = load_checked(model_onnx)  # hostile or broken files refused before onnxruntime reads them
     feeds = _feeds(model, inputs, npz, batch)
-    runtime = create_runtime(model_onnx, device)
+    runtime = _runtime(model_onnx, device)
     if runtime.note:
         progress(runtime.note)
     try:
@@ -57,13 +57,15 @@ def run(model_onnx, inputs, npz, batch, repeat, device):
                f"min {min(times):.3f} ms over {repeat} runs")
 
 
-def _load_onnx(path: str) -> onnx.ModelProto:
-    if not os.path.isfile(path):
-        raise GraphnnError(f"ONNX file {path!r} does not exist")
+def _runtime(path: str, device: str):
+    """A session; whatever else onnxruntime refuses in the file, said in one line."""
     try:
-        return onnx.load(path, load_external_data=False)  # onnxruntime reads the weights itself
-    except Exception as exc:  # a truncated or non-ONNX file
-        raise GraphnnError(f"{path} is not a readable ONNX model ({type(exc).__name__})") from None
+        return create_runtime(path, device)
+    except GraphnnError:
+        raise
+    except Exception as exc:  # onnxruntime's own classes: invalid graph, bad attribute...
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise OnnxFileError(f"onnxruntime cannot load {path}: {reason}") from None
 
 
 def _graph_inputs(model: onnx.ModelProto) -> list:

@@ -127,6 +127,24 @@ def _proto(model: Union[bytes, str]):
         return None
 
 
+@functools.lru_cache(maxsize=None)
+def max_ir_version() -> int:
+    """The newest ONNX IR version this onnxruntime loads, found by asking it (cached)."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "probe", [x], [y])
+    for version in range(onnx.IR_VERSION + 4, 3, -1):
+        model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)], ir_version=version)
+        try:
+            ort.InferenceSession(model.SerializeToString(), options, providers=[CPU])
+            return version
+        except Exception:  # too new for this onnxruntime
+            continue
+    return onnx.IR_VERSION
+
+
 def describe_devices() -> str:
     """One line for --help / errors: what this machine can run on."""
     gpus, why = cuda_gpu_count()
