@@ -26,7 +26,7 @@ from graphnn import dtypes
 from graphnn.errors import GraphnnError
 
 LARGE_BYTES = 2_000_000_000  # initializer bytes past which a model is written with external data
-CHECKED_BYTES = 64 * 1024  # initializers up to this size are checked with their data (shape constants)
+CHECKED_BYTES = 1024  # initializers up to this size are checked with their data (shape constants)
 RUN_FROM_FILE_BYTES = 64 * 2**20  # weights past which onnxruntime reads a file, not bytes
 _GRAPH_FIELD, _INITIALIZER_FIELD, _RAW_DATA_FIELD = 7, 5, 9  # ModelProto.graph, GraphProto.initializer, TensorProto.raw_data
 
