@@ -23,6 +23,25 @@ def official_export(model: torch.nn.Module, inputs, dynamo: bool, dynamic_dims=N
     """torch.onnx.export with the same dynamic dims graphnn was given (dim 0 by default).
     ``inputs``: a tuple of tensors, or a dict by forward parameter name (with ``dynamic_dims``
     a dict by the same names)."""
+    if dynamo:
+        return _official(model, inputs, True, dynamic_dims, opset, None).model_proto
+    buffer = io.BytesIO()
+    _official(model, inputs, False, dynamic_dims, opset, buffer)
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def official_export_file(model: torch.nn.Module, inputs, path: str, dynamo: bool, dynamic_dims=None,
+                         opset: int = 18) -> None:
+    """As ``official_export``, written straight to ``path`` the way a user would (no copy in
+    between), so export time and memory are the exporter's own."""
+    if dynamo:
+        _official(model, inputs, True, dynamic_dims, opset, None).save(path)
+    else:
+        _official(model, inputs, False, dynamic_dims, opset, path)
+
+
+def _official(model, inputs, dynamo: bool, dynamic_dims, opset: int, target):
+    """One torch.onnx.export call: the ONNXProgram (dynamo), or written to ``target``."""
     keyword = isinstance(inputs, dict)
     tensors = list(inputs.values()) if keyword else list(inputs)
     names = list(inputs) if keyword else [f"input_{i}" for i in range(len(tensors))]
@@ -31,18 +50,16 @@ def official_export(model: torch.nn.Module, inputs, dynamo: bool, dynamic_dims=N
     else:
         dims = [dynamic_dims.get(n, {}) for n in names] if isinstance(dynamic_dims, dict) else list(dynamic_dims)
     args, kwargs = ((), dict(inputs)) if keyword else (tuple(tensors), None)
-    buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if dynamo:
             specs = [{i: torch.export.Dim(s, min=1) for i, s in d.items()} or None for d in dims]
             shapes = dict(zip(names, specs)) if keyword else tuple(specs)
-            program = torch.onnx.export(model.eval(), args, None, kwargs=kwargs, dynamo=True, opset_version=opset,
-                                        dynamic_shapes=shapes, optimize=True, verbose=False)
-            return program.model_proto
-        torch.onnx.export(model.eval(), args, buffer, kwargs=kwargs, opset_version=opset, dynamo=False,
+            return torch.onnx.export(model.eval(), args, None, kwargs=kwargs, dynamo=True, opset_version=opset,
+                                     dynamic_shapes=shapes, optimize=True, verbose=False)
+        torch.onnx.export(model.eval(), args, target, kwargs=kwargs, opset_version=opset, dynamo=False,
                           input_names=names, dynamic_axes={n: d for n, d in zip(names, dims) if d})
-    return onnx.load_from_string(buffer.getvalue())
+    return None
 
 
 def session(model: onnx.ModelProto, threads: int = 0) -> ort.InferenceSession:
