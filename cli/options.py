@@ -1,15 +1,21 @@
 """Options shared by several commands, defined once."""
+import functools
+
 import click
 
 from graphnn.backend.onnx import DEFAULT_OPSET, MIN_OPSET
 from graphnn.frontend import FRONTENDS
+from graphnn.loader import ModelPath
 from graphnn.parity import DEFAULT_ATOL, DEFAULT_RTOL
 from graphnn.tolerances import QUANTIZED
 from graphnn.runtime import DEVICES
 
 
 def model_source(fn):
-    """MODEL_PY, --model, --input, --dynamic, --static, --frontend: which model, traced how."""
+    """MODEL_PY, --model, --weights, --trust-pickle, --input, --dynamic, --static, --frontend:
+    which model, loaded and traced how. --weights and --trust-pickle reach the command inside
+    MODEL_PY (a ``loader.ModelPath``), so every command's ``load(model_py, ...)`` gets them."""
+    fn = _loading_options(fn)
     fn = click.option(
         "--frontend", type=click.Choice(FRONTENDS), default="auto", show_default=True,
         help="Tracer: fx (fast, layer-level), export (torch.export: for models fx cannot trace, "
@@ -37,6 +43,24 @@ def model_source(fn):
              "else the only nn.Module instance, else the only nn.Module class buildable without arguments.",
     )(fn)
     return click.argument("model_py", type=click.Path(dir_okay=False))(fn)
+
+
+def _loading_options(fn):
+    @functools.wraps(fn)
+    def command(*args, model_py, weights, trust_pickle, **kwargs):
+        return fn(*args, model_py=ModelPath(model_py, weights, trust_pickle), **kwargs)
+
+    command = click.option(
+        "--trust-pickle", is_flag=True,
+        help="Load MODEL_PY when it is a whole module saved with torch.save(model). Unpickling runs code "
+             "named in the file, so only for files you trust; its classes must be importable.",
+    )(command)
+    return click.option(
+        "--weights", metavar="FILE",
+        help="A state dict (.pt/.pth from torch.save(model.state_dict()), or .safetensors) loaded into "
+             "the model before tracing; {'state_dict': ...} / {'model': ...} wrappers and module. / "
+             "_orig_mod. prefixes are accepted.",
+    )(command)
 
 
 def lowering(fn):

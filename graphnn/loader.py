@@ -1,8 +1,14 @@
-"""Load a user's model.py: import it, find the model and its example inputs.
+"""Load MODEL_PY: find the model and its example inputs.
 
-The file is imported as a module with its top-level prints sent to stderr, so stdout
-stays clean for ``graphnn graph --dot > g.dot``. The seeds' tutorial scripts work
-unchanged: they build ``model`` and ``dummy_input`` at top level.
+MODEL_PY is usually a model.py: it is imported as a module with its top-level prints sent
+to stderr, so stdout stays clean for ``graphnn graph --dot > g.dot``. The seeds' tutorial
+scripts work unchanged: they build ``model`` and ``dummy_input`` at top level. ``--weights``
+then loads a trained state dict into that model (``graphnn.checkpoints``).
+
+It may also be a trained model as users keep one: a ``torch.export.save``d program
+(``graphnn.programs``: its own inputs and dynamic dims), or a whole pickled module, which
+is loaded only with ``--trust-pickle``. Which of these a file is comes from its content
+(``_SOURCES``), so a program saved as ``model.pt`` works too.
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from typing import Any, Optional, Sequence
 
 import torch.nn as nn
 
+from graphnn import checkpoints, programs
 from graphnn.errors import InputSpecError, ModelLoadError
 from graphnn.inputs import inputs_from_specs, normalize_example_inputs, parse_dynamic_spec, parse_input_spec
 
@@ -33,6 +40,20 @@ class LoadedModel:
     path: str
     model_name: str
     dynamic_dims: Any = None  # the file's module-level ``dynamic_dims``, or --dynamic
+    kind: str = "python"  # which of _SOURCES the file is
+
+
+class ModelPath(str):
+    """MODEL_PY as the CLI passes it: the path, carrying how to load what it holds
+    (``--weights``, ``--trust-pickle``), so every command gets them through ``load``."""
+
+    weights: Optional[str]
+    trust_pickle: bool
+
+    def __new__(cls, path: str, weights: Optional[str] = None, trust_pickle: bool = False) -> "ModelPath":
+        self = super().__new__(cls, path)
+        self.weights, self.trust_pickle = weights, trust_pickle
+        return self
 
 
 def import_file(path: str):
@@ -128,11 +149,75 @@ def find_example_inputs(module, path: str) -> Any:
     return None
 
 
-def load_model_file(path: str, model_name: Optional[str] = None) -> LoadedModel:
+def load_model_file(path: str, model_name: Optional[str] = None, weights: Optional[str] = None,
+                    trust_pickle: bool = False) -> LoadedModel:
+    """The model in ``path`` (a model.py, a saved program, a pickled module), with the state
+    dict in ``weights`` loaded into it."""
+    kind = source_kind(path)
+    if model_name is not None and kind != "python":
+        raise ModelLoadError(f"--model {model_name}: {path} is not a Python file; it holds one model")
+    loaded = _SOURCES[kind](path, model_name, trust_pickle)
+    if weights is not None:
+        if kind not in WEIGHTS_INTO:
+            raise ModelLoadError(f"--weights loads a state dict into the model that a model.py builds; "
+                                 f"{path} is a saved program and holds its own weights")
+        checkpoints.load_weights(loaded.model, weights)
+    return loaded
+
+
+def source_kind(path: str) -> str:
+    """``python``, ``program``, or what a torch.save file holds (``pickle``, ``weights``,
+    ``torchscript``), read from the file's content."""
+    if not os.path.isfile(path):
+        raise ModelLoadError(f"model file {path!r} does not exist")
+    if path.endswith(".py"):
+        return "python"
+    if programs.is_program(path):
+        return "program"
+    return checkpoints.torch_file_kind(path)
+
+
+def _from_python(path: str, model_name: Optional[str], trust_pickle: bool) -> LoadedModel:
     module = import_file(path)
     model, name = find_model(module, path, model_name)
     return LoadedModel(model, find_example_inputs(module, path), path, name,
                        getattr(module, DYNAMIC_DIMS_NAME, None))
+
+
+def _from_program(path: str, model_name: Optional[str], trust_pickle: bool) -> LoadedModel:
+    program = programs.read_program(path)
+    model = programs.SavedProgram(program)
+    examples = programs.example_inputs(program, model)
+    dims = programs.dynamic_dims(program)
+    if isinstance(examples, dict):
+        dims = dict(zip(examples, dims))
+    return LoadedModel(model, examples, path, "program", dims, kind="program")
+
+
+def _from_pickle(path: str, model_name: Optional[str], trust_pickle: bool) -> LoadedModel:
+    if not trust_pickle:
+        raise checkpoints.refuse_pickle(path)
+    model = checkpoints.load_pickled_module(path)
+    return LoadedModel(model, None, path, type(model).__name__, kind="pickle")
+
+
+def _refuse_state_dict(path: str, model_name: Optional[str], trust_pickle: bool) -> LoadedModel:
+    raise ModelLoadError(f"{path} holds weights only (a state dict), not the model's code: pass the "
+                         f"Python file that builds the model as MODEL_PY and this file as --weights {path}")
+
+
+def _refuse_torchscript(path: str, model_name: Optional[str], trust_pickle: bool) -> LoadedModel:
+    raise checkpoints.refuse_torchscript(path, "MODEL_PY")
+
+
+_SOURCES = {
+    "python": _from_python,
+    "program": _from_program,
+    "pickle": _from_pickle,
+    "weights": _refuse_state_dict,
+    "torchscript": _refuse_torchscript,
+}
+WEIGHTS_INTO = ("python", "pickle")  # kinds whose model --weights can load a state dict into
 
 
 def resolve_dynamic_dims(loaded: LoadedModel, specs: Sequence[str]) -> Any:
@@ -153,6 +238,9 @@ def resolve_inputs(loaded: LoadedModel, specs: Sequence[str]) -> Any:
     """--input specs win over the file's example inputs; one of the two must exist."""
     if specs:
         return inputs_from_specs([parse_input_spec(s) for s in specs])
+    if loaded.example_inputs is None and loaded.kind != "python":
+        raise ModelLoadError(f"{loaded.path} holds no example inputs for {loaded.model_name}: pass --input "
+                             f"SHAPE[:dtype] once per forward argument (e.g. --input 1x3x28x28)")
     if loaded.example_inputs is None:
         raise ModelLoadError(
             f"no example inputs for {loaded.model_name} in {loaded.path}: pass --input SHAPE[:dtype] "
@@ -162,10 +250,14 @@ def resolve_inputs(loaded: LoadedModel, specs: Sequence[str]) -> Any:
 
 
 def load(path: str, model_name: Optional[str] = None, specs: Sequence[str] = (),
-         dynamic_specs: Sequence[str] = ()) -> tuple[LoadedModel, Any]:
+         dynamic_specs: Sequence[str] = (), weights: Optional[str] = None,
+         trust_pickle: bool = False) -> tuple[LoadedModel, Any]:
     """The model and the inputs to trace it with, as the CLI commands need them
-    (``loaded.dynamic_dims`` says which dims stay symbolic)."""
-    loaded = load_model_file(path, model_name)
+    (``loaded.dynamic_dims`` says which dims stay symbolic). A ``ModelPath`` brings its
+    own ``weights`` and ``trust_pickle``."""
+    weights = weights if weights is not None else getattr(path, "weights", None)
+    trust_pickle = trust_pickle or getattr(path, "trust_pickle", False)
+    loaded = load_model_file(str(path), model_name, weights, trust_pickle)
     inputs = resolve_inputs(loaded, specs)
     if specs and not dynamic_specs:
         loaded.dynamic_dims = None  # the file's dims describe its own examples, not --input's

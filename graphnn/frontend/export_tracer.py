@@ -10,6 +10,11 @@ innermost torch.nn layer (``nn_module_stack``) and to the user's line (``stack_t
 The ATen -> rule table lives in ``aten.py``. No ``run_decompositions()``: the default
 (training) IR keeps ops that match torch functions one to one, which is the point.
 
+A program saved with ``torch.export.save`` (``graphnn.programs.SavedProgram``) is replayed
+as it is, not exported again: its tensors come from the program, its layers from the class
+names it recorded, and any of its symbolic dims not asked to stay dynamic (``--static``) are
+fixed to the example's size.
+
 Dynamic dims are exported as ``Dim.DYNAMIC`` and torch's symbols (``s77``) are mapped back
 to the user's names, so derived sizes stay symbolic (``2*seq``). Slice assignment
 (``z[:, :4] = y``: in-place ops on views in the training IR) is rewritten into
@@ -39,12 +44,19 @@ from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
 from graphnn.modes import eval_mode
 from graphnn.ops.elementwise import dim_expression
+from graphnn.programs import saved_program
 
 _FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
 
 def trace_export(model: torch.nn.Module, inputs: ModelInputs) -> Graph:
-    """Export ``model`` (in eval mode; the caller's modes are restored) into an IR Graph."""
+    """Export ``model`` (in eval mode; the caller's modes are restored) into an IR Graph;
+    a saved program is replayed as it is."""
+    saved = saved_program(model)
+    if saved is not None:
+        graph = Graph(type(model).__name__)
+        _SavedReplay(model, graph, saved).run(inputs, add_graph_inputs(graph, inputs))
+        return graph
     model = unwrap_parallel(model)
     graph = Graph(type(model).__name__)
     with eval_mode(model):
@@ -185,6 +197,7 @@ class _Replay:
         self.env: dict[fx.Node, Any] = {}
         self.views: dict[fx.Node, tuple] = {}  # a view's node -> (its base's node, the view op, its args, kwargs)
         self.symbols: dict[Any, str] = {}  # torch's sympy symbol (s77) -> the user's name (seq)
+        self.fixed: dict[Any, int] = {}  # torch's symbols of a saved program's dims made static
 
     def run(self, inputs: ModelInputs, placeholders: Sequence[Ref]) -> None:
         signature = self.program.graph_signature
@@ -221,6 +234,11 @@ class _Replay:
     def _learn_symbols(self, node: fx.Node, item) -> None:
         """torch's symbol for each dynamic dim of this input -> the user's name for it."""
         shape = node.meta["val"].shape
+        import sympy
+        dynamic = dict(item.dims)
+        for index, size in enumerate(shape):  # a saved program's symbolic dims asked to be static
+            if isinstance(size, torch.SymInt) and index not in dynamic and size.node.expr.is_symbol:
+                self.fixed[size.node.expr] = sympy.Integer(int(item.example.shape[index]))
         for index, symbol in item.dims:
             size = shape[index]
             if not isinstance(size, torch.SymInt):
@@ -232,7 +250,7 @@ class _Replay:
         """A torch size (int or SymInt) as an IR dim: an int, ``seq`` or ``2*seq``."""
         if not isinstance(size, torch.SymInt):
             return size
-        expr = _fitting(size.node.expr)
+        expr = _fitting(size.node.expr).xreplace(self.fixed)
         if expr.is_number:
             return int(expr)
         return dim_expression(expr.xreplace({s: _named_symbol(n) for s, n in self.symbols.items()}))
@@ -243,13 +261,23 @@ class _Replay:
         kwargs = fx.node.map_arg(node.kwargs, lambda n: self.env[n])
         return list(args), dict(kwargs)
 
-    def _builder(self, node: fx.Node) -> Builder:
+    def _layer(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
+        """(path, class name) of the torch.nn layer the node ran in, or of the user's module."""
         path, layer = layer_of(self.model, node)
+        if layer is None:
+            return None, None
+        return path, type(layer).__name__
+
+    def _module(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
+        return enclosing_module(self.model, node)
+
+    def _builder(self, node: fx.Node) -> Builder:
+        path, layer_class = self._layer(node)
         label = aten.label(node.target)
-        if layer is None:  # the user's (or a library's) own module: a row of the table, not a layer
-            module, module_class = enclosing_module(self.model, node)
+        if layer_class is None:  # the user's (or a library's) own module: a row of the table, not a layer
+            module, module_class = self._module(node)
             return Builder(self.graph, node.name, module, module_class, source_of(node), label)
-        return Builder(self.graph, path, path, type(layer).__name__, source_of(node), path)
+        return Builder(self.graph, path, path, layer_class, source_of(node), path)
 
     def _call(self, node: fx.Node) -> Any:
         args, kwargs = self._resolve(node)
@@ -293,6 +321,47 @@ class _Replay:
         flat = [self.env[n] if isinstance(n, fx.Node) else n
                 for n, kind in zip(node.args[0], kinds) if kind == torch.export.graph_signature.OutputKind.USER_OUTPUT]
         set_graph_outputs(self.graph, pytree.tree_unflatten(flat, self.program.call_spec.out_spec))
+
+
+class _SavedReplay(_Replay):
+    """A saved program has no model object behind it: tensors come from the program and
+    layers from the class names its ``nn_module_stack`` recorded (``torch.nn.modules.conv.Conv2d``)."""
+
+    def _module_tensor(self, node: fx.Node, target: str) -> Ref:
+        tensor = self.program.state_dict.get(target)
+        if tensor is None:
+            tensor = self.program.constants.get(target)
+        if tensor is None:
+            raise UnsupportedError(f"the saved program lifts {target}, but holds no such tensor")
+        return Builder(self.graph, target, target, None, None, target).constant(tensor.detach(), name=target)
+
+    def _layer(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
+        path, qualified = _recorded(node)
+        if path is None or not _is_torch_layer_name(qualified):
+            return None, None
+        return path, qualified.rsplit(".", 1)[-1]
+
+    def _module(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
+        path, qualified = _recorded(node)
+        return (path, qualified.rsplit(".", 1)[-1]) if path else (None, None)
+
+
+def _recorded(node: fx.Node) -> tuple[Optional[str], str]:
+    """The innermost (module path, qualified class name) a node's ``nn_module_stack`` records."""
+    stack = list((node.meta.get("nn_module_stack") or {}).values())
+    if not stack:
+        return None, ""
+    path, cls = stack[-1]
+    name = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
+    return path or None, name
+
+
+_CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
+
+
+def _is_torch_layer_name(qualified: str) -> bool:
+    module, _, name = qualified.rpartition(".")
+    return module.startswith("torch.nn") and name not in _CONTAINERS
 
 
 def _fitting(expr):
