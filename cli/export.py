@@ -7,7 +7,7 @@ import click
 import graphnn
 from . import options
 from .output import describe_inputs, print_report, progress
-from graphnn import timings
+from graphnn import progress as live_progress, timings
 from graphnn.errors import GraphnnError
 from graphnn.loader import load
 
@@ -37,7 +37,7 @@ def export(model_py, out_onnx, model_name, inputs, dynamic, frontend, static, op
     """
     if os.path.isdir(out_onnx):
         raise GraphnnError(f"{out_onnx} is a directory: give a file name such as model.onnx")
-    with timings.recording(show_timings) as recorded:
+    with live_progress.task("export"), timings.recording(show_timings) as recorded:
         with timings.stage("load"):
             loaded, example_inputs = load(model_py, model_name, inputs, dynamic)
         progress(f"loaded {loaded.model_name} from {model_py}; inputs: {describe_inputs(example_inputs)}")

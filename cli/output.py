@@ -1,9 +1,11 @@
 """How commands talk: results on stdout, progress and notes on stderr."""
 import click
 
+from graphnn import progress as _progress
+
 
 def progress(message: str) -> None:
-    click.echo(message, err=True)
+    _progress.note(message)  # above the live progress line; silent under --quiet
 
 
 def print_report(report) -> None:

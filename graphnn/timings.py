@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator, Optional
 
+from graphnn import progress
+
 _STATUS = "/proc/self/status"
 
 
@@ -97,7 +99,9 @@ def recording(enabled: bool = True) -> Iterator[Timings]:
 
 @contextlib.contextmanager
 def stage(name: str) -> Iterator[None]:
-    """Time one stage (and its peak memory) when someone is recording; else nothing."""
+    """Time one stage (and its peak memory) when someone is recording; the live progress
+    line, where there is one, shows the stage's name."""
+    progress.step(name)
     timings = _ACTIVE.get()
     if timings is None:
         yield

@@ -1,0 +1,220 @@
+"""graphnn as a tool: `graphnn env` for bug reports, progress on a terminal only, shell completion.
+
+The wheel itself (top-level packages, install outside the checkout, Python 3.11-3.13) is
+checked by .ci/wheel_smoke, which also runs this file against the installed wheel.
+"""
+import fcntl
+import io
+import json
+import os
+import platform
+import pty
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import termios
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+import graphnn
+from graphnn import progress
+from graphnn.cli.env import PROBES
+from graphnn.cli.main import main
+
+# A model whose forward sleeps: tracing and three parity runs make its export take > 1.5 s,
+# longer than progress.DELAY, without burning the CPU.
+SLOW_MODEL = textwrap.dedent("""
+    import time
+    import torch
+    import torch.nn as nn
+
+    class Slow(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            time.sleep(0.4)
+            return self.fc(x)
+
+    model = Slow()
+    example_inputs = (torch.randn(2, 4),)
+""")
+
+LIVE_LINE = re.compile(r"\rexport: (load|trace|\w+) \[\d\d:\d\d\]")
+
+
+def _env_json() -> dict:
+    result = CliRunner().invoke(main, ["env", "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_env_reports_versions_providers_cuda_opsets_and_dot():
+    import onnx
+    import onnxruntime as ort
+    import torch
+    from graphnn.backend.onnx.opsets import max_opset
+
+    report = _env_json()
+    assert list(report) == ["graphnn", "python", "platform", "torch", "onnx", "onnxruntime", "providers",
+                            "cuda", "opsets", "dot"]
+    assert report["graphnn"].startswith(f"{graphnn.__version__} (")
+    assert os.path.dirname(os.path.abspath(graphnn.__file__)) in report["graphnn"]
+    assert report["python"].startswith(platform.python_version())
+    assert report["torch"].startswith(torch.__version__)
+    assert report["onnx"].startswith(onnx.__version__)
+    assert re.fullmatch(re.escape(ort.__version__) + r" \(onnxruntime(-gpu)?\)", report["onnxruntime"])
+    assert report["providers"].split(", ") == ort.get_available_providers()
+    assert re.fullmatch(r"usable \(\d+ GPU\(s\)\)|not usable: .+", report["cuda"])
+    assert report["opsets"].startswith(f"13..{max_opset()} ")
+    if shutil.which("dot"):
+        assert re.fullmatch(r"\d+(\.\d+)+ \(.*dot\)", report["dot"]), report["dot"]
+    else:
+        assert report["dot"].startswith("not found")
+
+
+def test_env_text_is_one_aligned_line_per_field():
+    result = CliRunner().invoke(main, ["env"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == list(PROBES)
+    assert len({line.index(line.split()[1]) for line in lines}) == 1  # values start in one column
+
+
+def test_env_reports_a_broken_probe_and_the_rest(monkeypatch):
+    def broken():
+        raise ImportError("libonnxruntime.so: cannot open shared object file")
+
+    monkeypatch.setitem(PROBES, "onnxruntime", broken)
+    report = _env_json()
+    assert report["onnxruntime"] == "error: ImportError: libonnxruntime.so: cannot open shared object file"
+    assert report["python"].startswith(platform.python_version())
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """A terminal for stderr, outside CI, with the live line drawn at once. Tests put it in
+    sys.stderr themselves: pytest's capture replaces sys.stderr after fixtures run."""
+    stream = _Terminal()
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    progress.set_quiet(False)
+    yield stream
+    progress.set_quiet(False)
+
+
+def _wait_for(stream, text):
+    import time
+
+    deadline = time.monotonic() + 10
+    while text not in stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_live_line_shows_stages_and_notes_then_clears(terminal, monkeypatch):
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with progress.task("export"):
+        progress.step("trace")
+        _wait_for(terminal, "export: trace")
+        progress.note("traced 3 nodes")
+        progress.step("lower")
+        _wait_for(terminal, "export: lower")
+    out = terminal.getvalue()
+    assert "export: trace [00:00]" in out and "export: lower [00:00]" in out
+    assert "traced 3 nodes\n" in out
+    assert out.endswith("\r"), "the live line is erased when the task ends"
+
+
+@pytest.mark.parametrize("why", ["quiet", "CI", "dumb terminal"])
+def test_no_live_line_when_quiet_in_ci_or_dumb(terminal, monkeypatch, why):
+    if why == "quiet":
+        progress.set_quiet(True)
+    elif why == "CI":
+        monkeypatch.setenv("CI", "true")
+    else:
+        monkeypatch.setenv("TERM", "dumb")
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with progress.task("export"):
+        progress.step("trace")
+        progress.note("a note")
+    assert terminal.getvalue() == ("" if why == "quiet" else "a note\n")
+
+
+def test_no_live_line_without_a_terminal(monkeypatch):
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    with progress.task("export"):
+        progress.step("trace")
+        progress.note("a note")
+    assert stream.getvalue() == "a note\n"
+
+
+def _export_slow_model(tmp_path, *options, tty):
+    """`graphnn export` of SLOW_MODEL in a real process, stderr a pseudo-terminal or a pipe."""
+    model = tmp_path / "slow.py"
+    model.write_text(SLOW_MODEL)
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["TERM"] = "xterm"
+    command = [sys.executable, "-m", "graphnn", *options, "export", str(model), str(tmp_path / "slow.onnx")]
+    if not tty:
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+        return proc.returncode, proc.stderr
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=follower, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # the follower side closed: the process is done
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return proc.wait(timeout=300), b"".join(chunks).decode()
+
+
+def test_long_export_on_a_terminal_shows_progress(tmp_path):
+    code, stderr = _export_slow_model(tmp_path, tty=True)
+    assert code == 0, stderr
+    assert LIVE_LINE.search(stderr), stderr
+    assert "loaded model from" in stderr  # notes still print, above the line
+
+
+def test_long_export_without_a_terminal_shows_none(tmp_path):
+    code, stderr = _export_slow_model(tmp_path, tty=False)
+    assert code == 0, stderr
+    assert "\r" not in stderr and not re.search(r"export: \w+ \[", stderr), stderr
+    assert "loaded model from" in stderr
+
+
+def test_quiet_export_on_a_terminal_prints_nothing_on_stderr(tmp_path):
+    code, stderr = _export_slow_model(tmp_path, "--quiet", tty=True)
+    assert code == 0
+    assert stderr == ""
+    assert (tmp_path / "slow.onnx").is_file()
+
+
+def test_shell_completion_completes_commands_and_options():
+    def complete(words):
+        env = {"_GRAPHNN_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)}
+        return CliRunner().invoke(main, [], env=env, prog_name="graphnn").stdout.splitlines()
+
+    assert "plain,env" in complete("graphnn en")
+    assert "plain,--no-parity" in complete("graphnn export --no-p")
