@@ -53,6 +53,7 @@ def check(model_py, more_models, model_name, inputs, dynamic, frontend, static, 
     MODEL_PY: a model file, several, or a folder of them. Exit code 0 when every output
     matches within tolerance at every size tried, 1 on a mismatch, 2 when a model
     could not be checked (the other models are still checked): use it as a CI gate.
+    With --device cuda the default rtol is 1e-3 (TF32 off; torch on CPU is the reference).
 
     \b
     Examples:

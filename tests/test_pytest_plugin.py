@@ -2,6 +2,7 @@
 else but graphnn installed) run by pytest in a subprocess, serially and with -n 2; and
 ``graphnn.testing.assert_parity`` in a user's own test."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,8 @@ import torch.nn as nn
 
 from graphnn.backend.onnx import registry
 from graphnn.testing import ParityMismatch, assert_parity
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 MODELS = {
     "mlp.py": """
@@ -100,8 +103,20 @@ def test_one_item_per_model_file_and_a_readable_failure(project):
     assert "Traceback" not in out and "def runtest" not in out  # the report, not graphnn's code
 
 
-def test_under_xdist_with_junit_xml(project):
-    proc = run_pytest(project, "--graphnn-models", "models", "-n", "2", "--junitxml", "parity.xml")
+def readme_ci_lines():
+    """The README's "Parity in CI" lines: the pytest.ini a user writes and the CI command."""
+    with open(os.path.join(ROOT, "README.md")) as handle:
+        section = handle.read().split("## Parity in CI\n", 1)[1].split("\n## ", 1)[0]
+    ini = re.search(r"```ini\n(.+?)```", section, re.S).group(1)
+    command = re.search(r"```text\n(pytest .+?)\n```", section).group(1)
+    return ini, command.split()
+
+
+def test_readme_lines_under_xdist_with_junit_xml(project):
+    ini, command = readme_ci_lines()
+    write(project / "pytest.ini", ini)
+    assert command[:3] == ["pytest", "-n", "auto"] and "--junitxml=parity.xml" in command
+    proc = run_pytest(project, "-n", "2", *command[3:])  # two workers, not one per core of this machine
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "1 failed, 2 passed" in proc.stdout and "created: 2/2 workers" in proc.stdout
     cases = {case.get("name"): case for case in ET.parse(project / "parity.xml").getroot().iter("testcase")}
