@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from unittest import mock
 
 import numpy as np
 import onnxruntime as ort
@@ -177,6 +178,17 @@ def test_weights_are_loaded_on_cpu_and_a_failed_load_leaves_the_model(tmp_path):
     torch.save({"weight": torch.ones(2, 3), "bias": torch.ones(2)}, tmp_path / "w.pt")
     load_weights(model, str(tmp_path / "w.pt"))
     assert torch.equal(model.weight, torch.ones(2, 3)) and model.weight.device.type == "cpu"
+
+
+def test_checkpoint_saved_on_a_gpu_loads_on_the_cpu(tmp_path):
+    """The file records where each tensor lived (cuda:0 here, as torch.save on a GPU writes);
+    torch.load without map_location fails on a machine without CUDA."""
+    source = nn.Linear(3, 2)
+    with mock.patch.object(torch.serialization, "location_tag", lambda storage: "cuda:0"):
+        torch.save(source.state_dict(), tmp_path / "gpu.pt")
+    model = nn.Linear(3, 2)
+    load_weights(model, str(tmp_path / "gpu.pt"))
+    assert torch.equal(model.weight, source.weight) and model.weight.device.type == "cpu"
 
 
 # ------------------------------------------------------------------ whole pickled modules

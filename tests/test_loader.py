@@ -3,6 +3,7 @@ import textwrap
 
 import pytest
 import torch
+import torch.nn as nn
 
 from graphnn.errors import InputSpecError, ModelLoadError
 from graphnn.inputs import parse_input_spec, with_batch
@@ -118,3 +119,36 @@ def test_with_batch_keeps_integer_range():
     example = torch.tensor([[3, 7, 5]])
     resized = with_batch(example, 4, torch.Generator().manual_seed(0))
     assert resized.shape == (4, 3) and int(resized.min()) >= 3 and int(resized.max()) <= 7
+
+
+# ------------------------------------------------------------------ trained models (issue 11)
+def test_model_path_carries_weights_and_trust_into_load(tmp_path):
+    from graphnn.loader import ModelPath
+    path = write(tmp_path, "model = nn.Linear(3, 2)\nexample_inputs = (torch.randn(1, 3),)\n")
+    torch.save({"weight": torch.ones(2, 3), "bias": torch.zeros(2)}, tmp_path / "w.pt")
+    loaded, _ = load(ModelPath(path, weights=str(tmp_path / "w.pt")))
+    assert torch.equal(loaded.model.weight, torch.ones(2, 3))
+    loaded, _ = load(path)  # a plain path: the file's own fresh weights
+    assert not torch.equal(loaded.model.weight, torch.ones(2, 3))
+
+
+def test_what_a_file_is_comes_from_its_content(tmp_path):
+    from graphnn.loader import source_kind
+    program = torch.export.export(nn.Linear(3, 2), (torch.randn(2, 3),))
+    torch.export.save(program, str(tmp_path / "program.pt"))
+    torch.save(nn.Linear(3, 2).state_dict(), tmp_path / "weights.pt2")
+    torch.save(nn.Linear(3, 2), tmp_path / "whole.bin")
+    assert [source_kind(str(tmp_path / name)) for name in ("program.pt", "weights.pt2", "whole.bin")] == \
+        ["program", "weights", "pickle"]
+    with pytest.raises(ModelLoadError, match="pass --trust-pickle"):
+        load_model_file(str(tmp_path / "whole.bin"))
+
+
+def test_weights_load_into_a_trusted_pickled_module(tmp_path):
+    torch.save(nn.Linear(3, 2), tmp_path / "whole.pt")
+    torch.save({"weight": torch.ones(2, 3), "bias": torch.zeros(2)}, tmp_path / "w.pt")
+    loaded = load_model_file(str(tmp_path / "whole.pt"), weights=str(tmp_path / "w.pt"), trust_pickle=True)
+    assert loaded.kind == "pickle" and loaded.model_name == "Linear"
+    assert torch.equal(loaded.model.weight, torch.ones(2, 3))
+    with pytest.raises(ModelLoadError, match="no example inputs for Linear: pass --input"):
+        load(str(tmp_path / "whole.pt"), trust_pickle=True)
