@@ -25,6 +25,9 @@ def export(model_py, out_onnx, model_name, inputs, dynamic, frontend, static, op
            show_timings):
     """Export the model in MODEL_PY to OUT_ONNX through graphnn's IR.
 
+    MODEL_PY is a Python file that builds the model, a torch.export.save'd program
+    (.pt2), or with --trust-pickle a whole module saved with torch.save(model).
+
     The ONNX comes from graphnn's own lowering (not torch.onnx). Parity with PyTorch
     is checked at the example batch and a second batch size before the file is
     written; on a mismatch nothing is written and the exit code is 1.
@@ -34,6 +37,9 @@ def export(model_py, out_onnx, model_name, inputs, dynamic, frontend, static, op
       graphnn export fixtures/simple_cnn.py simple_cnn.onnx
       graphnn export model.py out.onnx --input 1x3x224x224 --opset 17
       graphnn export model.py out.onnx --static --no-optimize
+      graphnn export net.py net.onnx --weights net.pt      (a trained state dict)
+      graphnn export model.pt2 model.onnx                  (a torch.export.save'd program)
+      graphnn export model.pt model.onnx --trust-pickle --input 1x3x32x32   (torch.save(model))
     """
     if os.path.isdir(out_onnx):
         raise GraphnnError(f"{out_onnx} is a directory: give a file name such as model.onnx")
