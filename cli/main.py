@@ -12,6 +12,7 @@ from graphnn.errors import GraphnnError
 
 EXIT_PARITY = 1
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 
 class GraphnnGroup(click.Group):
@@ -23,6 +24,9 @@ class GraphnnGroup(click.Group):
         except GraphnnError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_USER_ERROR)
+        except KeyboardInterrupt:  # Ctrl-C: the shell's 128 + SIGINT; files are written whole or not at all
+            click.echo("error: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=GraphnnGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -136,3 +136,93 @@ def test_a_well_formed_file_with_external_data_beside_it_runs(tmp_path):
     proc = graphnn_cli("run", str(folder / "model.onnx"), "--repeat", "1")
     assert proc.returncode == 0, proc.stderr
     assert "y: 2x3 float32" in proc.stdout
+
+
+# Interruptions and races: an output file is written whole or not at all, and an existing one
+# survives every failure.
+
+SLOW_WRITE_PY = '''
+import time
+import torch
+import torch.nn as nn
+import graphnn.backend.onnx.files as files
+
+model = nn.Linear(4, 2)
+example_inputs = (torch.randn(2, 4),)
+_write = files._write
+
+
+def _slow_write(proto, path):  # half the file on disk, then a pause to be interrupted in
+    with open(path, "wb") as handle:
+        handle.write(proto.SerializeToString()[:10])
+    print("WRITING", flush=True)
+    time.sleep(60)
+    return _write(proto, path)
+
+
+files._write = _slow_write
+'''
+
+
+def test_ctrl_c_while_writing_exits_130_and_leaves_the_old_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    model_py = tmp_path / "model.py"
+    model_py.write_text(SLOW_WRITE_PY)
+    out = tmp_path / "out.onnx"
+    out.write_bytes(b"previous file")
+    proc = subprocess.Popen([sys.executable, "-m", "graphnn", "export", str(model_py), str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if "WRITING" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == "error: interrupted"
+    assert out.read_bytes() == b"previous file"
+    assert sorted(os.listdir(tmp_path)) == ["model.py", "out.onnx"]  # no staging folder left
+
+
+PARITY_FAILS_PY = '''
+import torch
+import torch.nn as nn
+
+
+class ViewWrite(nn.Module):  # writes through a view, which tracing does not follow: parity fails
+    def forward(self, x):
+        y = x * 1
+        y[:, :2].mul_(0)
+        return y
+
+
+model = ViewWrite()
+example_inputs = (torch.randn(2, 4),)
+'''
+
+
+def test_a_parity_failure_keeps_the_existing_file(tmp_path):
+    model_py = tmp_path / "model.py"
+    model_py.write_text(PARITY_FAILS_PY)
+    out = tmp_path / "out.onnx"
+    out.write_bytes(b"previous file")
+    proc = graphnn_cli("export", str(model_py), str(out))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert out.read_bytes() == b"previous file"
+
+
+def test_two_exports_to_one_path_at_once_leave_one_complete_file(tmp_path):
+    import subprocess
+    import sys
+
+    model_py = tmp_path / "model.py"
+    model_py.write_text("import torch\nimport torch.nn as nn\nmodel = nn.Linear(4, 2)\n"
+                        "example_inputs = (torch.randn(2, 4),)\n")
+    out = tmp_path / "out.onnx"
+    procs = [subprocess.Popen([sys.executable, "-m", "graphnn", "export", str(model_py), str(out)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    onnx.checker.check_model(onnx.load(str(out)), full_check=True)
+    assert sorted(os.listdir(tmp_path)) == ["model.py", "out.onnx"]
