@@ -120,7 +120,9 @@ def _is_state_dict(content: Mapping) -> bool:
 
 def strip_prefixes(state: dict[str, torch.Tensor], expected: set[str]) -> dict[str, torch.Tensor]:
     """Drop ``module.`` / ``_orig_mod.`` in front of every key while the model's own keys
-    do not carry it (a model wrapped in DataParallel, compiled, or both)."""
+    do not carry it (a model wrapped in DataParallel, compiled, or both); then any other
+    leading name all keys share when dropping it gives exactly the model's keys (a training
+    wrapper's attribute: Lightning's ``model.``)."""
     changed = True
     while changed and state:
         changed = False
@@ -128,6 +130,11 @@ def strip_prefixes(state: dict[str, torch.Tensor], expected: set[str]) -> dict[s
             if all(k.startswith(prefix) for k in state) and not all(k.startswith(prefix) for k in expected):
                 state = {k[len(prefix):]: v for k, v in state.items()}
                 changed = True
+    heads = {k.split(".", 1)[0] for k in state}
+    if len(heads) == 1 and set(state) != expected and all("." in k for k in state):
+        inner = {k.split(".", 1)[1]: v for k, v in state.items()}
+        if set(inner) == expected:
+            return inner
     return state
 
 
@@ -240,9 +247,8 @@ def load_pickled_module(path: str) -> nn.Module:
         with _on_path(folders), contextlib.redirect_stdout(sys.stderr):
             content = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_NAMING_PICKLE)
     except _Unimportable as exc:
-        raise ModelLoadError(
-            f"{path} holds a pickled {exc.qualname}, which cannot be imported ({_first_line(exc.reason)}): "
-            f"run graphnn where the module that defines it is importable (its folder, or PYTHONPATH)") from None
+        raise ModelLoadError(f"{path} holds a pickled {exc.qualname}, which cannot be imported "
+                             f"({_first_line(exc.reason)}): {_import_hint(exc.qualname)}") from None
     except Exception as exc:
         raise ModelLoadError(f"{path} could not be unpickled: {type(exc).__name__}: {_first_line(exc)}") from None
     if isinstance(content, Mapping):
@@ -250,6 +256,14 @@ def load_pickled_module(path: str) -> nn.Module:
     if not isinstance(content, nn.Module):
         raise ModelLoadError(f"{path} holds a pickled {type(content).__name__}, not an nn.Module")
     return content
+
+
+def _import_hint(qualname: str) -> str:
+    if qualname.startswith("__main__."):  # the class lived in the training script itself
+        return ("it was defined in the script that saved it (__main__), which graphnn cannot import; "
+                "save model.state_dict() instead and export with MODEL_PY --weights, MODEL_PY being "
+                "a file that defines the class and builds the model")
+    return "run graphnn where the module that defines it is importable (its folder, or PYTHONPATH)"
 
 
 @contextlib.contextmanager

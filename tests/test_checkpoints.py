@@ -164,6 +164,9 @@ def test_prefixes_and_wrappers_unwrap():
     assert strip_prefixes(compiled_in_ddp, {"fc.weight"}) == {"fc.weight": tensor}
     own_module_prefix = {"module.fc.weight": tensor}  # the model's own attribute is called module
     assert strip_prefixes(own_module_prefix, {"module.fc.weight"}) == own_module_prefix
+    lightning = {"model.fc.weight": tensor, "model.fc.bias": tensor}  # LightningModule.model = Net()
+    assert set(strip_prefixes(lightning, {"fc.weight", "fc.bias"})) == {"fc.weight", "fc.bias"}
+    assert set(strip_prefixes(lightning, {"fc.weight"})) == set(lightning)  # no exact fit: reported as is
     with pytest.raises(WeightsError, match="holds a list"):
         unwrap([tensor], "f")
 
@@ -238,6 +241,19 @@ def test_pickled_module_whose_class_cannot_be_imported(tmp_path):
     assert result.exit_code == 2, result.output
     assert f"holds a pickled {name}.Net, which cannot be imported" in result.output
     assert "Traceback" not in result.output
+
+
+def test_pickle_of_a_class_from_the_training_script_says_what_to_do_instead(tmp_path, monkeypatch):
+    class Net(nn.Linear):  # defined in `python train.py`, so pickled as __main__.Net
+        pass
+    Net.__module__, Net.__qualname__ = "__main__", "Net"
+    monkeypatch.setattr(sys.modules["__main__"], "Net", Net, raising=False)
+    torch.save(Net(3, 2), tmp_path / "model.pt")
+    monkeypatch.delattr(sys.modules["__main__"], "Net")
+    result = CliRunner().invoke(main, ["graph", str(tmp_path / "model.pt"), "--trust-pickle", "--input", "1x3"])
+    assert result.exit_code == 2, result.output
+    assert "holds a pickled __main__.Net, which cannot be imported" in result.output
+    assert "save model.state_dict() instead" in result.output
 
 
 def test_torchscript_state_dicts_and_foreign_files_are_refused_clearly(tmp_path, trained_net):
