@@ -51,8 +51,15 @@ def _zip_names(path: str) -> list[str]:
 def refuse_torchscript(path: str, role: str) -> ModelLoadError:
     return ModelLoadError(
         f"{path} is a TorchScript archive (torch.jit.save): graphnn traces Python modules and cannot "
-        f"re-trace TorchScript, so it is not accepted as {role}; export from the model's code instead "
-        f"(MODEL_PY with --weights state_dict.pt) or from a torch.export program (torch.export.save -> .pt2)")
+        f"re-trace TorchScript, so it is not accepted as {role}; {_TORCHSCRIPT_INSTEAD[role]}")
+
+
+_TORCHSCRIPT_INSTEAD = {
+    "MODEL_PY": "export from the model's code instead (MODEL_PY with --weights state_dict.pt) or from a "
+                "torch.export program (torch.export.save -> .pt2)",
+    "--weights": "save its weights as a state dict first: "
+                 "torch.save(torch.jit.load(path).state_dict(), 'state_dict.pt')",
+}
 
 
 # ------------------------------------------------------------------ state dicts
@@ -100,14 +107,18 @@ def read_state_dict(path: str) -> dict[str, torch.Tensor]:
 
 def unwrap(content: Any, path: str) -> dict[str, torch.Tensor]:
     """A state dict from what training scripts save: the dict itself, or one inside
-    ``{"state_dict": ...}`` / ``{"model": ...}`` next to optimizer state and epochs."""
-    while isinstance(content, Mapping) and not _is_state_dict(content):
+    ``{"state_dict": ...}`` / ``{"model": ...}`` next to optimizer state, epochs and metrics
+    (a state dict's own values are tensors, never dicts, so a dict there is a wrapper's)."""
+    while isinstance(content, Mapping):
         inner = next((content[k] for k in WRAPPER_KEYS if isinstance(content.get(k), Mapping)), None)
-        if inner is None:
+        if inner is not None:
+            content = inner
+        elif _is_state_dict(content):
+            break
+        else:
             keys = ", ".join(map(str, list(content)[:8])) or "nothing"
             raise WeightsError(f"--weights {path} holds a dict ({keys}) with no tensors by parameter name, nor "
                                f"one under {' / '.join(WRAPPER_KEYS)}: save model.state_dict()")
-        content = inner
     if not isinstance(content, Mapping):
         raise WeightsError(f"--weights {path} holds a {type(content).__name__}, not a state dict: "
                            f"save model.state_dict()")
@@ -172,7 +183,11 @@ def load_weights(model: nn.Module, path: str) -> None:
     found = differences(model, state)
     if found:
         raise WeightsError(f"--weights {path} does not fit {type(model).__name__}: {'; '.join(found)}")
-    model.load_state_dict(state, strict=True)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:  # a layer's own _load_from_state_dict refused a tensor
+        raise WeightsError(f"--weights {path} could not be loaded into {type(model).__name__}: "
+                           f"{_first_line(exc)}") from None
 
 
 # ------------------------------------------------------------------ whole pickled modules

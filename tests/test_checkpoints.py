@@ -160,6 +160,7 @@ def test_prefixes_and_wrappers_unwrap():
     tensor = torch.zeros(1)
     assert unwrap({"model": {"fc.weight": tensor}, "epoch": 1}, "f") == {"fc.weight": tensor}
     assert unwrap({"state_dict": {"model": {"w": tensor}}}, "f") == {"w": tensor}
+    assert unwrap({"best_acc": tensor, "state_dict": {"w": tensor}}, "f") == {"w": tensor}  # a metric beside
     compiled_in_ddp = {"module._orig_mod.fc.weight": tensor}
     assert strip_prefixes(compiled_in_ddp, {"fc.weight"}) == {"fc.weight": tensor}
     own_module_prefix = {"module.fc.weight": tensor}  # the model's own attribute is called module
@@ -263,7 +264,7 @@ def test_torchscript_state_dicts_and_foreign_files_are_refused_clearly(tmp_path,
     net_py = str(tmp_path / "net.py")
     cases = [
         (["graph", str(tmp_path / "ts.pt")], "TorchScript archive (torch.jit.save)"),
-        (["graph", net_py, "--weights", str(tmp_path / "ts.pt")], "TorchScript archive (torch.jit.save)"),
+        (["graph", net_py, "--weights", str(tmp_path / "ts.pt")], "torch.jit.load(path).state_dict()"),
         (["graph", str(tmp_path / "sd.pt")], "as MODEL_PY and this file as --weights"),
         (["graph", str(tmp_path / "notes.pt")], "nor a file torch.save wrote"),
         (["graph", net_py, "--weights", str(tmp_path / "notes.pt")], "not a PyTorch checkpoint"),
