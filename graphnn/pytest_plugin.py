@@ -24,6 +24,8 @@ from graphnn.model_files import is_model_file
 
 DEVICES = ("cpu", "cuda", "auto")  # graphnn.runtime.DEVICES, without importing onnxruntime here
 _ROOTS = pytest.StashKey[tuple]()
+_OPTIONS = pytest.StashKey[dict]()
+_CONVERT = {"opset": int, "device": str, "atol": float, "rtol": float}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,9 +58,28 @@ def pytest_configure(config: pytest.Config) -> None:
         if not root.exists():
             raise pytest.UsageError(f"--graphnn-models / graphnn_models: {root} does not exist")
     config.stash[_ROOTS] = tuple(named + from_ini)
+    config.stash[_OPTIONS] = _item_options(config) if named or from_ini else {}
     explicit = config.args_source == pytest.Config.ArgsSource.ARGS
     for root in named + ([] if explicit else from_ini):
         config.args.append(str(root))  # pytest drops paths that overlap its other arguments
+
+
+def _item_options(config: pytest.Config) -> dict:
+    """check_parity's options for every item: --graphnn-NAME, else graphnn_NAME in the ini file."""
+    options = {}
+    for name, convert in _CONVERT.items():
+        value = config.getoption(f"graphnn_{name}")
+        if value is None:
+            value = config.getini(f"graphnn_{name}")
+        if value in (None, ""):
+            continue
+        try:
+            options[name] = convert(value)
+        except ValueError:
+            raise pytest.UsageError(f"graphnn_{name} = {value!r}: not a {convert.__name__}") from None
+    if options.get("device", "cpu") not in DEVICES:
+        raise pytest.UsageError(f"graphnn_device = {options['device']!r}: choose one of {', '.join(DEVICES)}")
+    return options
 
 
 def _is_model_file(path: Path, config: pytest.Config) -> bool:
@@ -101,22 +122,11 @@ class ModelItem(pytest.Item):
         from graphnn.testing import ParityMismatch, assert_file_parity
 
         try:
-            report = assert_file_parity(str(self.path), **self._options())
+            report = assert_file_parity(str(self.path), **self.config.stash[_OPTIONS])
         except ParityMismatch as exc:
             self._record(exc.report)
             raise
         self._record(report)
-
-    def _options(self) -> dict:
-        config = self.config
-        options = {}
-        for name, convert in (("opset", int), ("device", str), ("atol", float), ("rtol", float)):
-            value = config.getoption(f"graphnn_{name}")
-            if value is None:
-                value = config.getini(f"graphnn_{name}")
-            if value not in (None, ""):
-                options[name] = convert(value)
-        return options
 
     def _record(self, report) -> None:
         self.user_properties.append(("graphnn_max_abs_error", f"{report.max_abs:.3e}"))

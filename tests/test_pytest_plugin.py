@@ -16,6 +16,7 @@ from graphnn.backend.onnx import registry
 from graphnn.testing import ParityMismatch, assert_parity
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytest_plugins = ["pytester"]  # runpytest_inprocess for the option test
 
 MODELS = {
     "mlp.py": """
@@ -202,3 +203,19 @@ def test_assert_parity_fails_with_the_report_and_the_layer(monkeypatch):
     assert "batch 1: output [1x3] max abs" in message and "of elements out of tolerance ... MISMATCH" in message
     assert "first divergent layer: act (test_pytest_plugin.py:" in message
     assert isinstance(caught.value, AssertionError) and not caught.value.report.ok
+
+
+def test_item_options_from_the_ini_file_and_graphnn_errors(pytester):
+    """In process (no interpreter start): graphnn_opset reaches every item, a GraphnnError is
+    its one line, and a bad option value stops the run before anything is collected."""
+    pytester.makeini("[pytest]\ngraphnn_models = models\ngraphnn_opset = 12\n")
+    write(pytester.path / "models" / "mlp.py", MODELS["mlp.py"])
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["mlp.py: error: opset 12 is not supported: choose 13..*"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+
+    pytester.makeini("[pytest]\ngraphnn_models = models\ngraphnn_device = gpu\n")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*graphnn_device = 'gpu': choose one of cpu, cuda, auto*"])
