@@ -8,7 +8,9 @@ permutes), one or two inputs, one or two outputs, float32 / float64 / float16, b
 Each is exported with a parity check (at the example batch and two other batch sizes).
 
 The invariant: parity passes, or a GraphnnError says why; never another exception, and never
-a written file when parity failed.
+a written file when parity failed. One parity failure is allowed, and only unwritten: a
+float16 model whose report says float16 rounding (no layer diverges when observed; the model
+amplifies half-precision rounding past its tolerance, e.g. a LayerNorm over two features).
 
     pytest tests/test_fuzz.py                         # CI profile: 30 examples, derandomized
     GRAPHNN_FUZZ=long pytest tests/test_fuzz.py -s    # on demand: 2,000 random examples
@@ -229,5 +231,8 @@ def test_random_models_export_with_parity_or_are_refused_by_a_graphnn_error(tmp_
         assert str(exc).strip() and "\n" not in str(exc).strip()
         assert not path.exists()
         return
-    assert result.report.ok, "\n".join(result.report.lines())
+    if not result.report.ok:  # nothing written; only half rounding that the model amplifies may fail
+        assert not path.exists()
+        assert dtype == "float16" and "float16 rounding" in result.report.diagnosis, "\n".join(result.report.lines())
+        return
     assert path.exists()
