@@ -51,7 +51,7 @@ class Unit:
 
 def _label(title: str, kind: str, attrs: dict, params: int, notes: list[str]) -> str:
     lines = [title] if title == kind else [title, kind]
-    details = ", ".join(f"{k} {v}" if not isinstance(v, bool) else k for k, v in attrs.items() if v not in (None, ""))
+    details = ", ".join(k if v is True else f"{k} {v}" for k, v in attrs.items() if v not in (None, "", False))
     if details:
         lines.append(details)
     if params:

@@ -127,17 +127,13 @@ def totals(view: View) -> list[str]:
     macs = sum(n.macs for n in view.nodes if n.macs)
     unknown = sum(1 for n in view.nodes if n.macs is None and not n.weight and n.op not in ("constant",))
     example = ", ".join("x".join(str(view.size(d)) for d in view.tensors[n].shape or ()) for n in view.inputs)
-    lines.append(f"MACs: {macs:,} ({human(macs)}) for input {example}"
+    lines.append(f"MACs: {macs:,}" + (f" ({human(macs)})" if macs >= 1000 else "") + f" for input {example}"
                  + (f"; {unknown} op(s) not counted (shapes unknown)" if unknown else ""))
-    lines.append(f"{len(view.layer_nodes())} nodes ({_origin(view)})"
+    lines.append(f"{len(view.layer_nodes())} nodes" + (" (ONNX file)" if view.origin == "onnx" else "")
                  + ("; dynamic dims (example size): " + ", ".join(f"{k}={v}" for k, v in view.symbols.items())
                     if view.symbols else ""))
     lines.extend(view.notes)
     return lines
-
-
-def _origin(view: View) -> str:
-    return "ONNX file" if view.origin == "onnx" else f"traced by {view.origin}"
 
 
 def _tensor(view: View, name: str, label: Optional[str] = None) -> str:
