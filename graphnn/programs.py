@@ -40,9 +40,15 @@ class SavedProgram(nn.Module):
         object.__setattr__(self, "exported", program)  # plain attributes: not submodules,
         object.__setattr__(self, "_runnable", runnable)  # so modules()/eval() never reach them
 
+        signature = inspect.signature(runnable.forward)
+        positional = _positional_count(program, signature)
+
         def forward(*args: Any, **kwargs: Any) -> Any:
-            return runnable(*args, **kwargs)
-        forward.__signature__ = inspect.signature(runnable.forward)
+            """The program takes its first arguments by position, the others by keyword, as exported."""
+            bound = signature.bind(*args, **kwargs).arguments
+            names = list(bound)
+            return runnable(*(bound[n] for n in names[:positional]), **{n: bound[n] for n in names[positional:]})
+        forward.__signature__ = signature
         self.forward = forward
 
     def train(self, mode: bool = True) -> "SavedProgram":
@@ -55,6 +61,14 @@ class SavedProgram(nn.Module):
 
     def named_buffers(self, *args: Any, **kwargs: Any):
         return self._runnable.named_buffers(*args, **kwargs)
+
+
+def _positional_count(program: torch.export.ExportedProgram, signature: inspect.Signature) -> int:
+    """How many arguments the program was exported with by position (the rest by keyword)."""
+    spec = program.call_spec.in_spec
+    if spec is not None and spec.num_children == 2:  # (args, kwargs)
+        return spec.children_specs[0].num_children
+    return len(signature.parameters)
 
 
 def saved_program(model: nn.Module) -> Optional[torch.export.ExportedProgram]:

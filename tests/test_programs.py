@@ -100,3 +100,33 @@ def test_program_refuses_what_does_not_apply(cnn_program, tmp_path):
     for args, message in cases:
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 2 and message in result.output, (args, result.output)
+
+
+class Scaled(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(10, 3)
+
+    def forward(self, x, scale=None):
+        return self.fc(x) * scale
+
+
+def test_program_exported_with_keyword_inputs(tmp_path):
+    program = torch.export.export(Scaled(), (torch.randn(4, 10),), {"scale": torch.randn(4, 1)},
+                                  dynamic_shapes={"x": {0: Dim("b")}, "scale": {0: Dim("b")}})
+    torch.export.save(program, str(tmp_path / "kw.pt2"))
+    out = tmp_path / "kw.onnx"
+    result = CliRunner().invoke(main, ["export", str(tmp_path / "kw.pt2"), str(out)])
+    assert result.exit_code == 0, result.output
+    assert "batch 3: output [3x3]" in result.output
+    assert [i.name for i in onnx.load(str(out)).graph.input] == ["x", "scale"]
+
+
+def test_decomposed_program_says_to_save_it_before_decomposing(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)).eval()
+    program = torch.export.export(model, (torch.randn(2, 3, 8, 8),)).run_decompositions()
+    torch.export.save(program, str(tmp_path / "core.pt2"))
+    result = CliRunner().invoke(main, ["graph", str(tmp_path / "core.pt2")])
+    assert result.exit_code == 2, result.output
+    assert "aten.convolution.default is not supported" in result.output
+    assert "before decomposing it" in result.output

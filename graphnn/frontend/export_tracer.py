@@ -335,6 +335,14 @@ class _SavedReplay(_Replay):
             raise UnsupportedError(f"the saved program lifts {target}, but holds no such tensor")
         return Builder(self.graph, target, target, None, None, target).constant(tensor.detach(), name=target)
 
+    def _call(self, node: fx.Node) -> Any:
+        if aten.rule_for(node.target) is None and torch.Tag.core in getattr(node.target, "tags", ()):
+            raise UnsupportedError(
+                f"{self._builder(node).where}: {aten.label(node.target)} is not supported by graphnn yet; it is a "
+                f"core ATen op, which programs hold after run_decompositions(): save the program "
+                f"torch.export.export returned, before decomposing it")
+        return super()._call(node)
+
     def _layer(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
         path, qualified = _recorded(node)
         if path is None or not _is_torch_layer_name(qualified):
