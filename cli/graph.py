@@ -49,7 +49,7 @@ def graph(model_py, model_name, inputs, dynamic, frontend, static, depth, dot, a
     if dot and as_json:
         raise InputSpecError("--dot and --json: choose one")
     if model_py.lower().endswith(".onnx"):
-        _refuse_model_options(model_name, inputs, dynamic, static, optimize)
+        _refuse_model_options(model_py, model_name, inputs, dynamic, static, optimize)
         view = view_of_onnx(load_onnx(model_py), os.path.splitext(os.path.basename(model_py))[0])
     else:
         view = _traced_view(model_py, model_name, inputs, dynamic, frontend, static, optimize)
@@ -71,9 +71,11 @@ def _traced_view(model_py, model_name, inputs, dynamic, frontend, static, optimi
     return view_of_graph(ir, loaded.model, marks)
 
 
-def _refuse_model_options(model_name, inputs, dynamic, static, optimize):
-    given = [name for name, value in (("--model", model_name), ("--input", inputs), ("--dynamic", dynamic),
-                                      ("--static", static), ("--optimize", optimize)) if value]
+def _refuse_model_options(model_py, model_name, inputs, dynamic, static, optimize):
+    given = [name for name, value in (("--model", model_name), ("--weights", getattr(model_py, "weights", None)),
+                                      ("--trust-pickle", getattr(model_py, "trust_pickle", False)),
+                                      ("--input", inputs), ("--dynamic", dynamic), ("--static", static),
+                                      ("--optimize", optimize)) if value]
     if given:
         raise InputSpecError(f"{', '.join(given)} apply to a MODEL_PY, not to an ONNX file (shown as it is)")
 

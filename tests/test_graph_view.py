@@ -221,6 +221,19 @@ def test_layer_without_rule_is_an_opaque_node_in_graph_only():
         graphnn.export(model, x, None)
 
 
+def test_cli_graph_shows_an_unsupported_layer_that_export_refuses(tmp_path):
+    source = tmp_path / "unsupported.py"
+    source.write_text("import torch, torch.nn as nn\n"
+                      "model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Unfold(2), nn.Flatten(), nn.Linear(400, 2))\n"
+                      "example_inputs = (torch.randn(1, 3, 8, 8),)\n")
+    result = CliRunner().invoke(main, ["graph", str(source)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^1\s+Unfold\s+\[batch, 16, 25\].*not exportable yet", result.stdout, re.M)
+    refused = CliRunner().invoke(main, ["export", str(source), str(tmp_path / "u.onnx")])
+    assert refused.exit_code == 2 and "layer nn.Unfold is not supported by graphnn yet" in refused.output
+    assert not (tmp_path / "u.onnx").exists()
+
+
 # ----------------------------------------------------------------- CLI: files, ONNX, JSON, --optimize
 def test_pictures_and_dot_files(tmp_path):
     graphviz_dot()
@@ -258,8 +271,9 @@ def test_graph_of_an_exported_onnx_file(tmp_path):
     assert onnx_macs == re.search(r"MACs: ([\d,]+)", render(view(loaded.model, *example))).group(1)
     dot = CliRunner().invoke(main, ["graph", str(path), "--dot"])
     assert dot.exit_code == 0 and dot.output.startswith("digraph")
-    refused = CliRunner().invoke(main, ["graph", str(path), "--input", "1x3x8x8"])
-    assert refused.exit_code == 2 and "not to an ONNX file" in refused.output
+    for option in (["--input", "1x3x8x8"], ["--weights", str(path)]):
+        refused = CliRunner().invoke(main, ["graph", str(path), *option])
+        assert refused.exit_code == 2 and f"{option[0]} apply to a MODEL_PY, not to an ONNX file" in refused.output
 
 
 def test_json_has_nodes_edges_shapes_and_tree():

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import torch
 
+from graphnn.errors import TraceError
 from graphnn.frontend.rules import Builder, Ref, layer_label
 from graphnn.inputs import ModelInputs
 from graphnn.tensors import dtype_name
@@ -59,6 +60,9 @@ def observe(model: torch.nn.Module, inputs: ModelInputs,
     try:
         with torch.no_grad():
             inputs.call(model)
+    except Exception as exc:  # the model itself fails on its examples: say so in one line
+        raise TraceError(f"running the model on its example inputs failed: {type(exc).__name__}: "
+                         f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}") from None
     finally:
         for handle in handles:
             handle.remove()

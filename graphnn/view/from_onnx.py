@@ -49,7 +49,7 @@ def load_onnx(path: str) -> onnx.ModelProto:
     if not os.path.isfile(path):
         raise ModelLoadError(f"ONNX file {path!r} does not exist")
     try:
-        return onnx.load(path)
+        return onnx.load(path, load_external_data=False)  # shapes and dims only: weights stay on disk
     except Exception as exc:  # a truncated or foreign file: one line, no traceback
         raise ModelLoadError(f"{path} is not a readable ONNX model: {type(exc).__name__}: {exc}") from None
 
