@@ -8,9 +8,11 @@ The CLI calls these and only adds argument parsing and printing.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import onnx
 import torch
@@ -87,6 +89,21 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
     """
     inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
     opset = check_opset(opset)
+    with _gc_paused():
+        graph, onnx_model = _build(model, inputs, opset, frontend, optimize_graph, log)
+    result = ExportResult(onnx_model, graph, None)
+    if check:
+        with timings.stage("parity"):
+            result.report = check_parity(model, inputs, onnx_model, device=device, atol=atol, rtol=rtol,
+                                         opset=opset, frontend=graph.frontend)
+    if path and result.ok:
+        with timings.stage("write"):
+            result.written = save_onnx(onnx_model, path)
+    return result
+
+
+def _build(model, inputs, opset: int, frontend: str, optimize_graph: bool, log: Log) -> tuple[Graph, onnx.ModelProto]:
+    """Trace, the passes, lower and check: the IR and the checked ModelProto."""
     start = time.perf_counter()
     with timings.stage("trace"):
         graph = trace_model(model, inputs, frontend, log)
@@ -100,15 +117,24 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
         check_model(onnx_model)
     _say(log, f"lowered to ONNX opset {opset}: {len(onnx_model.graph.node)} nodes, "
               f"{len(onnx_model.graph.initializer)} initializers in {time.perf_counter() - start:.2f}s")
-    result = ExportResult(onnx_model, graph, None)
-    if check:
-        with timings.stage("parity"):
-            result.report = check_parity(model, inputs, onnx_model, device=device, atol=atol, rtol=rtol,
-                                         opset=opset, frontend=graph.frontend)
-    if path and result.ok:
-        with timings.stage("write"):
-            result.written = save_onnx(onnx_model, path)
-    return result
+    return graph, onnx_model
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the graph and the ModelProto are built: that work
+    allocates millions of small objects and frees few, and every collection scans the ones
+    alive (torch.fx's graph, the IR, the model), so collections cost more the deeper the
+    model: on a 2000-layer MLP they were half of tracing (1.3 s -> 0.75 s without). The
+    collector resumes afterwards."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[onnx.ModelProto] = None, *,
