@@ -11,6 +11,7 @@ import click
 
 from . import options
 from .output import print_report, progress
+from graphnn import progress as live_progress
 from graphnn.errors import GraphnnError, InputSpecError
 from graphnn.model_files import model_files
 from graphnn.testing import check_file
@@ -87,7 +88,8 @@ def _check_one(path, settings: dict, as_json: bool) -> int:
             outcome = _outcome(path, error=str(exc))
         _print_json([outcome])
         return _exit_code([outcome])
-    result = check_file(path, **settings)
+    with live_progress.task("check"):
+        result = check_file(path, **settings)
     print_report(result.report)
     return EXIT_OK if result.report.ok else EXIT_PARITY
 
@@ -95,9 +97,10 @@ def _check_one(path, settings: dict, as_json: bool) -> int:
 def _check_many(paths: list, settings: dict, as_json: bool) -> int:
     """One line per model (the report under a failing one), then a summary."""
     outcomes = []
-    for path in paths:
+    for number, path in enumerate(paths, 1):
         try:
-            outcome = _outcome(path, check_file(path, **settings))
+            with live_progress.task(f"check {number}/{len(paths)} {path}"):  # cleared before its line prints
+                outcome = _outcome(path, check_file(path, **settings))
         except GraphnnError as exc:
             outcome = _outcome(path, error=str(exc))
         outcomes.append(outcome)

@@ -1,6 +1,6 @@
 """Progress on stderr for work that takes seconds, and the notes printed around it.
 
-A live line (``export: lower [00:07]``) helps only a person watching a terminal, so it is
+A live line (``[00:07] export: lower``) helps only a person watching a terminal, so it is
 drawn only when stderr is a terminal, not under ``--quiet`` and not in CI (``CI`` set): logs
 and pipes stay clean. It appears after ``DELAY`` seconds, so quick commands never flicker.
 tqdm draws it; a small thread refreshes it so its clock ticks through one long stage; the
@@ -49,7 +49,7 @@ def note(message: str) -> None:
 
 
 def step(name: str) -> None:
-    """A stage of the current task began: the live line shows its name."""
+    """A stage of the current task began (``""``: it ended): the live line shows its name."""
     if _active is not None:
         _active.set_stage(name)
 
@@ -70,7 +70,8 @@ def task(label: str) -> Iterator[None]:
 
 
 class _LiveLine:
-    """``export: lower [00:07]``, drawn by tqdm after DELAY; the clock counts from the task's start."""
+    """``[00:07] export: lower``, drawn by tqdm after DELAY; the clock counts from the task's
+    start and comes first, so a line cut to the terminal's width keeps it."""
 
     def __init__(self, label: str, stream: TextIO):
         self._label, self._stream, self._stage = label, stream, ""
@@ -85,7 +86,7 @@ class _LiveLine:
         from tqdm import tqdm
 
         stage = f": {self._stage}" if self._stage else ""
-        return f"{self._label}{stage} [{tqdm.format_interval(time.monotonic() - self._start)}]"
+        return f"[{tqdm.format_interval(time.monotonic() - self._start)}] {self._label}{stage}"
 
     def _tick(self) -> None:
         if self._stop.wait(DELAY):

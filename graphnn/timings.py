@@ -100,11 +100,12 @@ def recording(enabled: bool = True) -> Iterator[Timings]:
 @contextlib.contextmanager
 def stage(name: str) -> Iterator[None]:
     """Time one stage (and its peak memory) when someone is recording; the live progress
-    line, where there is one, shows the stage's name."""
+    line, where there is one, shows the stage's name while it runs."""
     progress.step(name)
     timings = _ACTIVE.get()
     if timings is None:
         yield
+        progress.step("")
         return
     timings.exact_peaks = reset_peak() and timings.exact_peaks
     start_mb, start = rss_mb(), time.perf_counter()
@@ -112,3 +113,4 @@ def stage(name: str) -> Iterator[None]:
         yield
     finally:
         timings.stages.append(Stage(name, time.perf_counter() - start, peak_mb(), start_mb))
+        progress.step("")

@@ -45,7 +45,7 @@ SLOW_MODEL = textwrap.dedent("""
     example_inputs = (torch.randn(2, 4),)
 """)
 
-LIVE_LINE = re.compile(r"\rexport: \w+ \[\d\d:\d\d\]")
+LIVE_LINE = re.compile(r"\r\[\d\d:\d\d\] export\b")
 
 
 def _env_json() -> dict:
@@ -132,7 +132,7 @@ def test_live_line_shows_stages_and_notes_then_clears(terminal, monkeypatch):
         progress.step("lower")
         _wait_for(terminal, "export: lower")
     out = terminal.getvalue()
-    assert re.search(r"export: trace \[\d\d:\d\d\]", out) and re.search(r"export: lower \[\d\d:\d\d\]", out), out
+    assert re.search(r"\[\d\d:\d\d\] export: trace", out) and re.search(r"\[\d\d:\d\d\] export: lower", out), out
     assert "traced 3 nodes\n" in out
     assert out.endswith("\r"), "the live line is erased when the task ends"
 
@@ -163,13 +163,11 @@ def test_no_live_line_without_a_terminal(monkeypatch):
     assert stream.getvalue() == "a note\n"
 
 
-def _export_slow_model(tmp_path, *options, tty):
-    """`graphnn export` of SLOW_MODEL in a real process, stderr a pseudo-terminal or a pipe."""
-    model = tmp_path / "slow.py"
-    model.write_text(SLOW_MODEL)
+def _graphnn(*args, tty):
+    """`graphnn ARGS` in a real process, stderr a pseudo-terminal or a pipe: (exit code, stderr)."""
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env["TERM"] = "xterm"
-    command = [sys.executable, "-m", "graphnn", *options, "export", str(model), str(tmp_path / "slow.onnx")]
+    command = [sys.executable, "-m", "graphnn", *map(str, args)]
     if not tty:
         proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
         return proc.returncode, proc.stderr
@@ -190,25 +188,40 @@ def _export_slow_model(tmp_path, *options, tty):
     return proc.wait(timeout=300), b"".join(chunks).decode()
 
 
-def test_long_export_on_a_terminal_shows_progress(tmp_path):
-    code, stderr = _export_slow_model(tmp_path, tty=True)
+@pytest.fixture
+def slow_model(tmp_path):
+    (tmp_path / "models").mkdir()
+    path = tmp_path / "models" / "slow.py"
+    path.write_text(SLOW_MODEL)
+    return path
+
+
+def test_long_export_on_a_terminal_shows_progress(slow_model, tmp_path):
+    code, stderr = _graphnn("export", slow_model, tmp_path / "slow.onnx", tty=True)
     assert code == 0, stderr
     assert LIVE_LINE.search(stderr), stderr
     assert "loaded model from" in stderr  # notes still print, above the line
 
 
-def test_long_export_without_a_terminal_shows_none(tmp_path):
-    code, stderr = _export_slow_model(tmp_path, tty=False)
+def test_long_export_without_a_terminal_shows_none(slow_model, tmp_path):
+    code, stderr = _graphnn("export", slow_model, tmp_path / "slow.onnx", tty=False)
     assert code == 0, stderr
-    assert "\r" not in stderr and not re.search(r"export: \w+ \[", stderr), stderr
+    assert "\r" not in stderr and not re.search(r"\] export: \w+", stderr), stderr
     assert "loaded model from" in stderr
 
 
-def test_quiet_export_on_a_terminal_prints_nothing_on_stderr(tmp_path):
-    code, stderr = _export_slow_model(tmp_path, "--quiet", tty=True)
+def test_quiet_export_on_a_terminal_prints_nothing_on_stderr(slow_model, tmp_path):
+    code, stderr = _graphnn("--quiet", "export", slow_model, tmp_path / "slow.onnx", tty=True)
     assert code == 0
     assert stderr == ""
     assert (tmp_path / "slow.onnx").is_file()
+
+
+def test_checking_a_folder_on_a_terminal_shows_which_model(slow_model):
+    (slow_model.parent / "slow_too.py").write_text(SLOW_MODEL)
+    code, stderr = _graphnn("check", slow_model.parent, tty=True)
+    assert code == 0, stderr
+    assert re.search(r"\r\[\d\d:\d\d\] check [12]/2 \S+slow(_too)?\.py", stderr), stderr
 
 
 def test_shell_completion_completes_commands_and_options():
