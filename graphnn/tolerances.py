@@ -6,7 +6,7 @@ written by another tool, gets the same):
 
 | computes in | atol | rtol | why |
 |---|---|---|---|
-| float64 | 1e-7 | 1e-7 | 52-bit mantissa; kernels still sum in different orders |
+| float64 | 1e-6 | 1e-6 | 52-bit mantissa, but ONNX float attributes (HardSwish's alpha, norms' epsilon) are float32, and a norm after them amplifies that (the fuzzer found 2.5e-7) |
 | float32 | 1e-4 | 1e-4 | about 1e-6 per op, grown by depth and accumulation |
 | float16 | 1e-3 | 1e-2 | 10-bit mantissa: one rounding is ~5e-4 relative, and torch and onnxruntime round intermediates at different places |
 | bfloat16 | 1e-2 | 8e-2 | 7-bit mantissa: eight times coarser than float16 |
@@ -33,7 +33,7 @@ class Tolerance:
     why: str
 
 
-FLOAT64 = Tolerance(1e-7, 1e-7, "float64 arithmetic")
+FLOAT64 = Tolerance(1e-6, 1e-6, "float64 arithmetic")
 FLOAT32 = Tolerance(1e-4, 1e-4, "float32 arithmetic")
 FLOAT16 = Tolerance(1e-3, 1e-2, "float16 arithmetic")
 BFLOAT16 = Tolerance(1e-2, 8e-2, "bfloat16 arithmetic")

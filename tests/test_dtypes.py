@@ -126,6 +126,15 @@ def test_a_zero_size_dim_is_refused():
         graphnn.export(nn.Linear(10, 3), torch.randn(0, 10))
 
 
+def test_inputs_the_forward_cannot_take_are_refused_not_a_crash():
+    # Two inputs for a bare nn.Linear ended in a TypeError inside its conversion rule.
+    x = torch.randn(2, 10)
+    with pytest.raises(GraphnnError, match=r"Linear.forward\(input\) cannot take 2 input\(s\)"):
+        graphnn.export(nn.Linear(10, 3), (x, x))
+    with pytest.raises(GraphnnError, match="missing a required argument"):
+        graphnn.export(Lookup(), torch.randint(0, 10, (2, 5)))
+
+
 MODEL_PY = """
 import torch
 import torch.nn as nn

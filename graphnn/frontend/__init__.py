@@ -6,6 +6,7 @@ Mapping rules live in ``frontend/layers`` (one module per op family) and are loa
 here, so adding a family means adding a file.
 """
 import importlib
+import inspect
 import pkgutil
 from typing import Callable, Optional
 
@@ -43,6 +44,7 @@ def trace_model(model: torch.nn.Module, inputs: ModelInputs, frontend: str = "au
         raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, not {frontend!r}")
     frontend = _only_frontend(model, frontend)
     refuse_empty(inputs)
+    refuse_unbindable(model, inputs)
     materialize_lazy(model, inputs)
     refuse_for_every_frontend(model, module_rule_for(unwrap_parallel(model)) is not None)
     refresh_parameters(model)
@@ -82,6 +84,24 @@ def refuse_empty(inputs: ModelInputs) -> None:
             shape = "x".join(map(str, item.example.shape))
             raise InputSpecError(f"input {item.name} has a zero-size dim ({shape}): parity on an empty "
                                  f"tensor checks nothing; give every dim a size of at least 1")
+
+
+def refuse_unbindable(model: torch.nn.Module, inputs: ModelInputs) -> None:
+    """Inputs the forward cannot take (two --input for nn.Linear): said before any frontend
+    calls it with them."""
+    positional = [item.name for item in inputs.items if not item.keyword]
+    keywords = {item.name: None for item in inputs.items if item.keyword}
+    try:
+        signature = inspect.signature(unwrap_parallel(model).forward)
+    except (TypeError, ValueError):  # a builtin forward: nothing to check
+        return
+    try:
+        signature.bind(*positional, **keywords)
+    except TypeError as exc:
+        params = ", ".join(signature.parameters) or "nothing"
+        raise InputSpecError(f"{type(unwrap_parallel(model)).__name__}.forward({params}) cannot take "
+                             f"{len(inputs.items)} input(s) {', '.join(item.name for item in inputs.items)}: "
+                             f"{exc}; pass one --input per forward argument") from None
 
 
 def materialize_lazy(model: torch.nn.Module, inputs: ModelInputs) -> None:
