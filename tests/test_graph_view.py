@@ -234,6 +234,35 @@ def test_cli_graph_shows_an_unsupported_layer_that_export_refuses(tmp_path):
     assert not (tmp_path / "u.onnx").exists()
 
 
+class FunctionalUnfold(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(25, 3)
+
+    def forward(self, x, mask=None, scale=2.0):
+        patches = torch.nn.functional.unfold(x, 2)
+        return self.fc(patches * scale)
+
+
+def test_function_without_rule_is_opaque_in_graph_only():
+    """A torch function without a rule: its shapes come from a replay of the fx graph (the
+    forward's float default reaches the replay as itself, not as None)."""
+    model, x = FunctionalUnfold(), torch.randn(2, 1, 6, 6)
+    table = render(view(model, x))
+    assert re.search(r"^unfold\s+torch.nn.functional.unfold\s+\[batch, 4, 25\].*not exportable yet", table, re.M)
+    assert re.search(r"^fc\s+Linear\s+\[batch, 4, 3\]\s+78\s+yes\s+600", table, re.M)
+    with pytest.raises(UnsupportedError, match="function torch.nn.functional.unfold is not supported"):
+        graphnn.trace(model, x)
+
+
+def test_forward_float_default_is_its_value():
+    class Scaled(nn.Module):
+        def forward(self, x, scale=2.0):
+            return x * scale
+
+    assert graphnn.export(Scaled(), torch.randn(2, 3), None).ok
+
+
 # ----------------------------------------------------------------- CLI: files, ONNX, JSON, --optimize
 def test_pictures_and_dot_files(tmp_path):
     graphviz_dot()

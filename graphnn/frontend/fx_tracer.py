@@ -21,8 +21,8 @@ import torch.fx as fx
 
 from graphnn.errors import GraphnnError, TraceError, UnsupportedError
 from graphnn.frontend.rules import (
-    Builder, Ref, ShapeRef, function_label, function_rule_for, method_rule_for, module_rule_for,
-    opaque_layers_allowed, unsupported_layer,
+    Builder, Ref, ShapeRef, function_label, function_rule_for, layer_label, method_rule_for,
+    module_rule_for, opaque_layers_allowed, unsupported_layer,
 )
 from graphnn.ir import Graph
 from graphnn.modes import eval_mode
@@ -176,17 +176,29 @@ class _Replay:
         self.inputs = inputs
         self.env: dict[fx.Node, Any] = {}
         self._observed: Optional[dict] = None  # opaque layers' calls, observed on first need
+        self._observed_calls: Optional[dict] = None  # opaque functions' and methods' calls
+        self.fx_graph: Optional[fx.Graph] = None
 
     def run(self, fx_graph: fx.Graph, placeholders: Sequence[Ref]) -> None:
-        by_name = {ref.name: ref for ref in placeholders}
+        self.fx_graph = fx_graph
+        values = self.placeholder_values(fx_graph, {ref.name: ref for ref in placeholders})
         for fx_node in fx_graph.nodes:
-            if fx_node.op == "placeholder":  # not an input: a default given as concrete_args
-                self.env[fx_node] = by_name.get(fx_node.target)
+            if fx_node.op == "placeholder":
+                self.env[fx_node] = values.pop(0)
             elif fx_node.op == "output":
                 self._set_outputs(fx_node)
             else:
                 self.env[fx_node] = getattr(self, f"_{fx_node.op}")(fx_node)
                 self._follow_mutation(fx_node)
+
+    def placeholder_values(self, fx_graph: fx.Graph, inputs: dict) -> list:
+        """What each placeholder holds: the input of that forward parameter, else the parameter's
+        default (fx renames a concrete ``scale=2.0`` to ``scale_1`` and asserts its value)."""
+        params = [p for p in inspect.signature(self.model.forward).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        count = sum(1 for n in fx_graph.nodes if n.op == "placeholder")
+        return [inputs[p.name] if p.name in inputs else (None if p.default is p.empty else p.default)
+                for p in params[:count]]
 
     def _follow_mutation(self, fx_node: fx.Node) -> None:
         """After ``x.relu_()`` / ``x += y`` / ``nn.ReLU(inplace=True)(x)``, later reads of ``x``
@@ -250,7 +262,24 @@ class _Replay:
         calls = self._observed.get(path)
         if not calls:  # fx called it, the real forward did not: nothing honest to show
             raise unsupported_layer(builder.where, module)
-        return emit_opaque(builder, module, args, kwargs, calls.pop(0))
+        return emit_opaque(builder, layer_label(type(module)), dict(module.named_parameters()), args, kwargs,
+                           calls.pop(0))
+
+    def _opaque_call(self, builder: Builder, fx_node: fx.Node, label: str, error: GraphnnError) -> Any:
+        """A function or method without a rule, in graph-only mode: an opaque node with the
+        shapes a replay of the fx graph gave; ``error`` when there is no replay to read."""
+        from graphnn.frontend.opaque import emit_opaque, observe_fx
+
+        if not (opaque_layers_allowed() and self.inputs is not None and self.fx_graph is not None):
+            raise error
+        if self._observed_calls is None:
+            examples = self.placeholder_values(self.fx_graph, {i.name: i.example for i in self.inputs.items})
+            self._observed_calls = observe_fx(self.model, self.fx_graph, examples)
+        call = self._observed_calls.get(fx_node.name)
+        if call is None:
+            raise error
+        args, kwargs = self._resolve(fx_node)
+        return emit_opaque(builder, label, {}, args, kwargs, call)
 
     def _call_function(self, fx_node: fx.Node) -> Any:
         target = fx_node.target
@@ -264,16 +293,16 @@ class _Replay:
             raise TraceError(f"torch.fx kept the Python function {label} opaque (torch.fx.wrap) at "
                              f"{builder.where}; torch.export traces through it")
         if rule is None:
-            raise UnsupportedError(f"{builder.where}: function {label} is not supported by graphnn yet")
+            return self._opaque_call(builder, fx_node, label, UnsupportedError(
+                f"{builder.where}: function {label} is not supported by graphnn yet"))
         return rule(builder, *args, **kwargs)
 
     def _call_method(self, fx_node: fx.Node) -> Any:
         builder = self._builder(fx_node, fx_node.name, what=f"Tensor.{fx_node.target}")
         rule = method_rule_for(fx_node.target)
         if rule is None:
-            raise UnsupportedError(
-                f"{builder.where}: tensor method .{fx_node.target}() is not supported by graphnn yet"
-            )
+            return self._opaque_call(builder, fx_node, f"Tensor.{fx_node.target}", UnsupportedError(
+                f"{builder.where}: tensor method .{fx_node.target}() is not supported by graphnn yet"))
         args, kwargs = self._resolve(fx_node)
         return rule(builder, *args, **kwargs)
 

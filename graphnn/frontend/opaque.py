@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
+import torch.fx as fx
 
-from graphnn.errors import TraceError
+from graphnn.errors import TraceError, UnsupportedError
 from graphnn.frontend.rules import Builder, Ref, layer_label
 from graphnn.inputs import ModelInputs
-from graphnn.tensors import dtype_name
+from graphnn.tensors import _TORCH_DTYPES as KNOWN_DTYPES, dtype_name
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,17 @@ def observe(model: torch.nn.Module, inputs: ModelInputs,
     return calls
 
 
+def _dtype(dtype: torch.dtype) -> str:
+    """graphnn's dtype name; a dtype graphnn has none for (complex64) by torch's name."""
+    try:
+        return dtype_name(dtype)
+    except Exception:
+        return str(dtype).removeprefix("torch.")
+
+
 def _seen(output: Any) -> Any:
     if isinstance(output, torch.Tensor):
-        return Seen(tuple(output.shape), dtype_name(output.dtype))
+        return Seen(tuple(output.shape), _dtype(output.dtype))
     if isinstance(output, (tuple, list)):
         return type(output)(_seen(o) for o in output) if not hasattr(output, "_fields") else \
             type(output)(*(_seen(o) for o in output))
@@ -122,13 +131,43 @@ def _symbolic(b: Builder, shape: tuple, inputs: list[Ref]) -> tuple:
     return tuple(dims)
 
 
-def emit_opaque(b: Builder, module: torch.nn.Module, args: list, kwargs: dict, call: Call) -> Any:
-    """One ``opaque`` node for the call, with the observed outputs, in the layer's result shape."""
+def emit_opaque(b: Builder, label: str, params: dict, args: list, kwargs: dict, call: Call) -> Any:
+    """One ``opaque`` node for the call, with the observed outputs, in the call's result shape;
+    ``label`` names what it is (``nn.Unfold``, ``torch.fft.rfft``)."""
     inputs = _tensor_refs((args, kwargs))
-    seen = _flat(call.output)
-    observed = [(_symbolic(b, s.shape, inputs), s.dtype) for s in seen]
-    outputs = b.emit("opaque", inputs, params=dict(module.named_parameters(recurse=True)),
-                     num_outputs=len(observed), observed=observed, layer=layer_label(type(module)),
-                     macs=call.macs)
+    observed = [(_symbolic(b, s.shape, inputs), s.dtype) for s in _flat(call.output)]
+    if not observed:  # no tensor came out (a Python number): it is what the call returned
+        return call.output
+    unknown = sorted({dtype for _, dtype in observed if dtype not in KNOWN_DTYPES})
+    if unknown:  # later rules could not read them: refuse here, naming the call
+        raise UnsupportedError(f"{b.where}: {label} returns {', '.join(unknown)} tensors, which graphnn "
+                               f"cannot represent yet")
+    outputs = b.emit("opaque", inputs, params=params, num_outputs=len(observed), observed=observed,
+                     layer=label, macs=call.macs)
     refs = outputs if isinstance(outputs, list) else [outputs]
     return _rebuild(call.output, list(refs))
+
+
+def observe_fx(model: torch.nn.Module, fx_graph: fx.Graph, values: list) -> dict[str, Call]:
+    """Run the traced graph once on the placeholders' ``values`` (fx's Interpreter), recording
+    each function and method call's output and products by fx node name: how an op without a
+    rule (``torch.fft.rfft``) shows its shapes. Empty when the graph cannot be replayed."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    calls: dict[str, Call] = {}
+
+    class _Recorder(fx.Interpreter):
+        def run_node(self, node):
+            if node.op not in ("call_function", "call_method"):
+                return super().run_node(node)
+            with FlopCounterMode(display=False) as counter:
+                result = super().run_node(node)
+            calls[node.name] = Call(_seen(result), counter.get_total_flops() // 2)
+            return result
+
+    try:
+        with torch.no_grad():
+            _Recorder(fx.GraphModule(model, fx_graph)).run(*values)
+    except Exception:  # a replay fx cannot run: the caller reports the op as unsupported
+        return {}
+    return calls

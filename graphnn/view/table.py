@@ -64,7 +64,7 @@ def _call_kind(view: View, call: Call, containers: set[str]) -> str:
     model's forward, the ops themselves."""
     if call.module and (call.collapsed or call.module not in containers):
         return view.modules.get(call.module) or call.nodes[0].kind
-    ops = list(dict.fromkeys(n.op for n in call.nodes))
+    ops = list(dict.fromkeys(n.kind for n in call.nodes))
     return ", ".join(ops[:3]) + (f" (+{len(ops) - 3} more)" if len(ops) > 3 else "")
 
 
