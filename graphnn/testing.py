@@ -85,11 +85,14 @@ def assert_file_parity(path: str, **options: Any) -> ParityReport:
 
 
 def read_onnx(path: str) -> onnx.ModelProto:
-    """An ONNX file with its external data; a missing or unreadable file is a user error."""
-    if not os.path.isfile(path):
-        raise ModelLoadError(f"ONNX file {path!r} does not exist")
+    """An ONNX file with its external data; a missing, unreadable or hostile file is a user
+    error (``graphnn.onnx_checks``: refused before anything outside the model's folder is read)."""
+    from graphnn.onnx_checks import load_checked
+
+    model = load_checked(path)
     try:
-        return onnx.load(path)
-    except Exception as exc:  # a truncated or non-ONNX file, or external data that cannot be read
+        onnx.load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
+        return model
+    except Exception as exc:  # external data that cannot be read
         reason = " ".join(str(exc).split())[:200]
         raise ModelLoadError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {reason})") from None

@@ -226,3 +226,13 @@ def test_two_exports_to_one_path_at_once_leave_one_complete_file(tmp_path):
     assert [p.wait(timeout=300) for p in procs] == [0, 0]
     onnx.checker.check_model(onnx.load(str(out)), full_check=True)
     assert sorted(os.listdir(tmp_path)) == ["model.py", "out.onnx"]
+
+
+@pytest.mark.parametrize("make", [escaping, symlink_out, new_opset], ids=lambda f: f.__name__)
+def test_check_with_an_onnx_file_refuses_it_the_same_way(tmp_path, make, monkeypatch):
+    model_py = tmp_path / "model.py"
+    model_py.write_text("import torch\nimport torch.nn as nn\nmodel = nn.Linear(4, 3)\n"
+                        "example_inputs = (torch.randn(2, 4),)\n")
+    result = CliRunner().invoke(main, ["check", str(model_py), "--onnx", write(tmp_path, make)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ") and CASES[make] in result.stderr
