@@ -16,7 +16,7 @@ import torch
 import torch.fx as fx
 
 from graphnn.errors import TraceError, UnsupportedError
-from graphnn.frontend.rules import Builder, Ref, layer_label
+from graphnn.frontend.rules import Builder, Ref
 from graphnn.inputs import ModelInputs
 from graphnn.tensors import _TORCH_DTYPES as KNOWN_DTYPES, dtype_name
 

@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper, shape_inference
+from onnx import helper, shape_inference
 
 from graphnn.errors import ModelLoadError
 from graphnn.view.labels import key_attrs

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from graphnn.view.model import Node, Param, View
+from graphnn.view.model import Node, View
 
 
 def module_at(path: Optional[str], depth: Optional[int]) -> Optional[str]:
@@ -81,7 +81,3 @@ def parents(all_calls: list[Call]) -> set[str]:
     for call in all_calls:
         found.update(ancestors(call.module))
     return found
-
-
-def unique_params(params: list[Param]) -> dict:
-    return {p.key: p for p in params}
