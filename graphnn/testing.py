@@ -25,8 +25,8 @@ from graphnn.errors import ModelLoadError
 from graphnn.loader import load
 from graphnn.parity import ParityReport
 
-FOREIGN_FILE = ("  first divergent layer: not looked for, graphnn did not lower this file; "
-                "`graphnn check MODEL_PY` without --onnx checks graphnn's own export layer by layer")
+FOREIGN_FILE = ("  first divergent layer: not looked for in a given ONNX file (its layers are not graphnn's "
+                "lowering of this run); `graphnn check MODEL_PY` without --onnx localizes in graphnn's own export")
 
 
 class ParityMismatch(AssertionError):
