@@ -147,6 +147,7 @@ def test_what_is_collected(project):
              "tests/test_unit.py::test_unit"]
     assert collected() == every
     assert collected("tests") == ["tests/test_unit.py::test_unit"]  # explicit paths: only those
+    assert collected("models") == every[:4]  # the ini's folder named: the models alone
     assert collected("tests", "--graphnn-models", "models/cnn.py") == ["models/cnn.py::cnn",
                                                                         "tests/test_unit.py::test_unit"]
     assert collected("models/mlp.py") == ["models/mlp.py::mlp"]  # a model file named: an item, not a module
