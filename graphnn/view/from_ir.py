@@ -11,6 +11,7 @@ from typing import Optional
 
 import torch
 
+from graphnn.errors import UnsupportedError
 from graphnn.ir import Graph, Node as IRNode
 from graphnn.ops.registry import shape_rule_for
 from graphnn.view.changes import Marks
@@ -49,10 +50,12 @@ class _Tensors:
 
 
 def _storage(tensor: torch.Tensor) -> int:
+    """Where the tensor's data lives: tied weights and a layer's view of its parameter agree."""
     try:
-        return tensor.untyped_storage().data_ptr()
+        pointer = tensor.untyped_storage().data_ptr()
     except (RuntimeError, NotImplementedError):  # tensors without storage (quantized, sparse)
-        return id(tensor)
+        pointer = 0
+    return pointer or id(tensor)  # empty tensors all sit at 0: tell them apart by object
 
 
 def model_totals(model: torch.nn.Module) -> Totals:
@@ -68,7 +71,7 @@ def family_of(op: str) -> str:
         return "opaque"
     try:
         return shape_rule_for(op).__module__.rsplit(".", 1)[-1]
-    except Exception:
+    except UnsupportedError:
         return "other"
 
 
