@@ -19,7 +19,7 @@ from graphnn.cli.main import main
 from graphnn.errors import UnsupportedError
 from graphnn.frontend.rules import opaque_layers
 from graphnn.loader import load
-from graphnn.view import view_of_graph
+from graphnn.view import view_of_graph, view_of_onnx
 from graphnn.view.dot import to_dot
 from graphnn.view.table import render, rows
 
@@ -332,6 +332,28 @@ def test_graph_of_an_exported_onnx_file(tmp_path):
     for option in (["--input", "1x3x8x8"], ["--weights", str(path)]):
         refused = CliRunner().invoke(main, ["graph", str(path), *option])
         assert refused.exit_code == 2 and f"{option[0]} apply to a MODEL_PY, not to an ONNX file" in refused.output
+
+
+def test_torch_onnx_files_group_under_their_modules(tmp_path):
+    """Files from torch.onnx: TorchScript's scoped names (/layer1/layer1.0/conv1/Conv), and the
+    dynamo exporter's namespace metadata (module paths and classes)."""
+    path = tmp_path / "t.onnx"
+    torch.onnx.export(Net().eval(), (torch.randn(1, 3, 16, 16),), str(path), dynamo=False)
+    v = view_of_onnx(onnx.load(str(path)))
+    assert len(v.nodes) == len(onnx.load(str(path)).graph.node)
+    names = {}
+    for row in rows(v):
+        names.setdefault(row.name, row)
+    assert names["layer1.0.downsample.0"].kind == "Conv" and names["layer1.0.downsample.0"].indent == 3
+    assert names["layer1.0"].indent == 1 and names["layer1.0"].macs == torch_macs(Net().layer1[0], torch.randn(1, 8, 16, 16))
+
+    node = onnx.helper.make_node("Relu", ["x"], ["y"], name="node_relu")
+    onnx.helper.set_metadata_props(node, {"namespace": ": m.Net/layer1: torch.nn.modules.container.Sequential"
+                                                       "/layer1.0.relu: torch.nn.modules.activation.ReLU/relu: aten.relu"})
+    graph = onnx.helper.make_graph([node], "g", [onnx.helper.make_tensor_value_info("x", 1, [2])],
+                                   [onnx.helper.make_tensor_value_info("y", 1, [2])])
+    v = view_of_onnx(onnx.helper.make_model(graph, producer_name="pytorch"))
+    assert (v.nodes[0].module, v.nodes[0].module_class, v.modules["layer1"]) == ("layer1.0.relu", "ReLU", "Sequential")
 
 
 def test_json_has_nodes_edges_shapes_and_tree():

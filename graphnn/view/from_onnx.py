@@ -2,7 +2,8 @@
 
 A file graphnn wrote names each node after its torch layer (``layer1.0.conv1``, further ops
 ``layer1.0.conv1/Add``) and says the layer class and source line in its doc_string
-(``Conv2d at model.py:16``), so its nodes group under the torch layers again. Symbolic input
+(``Conv2d at model.py:16``), so its nodes group under the torch layers again; files from
+torch.onnx group by the module scopes it records (``namespace`` metadata, or scoped names). Symbolic input
 dims count as 1 for multiply-accumulates.
 """
 from __future__ import annotations
@@ -67,13 +68,12 @@ def view_of_onnx(model: onnx.ModelProto, name: str = "model") -> View:
     inputs = [i.name for i in graph.input if i.name not in initializers]
     symbols = {d: 1 for n in inputs for d in tensors[n].shape or () if isinstance(d, str)}
     view = View(graph.name or name, "onnx", inputs, [o.name for o in graph.output], tensors, [], symbols)
-    graphnn_file = model.producer_name == "graphnn"
     ids: set[str] = set()
     for index, proto in enumerate(graph.node):
         for value in [*proto.input, *proto.output]:
             view.tensors.setdefault(value, Tensor(value, None, None))
-        view.nodes.append(_node(view, proto, index, initializers, graphnn_file, ids))
-    view.modules = {n.module: n.module_class for n in view.nodes if n.module and n.module_class}
+        view.nodes.append(_node(view, proto, index, initializers, model.producer_name, ids))
+    view.modules.update({n.module: n.module_class for n in view.nodes if n.module and n.module_class})
     return view
 
 
@@ -85,11 +85,12 @@ def _tensor(info: onnx.ValueInfoProto) -> Tensor:
     return Tensor(info.name, shape, _DTYPES.get(kind.elem_type))
 
 
-def _node(view: View, proto: onnx.NodeProto, index: int, initializers: dict, graphnn_file: bool,
+def _node(view: View, proto: onnx.NodeProto, index: int, initializers: dict, producer: str,
           ids: set) -> Node:
     node_id = proto.name if proto.name and proto.name not in ids else f"{proto.op_type}_{index}"
     ids.add(node_id)
-    module, module_class, source = _origin(proto, graphnn_file)
+    module, module_class, source, ancestors = _origin(proto, producer)
+    view.modules.update(ancestors)
     params = [_param(initializers[i]) for i in dict.fromkeys(proto.input)
               if i in initializers and initializers[i].data_type in WEIGHT_TYPES]
     attrs = {a.name: helper.get_attribute_value(a) for a in proto.attribute
@@ -104,12 +105,54 @@ def _node(view: View, proto: onnx.NodeProto, index: int, initializers: dict, gra
                 key_attrs(proto.op_type, attrs, {}), params, count(ONNX_RULES, proto.op_type, ins, outs, attrs))
 
 
-def _origin(proto: onnx.NodeProto, graphnn_file: bool) -> tuple[Optional[str], Optional[str], Optional[str]]:
-    """(torch layer path, class, source line) of a node graphnn wrote; Nones for other files."""
-    if not graphnn_file or not proto.name:
-        return None, None, None
+Origin = tuple  # (torch module path, its class, source line, {ancestor path: class})
+
+
+def _from_graphnn(proto: onnx.NodeProto) -> Optional[Origin]:
+    """graphnn names a node after its layer (``layer1.0.conv1/Add``) and says ``Conv2d at m.py:9``."""
     kind, _, source = proto.doc_string.partition(" at ")
-    return proto.name.split("/")[0], kind or None, source or None
+    return (proto.name.split("/")[0], kind or None, source or None, {}) if proto.name else None
+
+
+def _from_torch_dynamo(proto: onnx.NodeProto) -> Optional[Origin]:
+    """torch.onnx (dynamo) records ``namespace``: ``: m.Net/layer1: torch...Sequential/layer1.0:
+    m.BasicBlock/add: aten.add.Tensor``; the scopes before the ATen op are the modules."""
+    namespace = next((p.value for p in proto.metadata_props if p.key == "namespace"), None)
+    if not namespace:
+        return None
+    scopes = [part.partition(": ") for part in namespace.split("/")[1:]]  # the first is the model itself
+    modules = [(path, cls.rsplit(".", 1)[-1]) for path, _, cls in scopes if not cls.startswith("aten.")]
+    if not modules:
+        return None
+    return modules[-1][0], modules[-1][1], None, dict(modules)
+
+
+def _from_torch_scopes(proto: onnx.NodeProto) -> Optional[Origin]:
+    """torch.onnx (TorchScript) names nodes ``/layer1/layer1.0/downsample/downsample.0/Conv``: a
+    scope is a child's name, written after its parent's own name when the parent is a
+    container (``layer1.0``), so the path is rebuilt scope by scope."""
+    if not proto.name.startswith("/") or proto.name.count("/") < 2:
+        return None
+    path, previous = "", ""
+    for scope in proto.name.split("/")[1:-1]:
+        if previous and scope.startswith(previous + "."):
+            path += scope[len(previous):]
+        else:
+            path = f"{path}.{scope}" if path else scope
+        previous = scope
+    return path, None, None, {}
+
+
+# Who wrote the file decides how its nodes say which torch layer they came from.
+_ORIGINS = {"graphnn": [_from_graphnn], "pytorch": [_from_torch_dynamo, _from_torch_scopes]}
+
+
+def _origin(proto: onnx.NodeProto, producer: str) -> Origin:
+    for reader in _ORIGINS.get(producer, []):
+        found = reader(proto)
+        if found is not None:
+            return found
+    return None, None, None, {}
 
 
 def _param(initializer: onnx.TensorProto) -> Param:
