@@ -28,11 +28,31 @@ from graphnn.errors import GraphnnError
 LARGE_BYTES = 2_000_000_000  # initializer bytes past which a model is written with external data
 CHECKED_BYTES = 1024  # initializers up to this size are checked with their data (shape constants)
 RUN_FROM_FILE_BYTES = 64 * 2**20  # weights past which onnxruntime reads a file, not bytes
+_PACKED_TYPES = {getattr(onnx.TensorProto, n) for n in ("INT4", "UINT4", "FLOAT4E2M1", "INT2", "UINT2")
+                 if hasattr(onnx.TensorProto, n)}  # sub-byte elements: their raw_data is measured
 _GRAPH_FIELD, _INITIALIZER_FIELD, _RAW_DATA_FIELD = 7, 5, 9  # ModelProto.graph, GraphProto.initializer, TensorProto.raw_data
 
 
 def weight_bytes(model: onnx.ModelProto) -> int:
-    return sum(len(t.raw_data) for t in model.graph.initializer)
+    return sum(raw_size(t) for t in model.graph.initializer)
+
+
+def raw_size(tensor: onnx.TensorProto) -> int:
+    """``len(tensor.raw_data)`` without reading it: protobuf hands out a bytes field as a new
+    copy (VGG's 411 MB classifier weight: 411 MB more at the peak), so the size comes from
+    the dims and the element type where it is whole bytes."""
+    if not tensor.HasField("raw_data"):
+        return 0
+    try:
+        itemsize = helper.tensor_dtype_to_np_dtype(tensor.data_type).itemsize
+    except (KeyError, TypeError, ValueError):
+        itemsize = 0
+    if itemsize == 0 or tensor.data_type in _PACKED_TYPES:
+        return len(tensor.raw_data)
+    count = 1
+    for dim in tensor.dims:
+        count *= dim
+    return count * itemsize
 
 
 def is_large(model: onnx.ModelProto) -> bool:
@@ -53,7 +73,7 @@ def checkable(model: onnx.ModelProto) -> onnx.ModelProto:
     light = _copy_fields(model, onnx.ModelProto(), skip={"graph"})
     _copy_fields(model.graph, light.graph, skip={"initializer"})
     for tensor in model.graph.initializer:
-        if len(tensor.raw_data) <= CHECKED_BYTES:
+        if raw_size(tensor) <= CHECKED_BYTES:
             light.graph.initializer.append(tensor)
         else:
             light.graph.input.append(helper.make_tensor_value_info(tensor.name, tensor.data_type, tensor.dims))
@@ -172,7 +192,7 @@ def _tensor_head(tensor: onnx.TensorProto) -> tuple[bytes, bool, int]:
                 getattr(rest, field.name).CopyFrom(value)
             else:
                 setattr(rest, field.name, value)
-    return rest.SerializeToString(), True, len(tensor.raw_data)
+    return rest.SerializeToString(), True, raw_size(tensor)
 
 
 def _key(field_number: int) -> bytes:
