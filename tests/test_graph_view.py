@@ -89,6 +89,23 @@ def test_tied_weights_count_once():
     assert "Total params: 400 (trainable: 400, frozen: 0" in render(v)
 
 
+def test_parameter_read_in_forward_is_drawn_apart_and_counted_in_its_row():
+    class PosEmbed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pos = nn.Parameter(torch.zeros(1, 5, 4))
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            x = x + self.pos
+            return self.fc(x)
+
+    v = view(PosEmbed(), torch.randn(2, 5, 4))
+    assert v.param_totals().total == 30 == v.totals.total
+    assert re.search(r"^add\s+add\s+\[batch, 5, 4\]\s+20\s+yes", render(v), re.M)
+    assert re.search(r'^\tpos \[label="pos\\nparameter 1x5x4".*shape=note', to_dot(v), re.M)
+
+
 def test_frozen_parameters_are_counted_apart():
     model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
     for p in model[0].parameters():

@@ -49,7 +49,11 @@ class Unit:
         return ancestors(self.module) + own
 
 
+NEWLINE = "\\n"  # DOT's line break inside a label
+
+
 def _label(title: str, kind: str, attrs: dict, params: int, notes: list[str]) -> str:
+    """Name, type, key attributes, parameter count and notes, one per line."""
     lines = [title] if title == kind else [title, kind]
     details = ", ".join(k if v is True else f"{k} {v}" for k, v in attrs.items() if v not in (None, "", False))
     if details:
@@ -60,11 +64,8 @@ def _label(title: str, kind: str, attrs: dict, params: int, notes: list[str]) ->
     return NEWLINE.join(_escape(line) for line in lines)
 
 
-NEWLINE = "\\n"  # DOT's line break inside a label
-
-
 def _escape(text: str) -> str:
-    """Backslashes in names stay themselves (the graphviz package passes escapes through)."""
+    """A backslash in a name prints as itself (the graphviz package passes escapes through)."""
     return text.replace("\\", "\\\\")
 
 
@@ -73,9 +74,9 @@ def _node_unit(node: Node, shared: bool = False) -> Unit:
     label names the op beside the layer class."""
     params = sum(p.numel for p in node.params)
     kind = f"{node.kind} / {node.op}" if shared and node.kind != node.op else node.kind
-    if node.weight:
-        shape = node.params[0].shape if node.params else ()
-        return Unit(node.id, node.module, _label(node.name, f"{node.kind} {'x'.join(map(str, shape))}".rstrip(), {}, 0, []),
+    if node.weight:  # a parameter or buffer read as a tensor: its name, kind and shape
+        shape = "x".join(map(str, node.params[0].shape)) if node.params else ""
+        return Unit(node.id, node.module, _label(node.name, f"{node.kind} {shape}".rstrip(), {}, 0, []),
                     WEIGHT_STYLE, [node])
     style = OPAQUE_STYLE if node.family == "opaque" else dict(
         shape="box", style="rounded,filled", fillcolor=FAMILY_COLOURS.get(node.family, DEFAULT_COLOUR))
