@@ -196,9 +196,15 @@ class _Replay:
         default (fx renames a concrete ``scale=2.0`` to ``scale_1`` and asserts its value)."""
         params = [p for p in inspect.signature(self.model.forward).parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        count = sum(1 for n in fx_graph.nodes if n.op == "placeholder")
-        return [inputs[p.name] if p.name in inputs else (None if p.default is p.empty else p.default)
-                for p in params[:count]]
+        placeholders = [n for n in fx_graph.nodes if n.op == "placeholder"]
+        values = []
+        for index, node in enumerate(placeholders):
+            param = params[index] if index < len(params) else None
+            if node.target in inputs or param is None:
+                values.append(inputs.get(node.target))
+            else:
+                values.append(inputs.get(param.name, None if param.default is param.empty else param.default))
+        return values
 
     def _follow_mutation(self, fx_node: fx.Node) -> None:
         """After ``x.relu_()`` / ``x += y`` / ``nn.ReLU(inplace=True)(x)``, later reads of ``x``
