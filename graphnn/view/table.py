@@ -104,6 +104,9 @@ def render(view: View, depth: Optional[int] = None) -> str:
     header = HEADER + (("Notes",) if notes else ())
     if notes:
         cells = [c + ("; ".join(r.notes),) for c, r in zip(cells, table_rows)]
+    if all(p.trainable is None for r in table_rows for p in r.params.values()):  # an ONNX file
+        keep = [i for i, name in enumerate(header) if name != "Train"]
+        header, cells = tuple(header[i] for i in keep), [tuple(c[i] for i in keep) for c in cells]
     widths = [max(len(c[i]) for c in [header, *cells]) for i in range(len(header))]
     line = lambda c: "  ".join(v.ljust(w) for v, w in zip(c, widths)).rstrip()  # noqa: E731
     rule = "-" * len(line(tuple("-" * w for w in widths)))
