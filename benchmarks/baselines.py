@@ -77,15 +77,18 @@ def feeds_for(sess: ort.InferenceSession, inputs) -> dict:
 
 
 def interleaved_medians(runners: dict[str, Callable[[], object]], runs: int = 50, warmup: int = 5) -> dict[str, float]:
-    """Median milliseconds per runner, alternating runners each round so drift hits all alike."""
+    """Median milliseconds per runner, alternating runners each round so drift hits all alike;
+    each round starts with the next runner, so none always runs right after the same one
+    (whose caches it would inherit)."""
     for _ in range(warmup):
         for run in runners.values():
             run()
+    names = list(runners)
     times: dict[str, list] = {name: [] for name in runners}
-    for _ in range(runs):
-        for name, run in runners.items():
+    for i in range(runs):
+        for name in names[i % len(names):] + names[:i % len(names)]:
             start = time.perf_counter()
-            run()
+            runners[name]()
             times[name].append((time.perf_counter() - start) * 1000)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
