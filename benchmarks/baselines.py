@@ -77,9 +77,15 @@ def feeds_for(sess: ort.InferenceSession, inputs) -> dict:
 
 
 def interleaved_medians(runners: dict[str, Callable[[], object]], runs: int = 50, warmup: int = 5) -> dict[str, float]:
-    """Median milliseconds per runner, alternating runners each round so drift hits all alike;
-    each round starts with the next runner, so none always runs right after the same one
-    (whose caches it would inherit)."""
+    """Median milliseconds per runner over interleaved rounds (``interleaved_times``)."""
+    return {name: statistics.median(ts) for name, ts in interleaved_times(runners, runs, warmup).items()}
+
+
+def interleaved_times(runners: dict[str, Callable[[], object]], runs: int = 50,
+                      warmup: int = 5) -> dict[str, list[float]]:
+    """Milliseconds of every run per runner, alternating runners each round so drift hits all
+    alike; each round starts with the next runner, so none always runs right after the same
+    one (whose caches it would inherit)."""
     for _ in range(warmup):
         for run in runners.values():
             run()
@@ -90,7 +96,7 @@ def interleaved_medians(runners: dict[str, Callable[[], object]], runs: int = 50
             start = time.perf_counter()
             runners[name]()
             times[name].append((time.perf_counter() - start) * 1000)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
 
 
 def op_histogram(model: onnx.ModelProto) -> dict[str, int]:
