@@ -250,9 +250,15 @@ def child_latency(name: str, files: dict[str, str], threads: int, runs: int, bud
     _, inputs, _ = build_case(catalog()[name])
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    sessions = {k: ort.InferenceSession(p, options, providers=["CPUExecutionProvider"]) for k, p in files.items()}
-    feeds = {k: feeds_for(s, inputs) for k, s in sessions.items()}
-    outputs = {k: s.run(None, feeds[k]) for k, s in sessions.items()}
+    sessions, feeds, outputs, failed = {}, {}, {}, {}
+    for k, path in files.items():  # a file onnxruntime refuses is reported; the others still run
+        try:
+            sessions[k] = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+            feeds[k] = feeds_for(sessions[k], inputs)
+            outputs[k] = sessions[k].run(None, feeds[k])
+        except Exception as exc:  # noqa: BLE001 (onnxruntime raises its own types)
+            sessions.pop(k, None)
+            failed[k] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0][:160]}"
     start = time.perf_counter()
     for k, s in sessions.items():
         s.run(None, feeds[k])
@@ -268,7 +274,8 @@ def child_latency(name: str, files: dict[str, str], threads: int, runs: int, bud
             except ValueError:  # shapes differ (an exporter changed the outputs)
                 diffs[k] = None
     return {"latency_ms": {k: statistics.median(t) for k, t in times.items()},
-            "latency_best_ms": {k: min(t) for k, t in times.items()}, "rounds": rounds, "max_diff": diffs}
+            "latency_best_ms": {k: min(t) for k, t in times.items()}, "rounds": rounds, "max_diff": diffs,
+            "failed": failed}
 
 
 # ---------------------------------------------------------------- the parent: run children, tabulate
@@ -412,6 +419,8 @@ def markdown(rows: list[dict], meta: dict) -> str:
     errors = [(row["model"], e, f["error"]) for row in rows for e, f in row["exports"].items() if "error" in f]
     errors += [(row["model"], "latency", row["latency"]["error"]) for row in rows
                if row.get("latency") and "error" in row["latency"]]
+    errors += [(row["model"], f"{e} file in onnxruntime", msg) for row in rows
+               for e, msg in ((row.get("latency") or {}).get("failed") or {}).items()]
     if errors:
         lines += ["", "Failures (– in the tables):", ""] + [f"- {m}, {e}: {msg}" for m, e, msg in errors]
     s = summary(rows)
