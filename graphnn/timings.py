@@ -112,5 +112,7 @@ def stage(name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        timings.stages.append(Stage(name, time.perf_counter() - start, peak_mb(), start_mb))
+        # the kernel updates the peak (VmHWM) lazily, so it may read below the RSS it has seen
+        peak = max(peak_mb(), rss_mb(), start_mb)
+        timings.stages.append(Stage(name, time.perf_counter() - start, peak, start_mb))
         progress.step("")
