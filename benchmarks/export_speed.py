@@ -12,15 +12,16 @@ MLPs of 100 to 2000 Linear+ReLU blocks.
 
 Every export runs in a fresh subprocess (``--child``), so no exporter inherits another's
 caches or memory: the subprocess imports its exporter, builds the model (seeded: the same
-weights in every process), then exports it to a file twice. *cold* is the first export of
+weights in every process), then exports it to a file twice (in /dev/shm where there is one,
+so the disk's speed is no exporter's). *cold* is the first export of
 the process, *warm* the best of ``--repeat`` more; *peak RSS over build* is the process's
 peak RSS during the cold export minus its RSS before it (after imports and the build), as
 in issue 7. graphnn exports with parity off (all three do the same work); its parity check
 is then timed on its own, against the *floor* parity cannot go below (one onnxruntime
 session, plus one torch forward and one onnxruntime run per size parity checks). Last, one
 more subprocess loads the three files and times them in onnxruntime on the CPU, one run of
-each file in turn per round (interleaved, so load from other processes hits all alike),
-medians of the rounds. Ratios (graphnn / official) are the headline; the targets of issue 7
+each file in turn per round (interleaved, so load from other processes hits all alike; each
+round starts with the next file): the median and the fastest run of each. Ratios (graphnn / official) are the headline; the targets of issue 7
 are checked at the end of the Markdown.
 """
 from __future__ import annotations
