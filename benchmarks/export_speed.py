@@ -296,7 +296,7 @@ def _run_child(args: list[str], timeout: int, threads: int) -> dict:
 
 def _exception_line(stderr: str) -> str:
     """The last ``SomeError: message`` line of a traceback (exporters end theirs with advice)."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in stderr.splitlines() if line.strip()]
     found = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Violation)\b", line)]
     return (found[-1] if found else lines[-1] if lines else "")[:200]
 
