@@ -7,7 +7,9 @@ params ``weight`` (int8, out x in), ``weight_scale`` / ``weight_zero_point`` (sc
 one per output feature for per-channel weights), ``bias``; attr ``activation_qmax``, the
 top of the uint8 range torch quantizes the input to: 255, or 127 when the quantized engine
 halves the range (``reduce_range``, which x86/fbgemm kernels use to avoid int16 overflow),
-read from ``torch.backends.quantized.engine`` at trace time. A float16 dynamic Linear only rounds its weights to float16 and computes in float32,
+read from ``torch.backends.quantized.engine`` at trace time; attr ``exact_products``: whether
+the engine multiplies uint8 by int8 exactly (qnnpack) rather than with int16 pair sums that
+saturate on CPUs without VNNI (fbgemm/x86), which the ONNX file must reproduce. A float16 dynamic Linear only rounds its weights to float16 and computes in float32,
 so it is a plain ``linear``.
 
 Dynamically quantized LSTM / GRU / RNN cells have no rule, so they are refused by their
@@ -22,6 +24,8 @@ from graphnn.frontend.rules import module_rule
 
 # Quantized engines whose dynamic linear honours reduce_range=True (qnnpack ignores it).
 _REDUCED_RANGE_ENGINES = {"x86", "fbgemm", "onednn"}
+# Quantized engines whose integer matmul never saturates (qnnpack stores uint8 weights).
+_EXACT_PRODUCT_ENGINES = {"qnnpack"}
 # From this module version on, nnqd.Linear asks for reduce_range=True (torch's Linear.forward).
 _REDUCE_RANGE_SINCE_VERSION = 4
 
@@ -36,6 +40,7 @@ def dynamic_linear(b, module, x):
                             f"dtype=torch.qint8 or torch.float16)")
     scale, zero_point = _weight_quantization(b, weight)
     return b.emit("dynamic_quantized_linear", [x], activation_qmax=activation_qmax(module),
+                  exact_products=torch.backends.quantized.engine in _EXACT_PRODUCT_ENGINES,
                   params={"weight": weight.int_repr(), "weight_scale": scale,
                           "weight_zero_point": zero_point, "bias": module.bias()})
 

@@ -8,7 +8,16 @@ The input is quantized like torch does it, so the integers agree: with the full 
 range that is exactly DynamicQuantizeLinear; with torch's halved range (reduce_range,
 qmax 127) it is DynamicQuantizeLinear's formula spelled out with qmax 127
 (ReduceMin/ReduceMax, scale, zero point, QuantizeLinear).
+
+The integer products follow the engine's. onnxruntime, like fbgemm (torch's x86 engine),
+multiplies uint8 by int8 on AVX2 CPUs without VNNI with an instruction that saturates pairs
+of products at int16 (VPMADDUBSW); the halved range never reaches it (2 x 127 x 128 < 32768),
+and a full-range x86 layer saturates alike in both. qnnpack multiplies exactly, so for it the
+int8 weights are stored shifted to uint8 (w + 128, zero point + 128: the same integers once
+the zero point is taken off), which onnxruntime multiplies without saturating: with int8
+weights its file was 25% off on such a CPU.
 """
+import torch
 from onnx import TensorProto
 
 from graphnn.backend.onnx.registry import lowers
@@ -39,11 +48,21 @@ ACTIVATION_QUANTIZERS = {255: _full_range, 127: _reduced_range}
 def dynamic_quantized_linear(ctx, node):
     x_q, x_scale, x_zero = ACTIVATION_QUANTIZERS[node.attrs["activation_qmax"]](ctx, ctx.input(node))
     prefix = node.module or node.name
-    weight_t = ctx.initializer(f"{prefix}.weight_t", node.params["weight"].t().contiguous())
-    product = ctx.add1("MatMulInteger", [x_q, weight_t, x_zero, ctx.param(node, "weight_zero_point")])
+    weight, weight_zero = node.params["weight"], node.params["weight_zero_point"]
+    if node.attrs.get("exact_products"):
+        weight, weight_zero = _as_uint8(weight), _as_uint8(weight_zero)
+    weight_t = ctx.initializer(f"{prefix}.weight_t", weight.t().contiguous())
+    product = ctx.add1("MatMulInteger", [x_q, weight_t, x_zero, ctx.param(node, "weight_zero_point", weight_zero)])
     scale = ctx.add1("Mul", [x_scale, ctx.param(node, "weight_scale")])
     has_bias = node.params.get("bias") is not None
     out = ctx.add1("Mul", [ctx.add1("Cast", [product], to=TensorProto.FLOAT), scale],
                    None if has_bias else ctx.output(node))
     if has_bias:
         ctx.add1("Add", [out, ctx.param(node, "bias")], ctx.output(node))
+
+
+def _as_uint8(values: torch.Tensor) -> torch.Tensor:
+    """int8 values shifted into uint8 (+128); a uint8 tensor is returned as it is."""
+    if values.dtype == torch.uint8:
+        return values
+    return (values.to(torch.int16) + 128).to(torch.uint8)
