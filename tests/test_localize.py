@@ -60,7 +60,7 @@ def test_a_broken_pass_is_blamed_on_optimization(monkeypatch):
 
     fold_module = importlib.import_module("graphnn.passes.fold_batchnorm")
 
-    monkeypatch.setattr(fold_module, "fold_into", lambda producer, bn: None)  # forget the BN
+    monkeypatch.setattr(fold_module, "fold_into", lambda producer, bn, *rest: None)  # forget the BN
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
     model[1].running_var.fill_(4.0)
