@@ -64,4 +64,4 @@ def export(model_py, out_onnx, model_name, inputs, dynamic, frontend, static, op
     extra = "".join(f" + {os.path.basename(f)}" for f in result.written
                     if os.path.basename(f) != os.path.basename(out_onnx))
     click.echo(f"wrote {out_onnx}{extra} ({size_kb:,.1f} KB, opset {opset}, "
-               f"{len(result.onnx_model.graph.node)} ONNX nodes)")
+               f"{result.node_count} ONNX nodes)")

@@ -21,7 +21,7 @@ from graphnn import parity, timings, tolerances
 from graphnn.backend.onnx import DEFAULT_OPSET, check_opset, to_onnx
 from graphnn.backend.onnx.assembler import lower_unchecked
 from graphnn.backend.onnx.files import check as check_model
-from graphnn.backend.onnx.files import runtime_source, save_onnx
+from graphnn.backend.onnx.files import NO_WEIGHTS, Weights, fill_weights, runtime_source, save_onnx
 from graphnn.frontend import trace_model
 from graphnn.inputs import model_inputs
 from graphnn.ir import Graph
@@ -66,14 +66,31 @@ def lower(graph: Graph, opset: int = DEFAULT_OPSET) -> onnx.ModelProto:
 
 @dataclass
 class ExportResult:
-    onnx_model: onnx.ModelProto
+    """What ``export`` made. ``onnx_model`` is the complete ModelProto; the export itself
+    never builds it whole: the weights went from the torch tensors straight into the file,
+    and are copied into the ModelProto the first time ``onnx_model`` is read (from the
+    model's tensors as they are then)."""
     graph: Graph
     report: Optional[parity.ParityReport]
     written: list[str] = field(default_factory=list)  # the model file (+ its .data when > 2 GB)
+    model_without_weights: onnx.ModelProto = field(default_factory=onnx.ModelProto, repr=False)
+    weights: Weights = field(default_factory=dict, repr=False)  # large initializers' bytes, by name
 
     @property
     def ok(self) -> bool:
         return self.report is None or self.report.ok
+
+    @property
+    def onnx_model(self) -> onnx.ModelProto:
+        if self.weights:
+            fill_weights(self.model_without_weights, self.weights)
+            self.weights = {}
+        return self.model_without_weights
+
+    @property
+    def node_count(self) -> int:
+        """ONNX nodes in the file, without completing the ModelProto."""
+        return len(self.model_without_weights.graph.node)
 
 
 def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *,
@@ -89,21 +106,24 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
     """
     inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
     opset = check_opset(opset)
+    weights: dict = {}
     with _gc_paused():
-        graph, onnx_model = _build(model, inputs, opset, frontend, optimize_graph, log)
-    result = ExportResult(onnx_model, graph, None)
+        graph, onnx_model = _build(model, inputs, opset, frontend, optimize_graph, weights, log)
+    result = ExportResult(graph, None, model_without_weights=onnx_model, weights=weights)
     if check:
         with timings.stage("parity"):
-            result.report = check_parity(model, inputs, onnx_model, device=device, atol=atol, rtol=rtol,
-                                         opset=opset, frontend=graph.frontend)
+            result.report = _parity(model, inputs, onnx_model, weights, device=device, atol=atol, rtol=rtol,
+                                    opset=opset, frontend=graph.frontend)
     if path and result.ok:
         with timings.stage("write"):
-            result.written = save_onnx(onnx_model, path)
+            result.written = save_onnx(onnx_model, path, weights)
     return result
 
 
-def _build(model, inputs, opset: int, frontend: str, optimize_graph: bool, log: Log) -> tuple[Graph, onnx.ModelProto]:
-    """Trace, the passes, lower and check: the IR and the checked ModelProto."""
+def _build(model, inputs, opset: int, frontend: str, optimize_graph: bool, weights: dict,
+           log: Log) -> tuple[Graph, onnx.ModelProto]:
+    """Trace, the passes, lower and check: the IR and the checked ModelProto, whose large
+    initializers' bytes are in ``weights``."""
     start = time.perf_counter()
     with timings.stage("trace"):
         graph = trace_model(model, inputs, frontend, log)
@@ -112,7 +132,7 @@ def _build(model, inputs, opset: int, frontend: str, optimize_graph: bool, log: 
     run_passes(graph, optimize=optimize_graph, log=log)  # in place: nobody else holds this graph
     start = time.perf_counter()
     with timings.stage("lower"):
-        onnx_model = lower_unchecked(graph, opset)
+        onnx_model = lower_unchecked(graph, opset, weights)
     with timings.stage("check"):
         check_model(onnx_model)
     _say(log, f"lowered to ONNX opset {opset}: {len(onnx_model.graph.node)} nodes, "
@@ -156,13 +176,22 @@ def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[on
         graph = optimize(trace_model(model, inputs, frontend), optimize_graph)
         frontend = graph.frontend
         onnx_model = to_onnx(graph, check_opset(opset))
+    return _parity(model, inputs, onnx_model, NO_WEIGHTS, device=device, atol=atol, rtol=rtol, opset=opset,
+                   frontend=frontend, runs=runs, seed=seed, sizes=sizes, localize=localize)
+
+
+def _parity(model, inputs, onnx_model: onnx.ModelProto, weights: Weights, *, device: str,
+            atol: Optional[float], rtol: Optional[float], opset: int, frontend: str, runs: int = 1,
+            seed: int = 0, sizes: Optional[dict] = None, localize: bool = True) -> parity.ParityReport:
+    """``check_parity`` on prepared inputs, for a ModelProto whose large weights may be in
+    ``weights`` beside it."""
     problem = parity.input_problem(onnx_model, inputs)
     if problem:
         return parity.ParityReport(device=device, problem=problem)
     inputs = inputs.with_dims(_symbolic_dims(onnx_model))
     user_rtol = rtol
     atol, rtol = tolerances.resolve(onnx_model, atol, rtol)
-    runtime = create_runtime(runtime_source(onnx_model), device)
+    runtime = create_runtime(runtime_source(onnx_model, weights), device)
     if user_rtol is None:
         rtol = parity.device_rtol(rtol, runtime.device)
     names = [o.name for o in onnx_model.graph.output]

@@ -152,12 +152,12 @@ example_inputs = (torch.randn(2, 4),)
 _write = files._write
 
 
-def _slow_write(proto, path):  # half the file on disk, then a pause to be interrupted in
+def _slow_write(proto, path, *rest):  # part of a file on disk, then a pause to be interrupted in
     with open(path, "wb") as handle:
-        handle.write(proto.SerializeToString()[:10])
+        handle.write(b"partial")
     print("WRITING", flush=True)
     time.sleep(60)
-    return _write(proto, path)
+    return _write(proto, path, *rest)
 
 
 files._write = _slow_write

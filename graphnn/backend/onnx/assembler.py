@@ -8,6 +8,8 @@ initializer twice): the weights exist once, in the model.
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import onnx
 from onnx import ModelProto, helper
 
@@ -37,11 +39,13 @@ def to_onnx(graph: Graph, opset: int = DEFAULT_OPSET) -> ModelProto:
     return model
 
 
-def lower_unchecked(graph: Graph, opset: int = DEFAULT_OPSET) -> ModelProto:
-    """The ModelProto of ``graph``, not yet checked (export times the check apart)."""
+def lower_unchecked(graph: Graph, opset: int = DEFAULT_OPSET, weights: Optional[dict] = None) -> ModelProto:
+    """The ModelProto of ``graph``, not yet checked (export times the check apart). Given a
+    ``weights`` dict, large initializers' bytes go there, as views of the torch tensors,
+    and not into the ModelProto (``files`` writes them; ``files.fill_weights`` completes it)."""
     finals = output_names(graph)
     model = ModelProto()
-    ctx = EmitContext(graph, opset, _preassigned_names(graph, finals), target=model.graph)
+    ctx = EmitContext(graph, opset, _preassigned_names(graph, finals), target=model.graph, weights=weights)
     for node in graph.nodes():
         ctx.begin(node)
         lowering_for(node.op, opset)(ctx, node)

@@ -7,7 +7,9 @@ every node's doc_string says which torch layer and source line it came from.
 
 Weights are the bulk of a model, so an initializer is written once, straight into the
 model's GraphProto (``target``), its raw bytes taken from the tensor's own memory: no
-numpy copy, no TensorProto copied into the graph afterwards.
+numpy copy, no TensorProto copied into the graph afterwards. Given a ``weights`` dict, a
+large tensor's bytes are not copied at all: the initializer gets its name, type and dims,
+and ``weights`` a numpy view of the tensor, which ``files`` writes from (see files.py).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 from onnx import GraphProto, NodeProto, TensorProto, helper, numpy_helper
 
+from graphnn.backend.onnx.files import CHECKED_BYTES
 from graphnn.ir import Graph, Node
 
 _ONNX_DTYPES = {
@@ -36,8 +39,9 @@ class EmitContext:
     """Collects ONNX nodes and initializers while lowering one IR graph."""
 
     def __init__(self, graph: Graph, opset: int, value_names: dict[str, str],
-                 target: Optional[GraphProto] = None):
+                 target: Optional[GraphProto] = None, weights: Optional[dict[str, np.ndarray]] = None):
         self.graph = graph
+        self.weights = weights  # where large tensors' bytes go instead of the proto, if given
         self.opset = opset
         self.nodes: list[NodeProto] = []
         self.target = GraphProto() if target is None else target  # initializers are added here
@@ -118,7 +122,7 @@ class EmitContext:
         self._taken.add(unique)
         proto = self.target.initializer.add()
         if isinstance(tensor, torch.Tensor):
-            _fill_from_torch(proto, unique, tensor)
+            _fill_from_torch(proto, unique, tensor, self.weights)
         else:
             proto.CopyFrom(numpy_helper.from_array(np.array(tensor, order="C"), unique))  # small constants
         self.initializers[unique] = proto
@@ -166,15 +170,22 @@ def _first_free(base: str, taken: set, suffixes: dict, space: str) -> str:
 _RAW_VIEW = {torch.bfloat16: torch.int16, torch.bool: torch.uint8}  # dtypes numpy lacks or packs
 
 
-def _fill_from_torch(proto: TensorProto, name: str, tensor: torch.Tensor) -> None:
+def _fill_from_torch(proto: TensorProto, name: str, tensor: torch.Tensor,
+                     weights: Optional[dict[str, np.ndarray]]) -> None:
     """Name, type, dims and raw little-endian bytes of ``tensor``: one copy of its memory
-    (``tobytes``), which protobuf takes over."""
+    (``tobytes``), which protobuf takes over; or, over CHECKED_BYTES with ``weights`` given,
+    a view of its memory put in ``weights`` (no copy: a contiguous CPU tensor is its own
+    ``contiguous()``, and the view keeps it alive until the file is written)."""
     data = tensor.detach().cpu().contiguous()
     proto.name = name
     proto.data_type = onnx_dtype(str(data.dtype).replace("torch.", ""))
     proto.dims.extend(data.shape)
     flat = data.reshape(-1)
-    proto.raw_data = flat.view(_RAW_VIEW.get(flat.dtype, flat.dtype)).numpy().tobytes()
+    array = flat.view(_RAW_VIEW.get(flat.dtype, flat.dtype)).numpy()
+    if weights is not None and array.nbytes > CHECKED_BYTES:
+        weights[name] = array
+    else:
+        proto.raw_data = array.tobytes()
 
 
 def _storage_key(tensor: Any) -> Optional[tuple]:
