@@ -7,6 +7,7 @@ TraceError naming the user's file:line. Everything op-specific lives in the rule
 """
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import operator
@@ -64,7 +65,9 @@ _STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
 _SITE = tuple({sysconfig.get_paths()[k] + os.sep for k in ("purelib", "platlib")})  # may lie inside _STDLIB
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_user_file(path: str) -> bool:
+    """Cached: every traced node walks some twenty frames of a handful of files."""
     path = os.path.abspath(path)
     if path.startswith(_STDLIB) and not path.startswith(_SITE):  # runpy, contextlib...
         return False
