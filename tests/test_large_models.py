@@ -173,3 +173,18 @@ def test_export_peak_memory_holds_no_copy_of_the_weights(tmp_path, folded, limit
     peak = float(done.stdout.strip().splitlines()[-1])
     print(f"peak RSS over build {peak:.0f} MB")
     assert peak <= limit_mb, f"peak RSS over build {peak:.0f} MB for 128 MB of weights"
+
+
+def test_a_transposed_weight_is_written_from_a_view_in_blocks(tmp_path, monkeypatch):
+    """A Linear on 3-d inputs is a MatMul by the weight transposed: the file gets the
+    transposed bytes, written a block at a time from a view of the parameter."""
+    monkeypatch.setattr(files, "BLOCK_BYTES", 1000)  # several blocks for a 64x64 weight
+    net = model()
+    out = tmp_path / "m.onnx"
+    result = graphnn.export(net, torch.randn(2, 5, 64), str(out))
+    assert result.report.ok
+    view = result.weights["0.weight_t"]
+    assert not view.flags.c_contiguous and view.ctypes.data == net[0].weight.data_ptr()
+    loaded = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(str(out)).graph.initializer}
+    assert (loaded["0.weight_t"] == net[0].weight.detach().numpy().T).all()
+    assert onnx.load(str(out)) == result.onnx_model

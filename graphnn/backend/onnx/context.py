@@ -174,14 +174,13 @@ def _fill_from_torch(proto: TensorProto, name: str, tensor: torch.Tensor,
                      weights: Optional[dict[str, np.ndarray]]) -> None:
     """Name, type, dims and raw little-endian bytes of ``tensor``: one copy of its memory
     (``tobytes``), which protobuf takes over; or, over CHECKED_BYTES with ``weights`` given,
-    a view of its memory put in ``weights`` (no copy: a contiguous CPU tensor is its own
-    ``contiguous()``, and the view keeps it alive until the file is written)."""
-    data = tensor.detach().cpu().contiguous()
+    a numpy view of its memory, whatever its strides, put in ``weights`` (no copy: the view
+    keeps the tensor alive until the file is written, in C order, by ``files``)."""
+    data = tensor.detach().cpu()
     proto.name = name
     proto.data_type = onnx_dtype(str(data.dtype).replace("torch.", ""))
     proto.dims.extend(data.shape)
-    flat = data.reshape(-1)
-    array = flat.view(_RAW_VIEW.get(flat.dtype, flat.dtype)).numpy()
+    array = data.view(_RAW_VIEW.get(data.dtype, data.dtype)).numpy()
     if weights is not None and array.nbytes > CHECKED_BYTES:
         weights[name] = array
     else:

@@ -35,6 +35,7 @@ RUN_FROM_FILE_BYTES = 64 * 2**20  # weights past which onnxruntime reads a file,
 _PACKED_TYPES = {getattr(onnx.TensorProto, n) for n in ("INT4", "UINT4", "FLOAT4E2M1", "INT2", "UINT2")
                  if hasattr(onnx.TensorProto, n)}  # sub-byte elements: their raw_data is measured
 _GRAPH_FIELD, _INITIALIZER_FIELD, _RAW_DATA_FIELD = 7, 5, 9  # ModelProto.graph, GraphProto.initializer, TensorProto.raw_data
+BLOCK_BYTES = 16 * 2**20  # a strided weight (a transposed view) is written in C order this much at a time
 EXTERNAL_ALIGNMENT = 4096  # each tensor in a .data file starts at a multiple of this (mmap-friendly)
 Weights = Mapping[str, np.ndarray]  # initializer name -> its bytes, kept out of the ModelProto
 NO_WEIGHTS: Weights = {}
@@ -178,8 +179,10 @@ def _write_external_data(model: onnx.ModelProto, weights: Weights, data, locatio
             continue
         offset = -data.tell() % EXTERNAL_ALIGNMENT + data.tell()
         data.write(b"\0" * (offset - data.tell()))
-        data.write(payload)
-        places[tensor.name] = {"location": location, "offset": str(offset), "length": str(data.tell() - offset)}
+        length, chunks = payload
+        for chunk in chunks:
+            data.write(chunk)
+        places[tensor.name] = {"location": location, "offset": str(offset), "length": str(length)}
     return places
 
 
@@ -206,24 +209,39 @@ def serialized_pieces(model: onnx.ModelProto, weights: Weights = NO_WEIGHTS,
     graph = _copy_fields(model.graph, onnx.GraphProto(), skip={"initializer"}).SerializeToString()
     tensors = [(_tensor_head(t, external.get(t.name)),
                 None if t.name in external else _payload(t, weights)) for t in model.graph.initializer]
-    sizes = [len(rest) + (_field_size(_RAW_DATA_FIELD, len(payload)) if payload is not None else 0)
+    sizes = [len(rest) + (_field_size(_RAW_DATA_FIELD, payload[0]) if payload is not None else 0)
              for rest, payload in tensors]
     graph_size = len(graph) + sum(_field_size(_INITIALIZER_FIELD, n) for n in sizes)
     yield head + _key(_GRAPH_FIELD) + _varint(graph_size) + graph
     for (rest, payload), size in zip(tensors, sizes):
         yield _key(_INITIALIZER_FIELD) + _varint(size) + rest
         if payload is not None:
-            yield _key(_RAW_DATA_FIELD) + _varint(len(payload))
-            yield payload
+            length, chunks = payload
+            yield _key(_RAW_DATA_FIELD) + _varint(length)
+            yield from chunks
 
 
-def _payload(tensor: onnx.TensorProto, weights: Weights) -> Optional[Union[bytes, memoryview]]:
-    """The tensor's raw bytes: a view of its array in ``weights``, else its ``raw_data``
-    (a copy protobuf hands out), else None (its values are in a typed field)."""
+def _payload(tensor: onnx.TensorProto, weights: Weights) -> Optional[tuple[int, Iterator]]:
+    """(length, the tensor's raw bytes in pieces, produced when iterated): from its array in
+    ``weights`` (views of it, or blocks of a strided one), else its ``raw_data`` (a copy protobuf
+    hands out); None when its values are in a typed field."""
     array = weights.get(tensor.name)
     if array is not None:
-        return memoryview(array).cast("B")
-    return tensor.raw_data if tensor.HasField("raw_data") else None
+        return array.nbytes, _c_order_blocks(array)
+    if tensor.HasField("raw_data"):
+        return raw_size(tensor), (tensor.raw_data for _ in (0,))
+    return None
+
+
+def _c_order_blocks(array: np.ndarray) -> Iterator[memoryview]:
+    """The array's bytes in C order: a view of it when contiguous, else copied BLOCK_BYTES
+    at a time (a transposed weight costs one block, not its size)."""
+    if array.flags.c_contiguous:
+        yield memoryview(array.reshape(-1)).cast("B")
+        return
+    rows = max(1, BLOCK_BYTES // max(1, array[0].nbytes))
+    for start in range(0, len(array), rows):
+        yield memoryview(np.ascontiguousarray(array[start:start + rows]).reshape(-1)).cast("B")
 
 
 def _field_size(field_number: int, length: int) -> int:

@@ -17,7 +17,7 @@ def linear(ctx, node):
         weight_t = ctx.add1("Transpose", [tied], perm=[1, 0])
     else:
         prefix = node.module or node.name
-        weight_t = ctx.initializer(f"{prefix}.weight_t", weight.t().contiguous())
+        weight_t = ctx.initializer(f"{prefix}.weight_t", weight.t())  # a view: written transposed, no copy
     if bias is None:
         ctx.add1("MatMul", [x, weight_t], ctx.output(node))
         return

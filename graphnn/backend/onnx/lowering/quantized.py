@@ -51,7 +51,7 @@ def dynamic_quantized_linear(ctx, node):
     weight, weight_zero = node.params["weight"], node.params["weight_zero_point"]
     if node.attrs.get("exact_products"):
         weight, weight_zero = _as_uint8(weight), _as_uint8(weight_zero)
-    weight_t = ctx.initializer(f"{prefix}.weight_t", weight.t().contiguous())
+    weight_t = ctx.initializer(f"{prefix}.weight_t", weight.t())
     product = ctx.add1("MatMulInteger", [x_q, weight_t, x_zero, ctx.param(node, "weight_zero_point", weight_zero)])
     scale = ctx.add1("Mul", [x_scale, ctx.param(node, "weight_scale")])
     has_bias = node.params.get("bias") is not None
