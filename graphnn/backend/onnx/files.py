@@ -66,13 +66,8 @@ def is_large(model: onnx.ModelProto) -> bool:
     return weight_bytes(model) > LARGE_BYTES
 
 
-def raw_size(tensor: onnx.TensorProto) -> int:
-    """``len(tensor.raw_data)`` without reading it (0 when the bytes are elsewhere)."""
-    return declared_bytes(tensor) if tensor.HasField("raw_data") else 0
-
-
 def fill_weights(model: onnx.ModelProto, weights: Weights) -> onnx.ModelProto:
-    """Move ``weights`` into ``model``'s initializers (one copy each): a complete ModelProto."""
+    """Copy ``weights`` into ``model``'s initializers (one copy each): a complete ModelProto."""
     for tensor in model.graph.initializer:
         array = weights.get(tensor.name)
         if array is not None:
@@ -229,8 +224,14 @@ def _payload(tensor: onnx.TensorProto, weights: Weights) -> Optional[tuple[int, 
     if array is not None:
         return array.nbytes, _c_order_blocks(array)
     if tensor.HasField("raw_data"):
-        return raw_size(tensor), (tensor.raw_data for _ in (0,))
+        return declared_bytes(tensor), _raw_data_when_iterated(tensor)
     return None
+
+
+def _raw_data_when_iterated(tensor: onnx.TensorProto) -> Iterator[bytes]:
+    """``raw_data`` read only when written: protobuf hands it out as a copy, so reading every
+    tensor's up front would hold all the copies at once."""
+    yield tensor.raw_data
 
 
 def _c_order_blocks(array: np.ndarray) -> Iterator[memoryview]:
