@@ -173,8 +173,11 @@ def test_ctrl_c_while_writing_exits_130_and_leaves_the_old_file(tmp_path):
     model_py.write_text(SLOW_WRITE_PY)
     out = tmp_path / "out.onnx"
     out.write_bytes(b"previous file")
+    # A shell's background job (`pytest ... &`) ignores SIGINT, and its children inherit that:
+    # SIG_DFL in the child lets Python install its Ctrl-C handler however the tests were started.
     proc = subprocess.Popen([sys.executable, "-m", "graphnn", "export", str(model_py), str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in proc.stdout:
         if "WRITING" in line:
             break
