@@ -1,10 +1,13 @@
 """graphnn's ONNX in the forms onnxruntime's optimizer fuses.
 
-onnxruntime rewrites known subgraphs (GELU, LayerNorm, residual + LayerNorm, Conv +
-activation) into fused kernels, but only when the subgraph has the exact shape its pattern
-matcher expects: GELU's x / sqrt(2) fuses where x * (1 / sqrt(2)) does not. Each test exports
-a small model, lets onnxruntime optimize it on CPU (``optimized_model_filepath``) and asserts
-that the fused operator is there, so a lowering change that breaks a fusion fails here.
+onnxruntime rewrites known subgraphs (GELU, LayerNorm, Conv + activation) into fused kernels,
+but only when the subgraph has the exact shape its pattern matcher expects: GELU's x / sqrt(2)
+fuses where x * (1 / sqrt(2)) does not. Each test exports a small model, lets onnxruntime
+optimize it on CPU (``optimized_model_filepath``) and asserts that the fused operator is there,
+so a lowering change that breaks a fusion fails here.
+
+One fusion is avoided on purpose: residual Add + LayerNormalization into
+SkipLayerNormalization, whose CPU kernel is slower than the two nodes (lowering ``add``).
 """
 from collections import Counter
 
@@ -29,7 +32,7 @@ def fused_op_types(model: nn.Module, x: torch.Tensor, tmp_path, opset: int) -> C
 
 
 class Residual(nn.Module):
-    """x + f(x) into a LayerNorm: onnxruntime's SkipLayerNormalization."""
+    """x + f(x) into a LayerNorm: a LayerNormalization, not onnxruntime's SkipLayerNormalization."""
 
     def __init__(self):
         super().__init__()
@@ -54,13 +57,13 @@ CASES = {  # name: (model, input shape, the fused op onnxruntime must produce)
                    "LayerNormalization"),
     "rms_norm": (lambda: nn.Sequential(nn.Linear(16, 16), nn.RMSNorm(16), nn.Linear(16, 4)), TOKENS,
                  "SimplifiedLayerNormalization"),
-    "residual_layer_norm": (Residual, TOKENS, "SkipLayerNormalization"),
+    "residual_layer_norm": (Residual, TOKENS, "LayerNormalization"),
     "conv_relu": (lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 4, 3)), IMAGE, "FusedConv"),
     "conv_bn_relu": (lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 4, 3)),
                      IMAGE, "FusedConv"),
     "conv_sigmoid": (lambda: nn.Sequential(nn.Conv2d(3, 8, 3), nn.Sigmoid(), nn.Conv2d(8, 4, 3)), IMAGE, "FusedConv"),
     "transformer_layer": (lambda: nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True,
-                                                             activation="gelu"), TOKENS, "SkipLayerNormalization"),
+                                                             activation="gelu"), TOKENS, "BiasGelu"),
 }
 
 
@@ -71,12 +74,25 @@ def test_onnxruntime_fuses_what_graphnn_emits(name, opset, tmp_path):
     build, shape, fused = CASES[name]
     ops = fused_op_types(build(), torch.randn(*shape), tmp_path, opset)
     assert ops[fused] >= 1, f"{name} at opset {opset}: no {fused} after onnxruntime's optimizer: {dict(ops)}"
+    assert "SkipLayerNormalization" not in ops, f"{name} at opset {opset}: {dict(ops)}"
 
 
-def test_transformer_layer_gelu_and_both_norms_fuse(tmp_path):
-    """A whole encoder layer: both residual LayerNorms and the feed-forward GELU fuse."""
+@pytest.mark.parametrize("opset", [13, 18])
+def test_transformer_layer_gelu_fuses_and_both_norms_stay_layer_norms(opset, tmp_path):
+    """A whole encoder layer: the feed-forward GELU fuses; both residual LayerNorms become
+    LayerNormalization (at opset 13 from their decomposition) and stay apart from their Adds."""
     torch.manual_seed(0)
     layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True, activation="gelu")
-    ops = fused_op_types(nn.Sequential(layer, nn.Linear(16, 4)), torch.randn(*TOKENS), tmp_path, 18)
-    assert ops["SkipLayerNormalization"] == 2 and ops["BiasGelu"] == 1, dict(ops)
-    assert "Erf" not in ops and "ReduceMean" not in ops
+    ops = fused_op_types(nn.Sequential(layer, nn.Linear(16, 4)), torch.randn(*TOKENS), tmp_path, opset)
+    assert ops["LayerNormalization"] == 2 and ops["Sum"] == 2 and ops["BiasGelu"] == 1, dict(ops)
+    assert "SkipLayerNormalization" not in ops and "Erf" not in ops and "ReduceMean" not in ops
+
+
+def test_an_add_read_by_more_than_the_layer_norm_stays_an_add(tmp_path):
+    """Pre-norm residuals (the sum also feeds the next residual, so onnxruntime does not fuse
+    it) stay plain Adds."""
+    torch.manual_seed(0)
+    layer = nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True, norm_first=True)
+    path = str(tmp_path / "pre_norm.onnx")
+    graphnn.export(layer.eval(), (torch.randn(*TOKENS),), path)
+    assert "Sum" not in {node.op_type for node in onnx.load(path).graph.node}
