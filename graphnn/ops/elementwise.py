@@ -7,6 +7,7 @@ arithmetic such as ``x.size(1) * x.size(2)``) the result's value is computed too
 later reshapes know it: an int, or a dim expression such as ``2*seq`` or ``seq-1`` when
 a symbol takes part (torch.export hands such derived sizes over; they stay symbolic).
 """
+import functools
 import operator
 import re
 from typing import Optional
@@ -65,6 +66,13 @@ def expression(dim):
         return sympy.Integer(dim)
     if not isinstance(dim, str) or not _DIM_EXPRESSION.match(dim):
         return None
+    return _parsed(dim)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(dim: str):
+    """Cached: sympy's parser takes about a millisecond, and a model reads the same few dims
+    (``batch``, ``batch*64``) at every layer."""
     names = {n: sympy.Symbol(n, integer=True, positive=True) for n in _NAME.findall(dim)}
     return sympy.sympify(dim, locals=names)
 
