@@ -78,22 +78,69 @@ def test_batch_dim_is_symbolic_unless_static():
     assert static.values["input"].shape == (4, 3) and static.symbols == {}
 
 
-def _scaled_softmax(x, scale):  # kept opaque by torch.fx.wrap, as torchvision's Swin does
-    return torch.softmax(x * scale, dim=-1)
+def _windowed(x, window: int, shift: int):
+    """Kept whole by torch.fx.wrap, as torchvision's Swin keeps its window attention: its body
+    reads shapes as Python ints, branches on them and builds a mask in place."""
+    B, L, C = x.shape
+    pad = (window - L % window) % window
+    x = F.pad(x, (0, 0, 0, pad))
+    _, padded, _ = x.shape
+    if window >= padded:
+        shift = 0
+    mask = x.new_zeros((padded,))
+    if shift > 0:
+        x = torch.roll(x, -shift, dims=1)
+        mask[-shift:] = 1.0
+    windows = x.view(B * (padded // window), window, C)
+    scores = windows @ windows.transpose(1, 2) / C ** 0.5
+    scores = scores.view(x.size(0), padded // window, window, window) - mask.view(padded // window, 1, window) * 100
+    out = scores.softmax(-1).view(-1, window, window) @ windows
+    return out.reshape(B, padded, C)[:, :L]
 
 
-torch.fx.wrap("_scaled_softmax")
+torch.fx.wrap("_windowed")
 
 
-def test_a_function_fx_keeps_opaque_falls_back_to_torch_export():
+def _columns_summed(x):  # iterates a tensor: neither fx nor the trace through it can
+    return sum(column for column in x.t())
+
+
+torch.fx.wrap("_columns_summed")
+
+
+class _WindowBlock(nn.Module):
+    def __init__(self, shift):
+        super().__init__()
+        self.proj = nn.Linear(6, 6)
+        self.shift = shift
+
+    def forward(self, x):
+        return self.proj(_windowed(x, 4, self.shift))
+
+
+@pytest.mark.parametrize("shift", [0, 2])
+def test_a_function_fx_keeps_whole_is_traced_through_under_fx(shift):
+    """No fallback to torch.export (seconds on a Swin): the body runs on shape-aware proxies,
+    its static dims as ints, the batch as a traced size, so parity holds at other batches."""
+    model = nn.Sequential(_WindowBlock(shift), nn.ReLU()).eval()
+    notes = []
+    graph = graphnn.trace(model, torch.randn(2, 10, 6), log=notes.append)
+    assert graph.frontend == "fx" and not notes
+    assert ("concat" in graph.ops()) == bool(shift)  # torch.roll: two slices joined
+    assert {n.module for n in graph.nodes() if n.op == "matmul"} == {"0"}  # attributed to the caller
+    result = graphnn.export(model, torch.randn(2, 10, 6))
+    assert result.report.ok and result.graph.frontend == "fx" and len(result.report.runs) >= 2
+
+
+def test_a_function_fx_keeps_whole_and_cannot_be_traced_through_falls_back_to_torch_export():
     class UsesWrapped(nn.Module):
         def forward(self, x):
-            return _scaled_softmax(x, 0.5) + 1
+            return _columns_summed(x) + 1
 
     notes = []
     graph = graphnn.trace(UsesWrapped(), torch.randn(2, 5), log=notes.append)
     assert graph.frontend == "export"
-    assert "kept the Python function" in notes[0] and "_scaled_softmax" in notes[0]
+    assert "kept the Python function" in notes[0] and "_columns_summed" in notes[0]
     result = graphnn.export(UsesWrapped(), torch.randn(2, 5))
     assert result.report.ok and result.graph.frontend == "export"
 

@@ -299,12 +299,24 @@ class _Replay:
         builder = self._builder(fx_node, fx_node.name, what=label)
         rule = function_rule_for(target)
         if rule is None and _is_python_function(target):
-            raise TraceError(f"torch.fx kept the Python function {label} opaque (torch.fx.wrap) at "
-                             f"{builder.where}; torch.export traces through it")
+            return self._trace_through(fx_node, builder, label, args, kwargs)
         if rule is None:
             return self._opaque_call(builder, fx_node, label, UnsupportedError(
                 f"{builder.where}: function {label} is not supported by graphnn yet"))
         return rule(builder, *args, **kwargs)
+
+    def _trace_through(self, fx_node: fx.Node, builder: Builder, label: str, args: list, kwargs: dict) -> Any:
+        """A Python function fx kept whole (``torch.fx.wrap``): traced through here (``inline``);
+        where that fails, a TraceError sends ``auto`` on to torch.export."""
+        from graphnn.frontend.inline import trace_through
+
+        try:
+            return trace_through(self, fx_node, args, kwargs)
+        except Exception as exc:  # anything its body does that fx or a rule cannot follow
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TraceError(f"torch.fx kept the Python function {label} opaque (torch.fx.wrap) at "
+                             f"{builder.where}, and tracing through it stopped ({detail}); torch.export "
+                             f"traces through it") from None
 
     def _call_method(self, fx_node: fx.Node) -> Any:
         builder = self._builder(fx_node, fx_node.name, what=f"Tensor.{fx_node.target}")
