@@ -7,8 +7,9 @@ on ``x.new_zeros((H, W))``). Falling back to torch.export for the whole model co
 replayed into the IR the moment fx makes it, so each traced tensor's shape is known while its
 Python runs: static dims read as ints, a dynamic dim as a traced ``size`` (so the batch stays
 symbolic), dtypes as torch dtypes, and a ``new_zeros`` of static size as a real tensor that
-the body then fills with ordinary Python. Anything the body does beyond that raises
-TraceError, and ``auto`` goes on with torch.export as before.
+the body then fills with ordinary Python. Anything the body does beyond that (iterating a
+traced tensor, writing into one in place) raises TraceError, and ``auto`` goes on with
+torch.export as before.
 """
 from __future__ import annotations
 
@@ -99,6 +100,8 @@ class _ReplayingTracer(fx.Tracer):
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> fx.Node:
         node = super().create_node(kind, target, args, kwargs, f"{self.call.name}_{name or kind}", type_expr)
         node.meta.update({k: v for k, v in self.call.meta.items() if k in ("nn_module_stack", "graphnn_source")})
+        if self.replay._mutates(node):  # the replay cannot see a write through a view (`b[:n].zero_()`)
+            raise TraceError(f"in-place {node.target} on a traced tensor")
         self.replay.env[node] = self._replayed(node)
         self.replay._follow_mutation(node)
         return node
