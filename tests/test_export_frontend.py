@@ -317,6 +317,15 @@ class InPlaceOnViews(nn.Module):
         return y
 
 
+class ZeroedThird(nn.Module):
+    """Swin v2's qkv bias: a clone whose middle third is zeroed in place."""
+
+    def forward(self, x):
+        y = x.clone()
+        y[..., 3:6].zero_()
+        return y + 1
+
+
 @pytest.mark.parametrize("model, ops", [
     (CacheWrite(), {"Concat"}), (MaskWrite(), {"Where"}), (InPlaceOnViews(), {"Concat", "Add", "Mul"}),
 ], ids=["cache", "mask", "in_place"])
@@ -325,6 +334,13 @@ def test_writes_into_tensors(model, ops):
     assert graph.frontend == "export"  # fx cannot trace item assignment
     models = export_checked(model, (torch.randn(2, 5, 8),), dynamic_dims=BATCH_SEQ)
     assert ops <= set(onnx_ops(models[18]))
+
+
+def test_zeroing_a_view_in_place():
+    """torch.export's aten.zero_ on a slice: the slice written back as zeros."""
+    x = torch.randn(2, 5, 8)
+    models = export_checked(ZeroedThird(), (x,), frontend="export", dynamic_dims=BATCH_SEQ)
+    assert "Concat" in onnx_ops(models[18])
 
 
 class Rotary(nn.Module):

@@ -208,6 +208,11 @@ def _fill(b, dst, value):
     return _copy(b, dst, value)
 
 
+def _zero(b, dst):
+    """``x[:n].zero_()`` (Swin v2's qkv bias): a fill with 0."""
+    return _copy(b, dst, 0)
+
+
 def _index_put(b, x, indices, values, accumulate=False):
     """``x[mask] = v`` with one bool mask of x's shape: ``where(mask, v, x)``."""
     if accumulate or len(indices) != 1 or not isinstance(indices[0], Ref) or b.dtype(indices[0]) != "bool":
@@ -324,6 +329,7 @@ ADAPTERS: dict[str, Rule] = {
     "index.Tensor": _index,
     "copy": _copy,
     "fill": _fill,
+    "zero": _zero,
     "index_put": _index_put,
     "lift_fresh_copy": _passthrough,
     "alias": _passthrough,
