@@ -13,19 +13,16 @@ torch.export as before.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 import torch.fx as fx
 
 from graphnn.errors import TraceError
+from graphnn.frontend.fx_tracer import _SOURCE, _Replay
 from graphnn.frontend.rules import Builder, Ref
 from graphnn.tensors import torch_dtype
 
-if TYPE_CHECKING:
-    from graphnn.frontend.fx_tracer import _Replay
-
-_CONSTANT = "graphnn_inlined_constant"
 _STATIC_FACTORIES = {"new_zeros": torch.zeros, "new_ones": torch.ones}
 
 
@@ -74,7 +71,7 @@ class _ReplayingTracer(fx.Tracer):
     """fx's tracer whose nodes are replayed through the rules as soon as they are made, named
     and attributed like the wrapped call they stand for."""
 
-    def __init__(self, replay: "_Replay", call: fx.Node):
+    def __init__(self, replay: _Replay, call: fx.Node):
         super().__init__()
         self.replay = replay
         self.call = call
@@ -99,7 +96,7 @@ class _ReplayingTracer(fx.Tracer):
 
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> fx.Node:
         node = super().create_node(kind, target, args, kwargs, f"{self.call.name}_{name or kind}", type_expr)
-        node.meta.update({k: v for k, v in self.call.meta.items() if k in ("nn_module_stack", "graphnn_source")})
+        node.meta.update({k: v for k, v in self.call.meta.items() if k in ("nn_module_stack", _SOURCE)})
         if self.replay._mutates(node):  # the replay cannot see a write through a view (`b[:n].zero_()`)
             raise TraceError(f"in-place {node.target} on a traced tensor")
         self.replay.env[node] = self._replayed(node)
@@ -125,7 +122,7 @@ class _ReplayingTracer(fx.Tracer):
                      for i, d in enumerate(shape))
 
 
-def trace_through(replay: "_Replay", call: fx.Node, args: list, kwargs: dict) -> Any:
+def trace_through(replay: _Replay, call: fx.Node, args: list, kwargs: dict) -> Any:
     """Run the wrapped function of fx node ``call`` on proxies of its IR arguments; returns
     its result in IR terms (Refs where it returns tensors)."""
     tracer = _ReplayingTracer(replay, call)
