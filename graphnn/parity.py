@@ -149,11 +149,16 @@ def compare(name: str, expected: np.ndarray, actual: np.ndarray, atol: float, rt
                             f"shape {actual.shape} from onnxruntime, {expected.shape} from torch")
     if expected.dtype == bool or not np.issubdtype(expected.dtype, np.number):
         return _compare_exact(name, expected, actual)
-    exp = expected.astype(np.float64)
-    act = actual.astype(np.float64)
-    same = (exp == act) | (np.isnan(exp) & np.isnan(act))  # equal infs and NaNs agree
-    with np.errstate(invalid="ignore"):
-        diff = np.nan_to_num(np.where(same, 0.0, np.abs(exp - act)), nan=np.inf)
+    dtype = _comparison_dtype(expected, actual)
+    exp = np.asarray(expected, dtype=dtype)  # no copy when it already is
+    act = np.asarray(actual, dtype=dtype)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.subtract(exp, act, out=np.empty(exp.shape, dtype))  # an array even for 0-d outputs
+        np.abs(diff, out=diff)
+    unsettled = ~np.isfinite(diff)  # inf - inf, NaNs: equal infs and NaNs agree, the rest is inf
+    if unsettled.any():
+        same = (exp == act) | (np.isnan(exp) & np.isnan(act))
+        diff[unsettled] = np.where(same[unsettled], 0.0, np.inf)
     max_abs = float(diff.max()) if diff.size else 0.0
     finite = np.abs(exp[np.isfinite(exp)])
     scale = float(finite.max()) if finite.size else 0.0
@@ -162,6 +167,14 @@ def compare(name: str, expected: np.ndarray, actual: np.ndarray, atol: float, rt
     return OutputParity(name, expected.shape, max_abs, max_abs / scale if scale else max_abs, ok,
                         out_of_tolerance=float((diff > tolerance).mean()) if diff.size else 0.0,
                         worst_index=_index_of_max(diff))
+
+
+def _comparison_dtype(expected: np.ndarray, actual: np.ndarray) -> type:
+    """float32 outputs are compared in float32 (a difference of two float32 values loses
+    nothing that matters at any tolerance parity uses, and half the memory: a language model's
+    logits are millions of values); float64 and integer outputs in float64."""
+    low = (np.float16, np.float32)
+    return np.float32 if expected.dtype in low and actual.dtype in low else np.float64
 
 
 def _compare_exact(name: str, expected: np.ndarray, actual: np.ndarray) -> OutputParity:
