@@ -20,7 +20,7 @@ import torch.fx as fx
 
 from graphnn.errors import TraceError
 from graphnn.frontend.fx_tracer import _SOURCE, _Replay
-from graphnn.frontend.rules import Builder, Ref
+from graphnn.frontend.rules import Ref
 from graphnn.tensors import torch_dtype
 
 _STATIC_FACTORIES = {"new_zeros": torch.zeros, "new_ones": torch.ones}
@@ -100,7 +100,6 @@ class _ReplayingTracer(fx.Tracer):
         if self.replay._mutates(node):  # the replay cannot see a write through a view (`b[:n].zero_()`)
             raise TraceError(f"in-place {node.target} on a traced tensor")
         self.replay.env[node] = self._replayed(node)
-        self.replay._follow_mutation(node)
         return node
 
     def _replayed(self, node: fx.Node) -> Any:
@@ -128,12 +127,10 @@ def trace_through(replay: _Replay, call: fx.Node, args: list, kwargs: dict) -> A
     tracer = _ReplayingTracer(replay, call)
     wrap = lambda v: tracer.input(v) if isinstance(v, Ref) else v  # noqa: E731
     result = call.target(*fx.node.map_aggregate(args, wrap), **fx.node.map_aggregate(kwargs, wrap))
-    return fx.node.map_aggregate(result, lambda v: _in_ir(tracer, call, v))
+    return fx.node.map_aggregate(result, lambda v: _in_ir(tracer, v))
 
 
-def _in_ir(tracer: _ReplayingTracer, call: fx.Node, value: Any) -> Any:
-    if isinstance(value, fx.Proxy):
-        return tracer.replay.env[value.node]
-    if isinstance(value, torch.Tensor):
-        return Builder(tracer.replay.graph, call.name).constant(value)
-    return value
+def _in_ir(tracer: _ReplayingTracer, value: Any) -> Any:
+    if isinstance(value, torch.Tensor):  # built in Python from static facts: a constant, as inside
+        value = tracer.proxy(tracer.create_arg(value))
+    return tracer.replay.env[value.node] if isinstance(value, fx.Proxy) else value
