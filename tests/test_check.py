@@ -11,25 +11,23 @@ import onnxruntime as ort
 import pytest
 import torch
 import torch.nn as nn
-from click.testing import CliRunner
 
 import graphnn
 from graphnn import parity
 from graphnn.backend.onnx import registry
-from graphnn.cli.main import main
 from graphnn.errors import InputSpecError
 from graphnn.inputs import model_inputs
 from graphnn.loader import load
 from graphnn.runtime import CPU, CUDA
+from tests.conftest import ROOT, invoke
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "fixtures")
 CONV_BN = os.path.join(FIXTURES, "conv_bn_relu.py")  # seeded: every import builds the same weights
 MLP = os.path.join(FIXTURES, "mlp_sequential.py")
 
 
 def check(*args):
-    return CliRunner().invoke(main, ["check", *map(str, args)])
+    return invoke(["check", *map(str, args)])
 
 
 def torch_onnx_export(model, inputs, path, dynamic_batch=True):

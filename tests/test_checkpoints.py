@@ -12,10 +12,9 @@ import onnxruntime as ort
 import pytest
 import torch
 import torch.nn as nn
-from click.testing import CliRunner
 
 from graphnn.checkpoints import WeightsError, load_weights, strip_prefixes, unwrap
-from graphnn.cli.main import main
+from tests.conftest import invoke
 
 NET_PY = """
 import torch
@@ -100,7 +99,7 @@ def test_wrapped_checkpoint_with_dataparallel_prefixes(tmp_path, trained_net):
     state = {f"module.{k}": v for k, v in trained_model.state_dict().items()}
     torch.save({"state_dict": state, "epoch": 5, "optimizer": {"lr": 0.5}}, tmp_path / "ckpt.pth")
     out = tmp_path / "out.onnx"
-    result = CliRunner().invoke(main, ["export", str(tmp_path / "net.py"), str(out),
+    result = invoke(["export", str(tmp_path / "net.py"), str(out),
                                        "--weights", str(tmp_path / "ckpt.pth")])
     assert result.exit_code == 0, result.output
     assert_exports_trained(out, trained_model, fresh)
@@ -111,7 +110,7 @@ def test_safetensors_checkpoint(tmp_path, trained_net):
     trained_model, fresh = trained_net
     save_file(trained_model.state_dict(), str(tmp_path / "net.safetensors"))
     out = tmp_path / "out.onnx"
-    result = CliRunner().invoke(main, ["export", str(tmp_path / "net.py"), str(out),
+    result = invoke(["export", str(tmp_path / "net.py"), str(out),
                                        "--weights", str(tmp_path / "net.safetensors")])
     assert result.exit_code == 0, result.output
     assert_exports_trained(out, trained_model, fresh)
@@ -121,10 +120,10 @@ def test_check_and_graph_take_weights_too(tmp_path, trained_net):
     trained_model, _ = trained_net
     torch.save(trained_model.state_dict(), tmp_path / "net.pt")
     net_py, weights = str(tmp_path / "net.py"), str(tmp_path / "net.pt")
-    result = CliRunner().invoke(main, ["check", net_py, "--weights", weights])
+    result = invoke(["check", net_py, "--weights", weights])
     assert result.exit_code == 0 and "parity ok" in result.output, result.output
     torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "bad.pt")
-    result = CliRunner().invoke(main, ["graph", net_py, "--weights", str(tmp_path / "bad.pt")])
+    result = invoke(["graph", net_py, "--weights", str(tmp_path / "bad.pt")])
     assert result.exit_code == 2 and "does not fit Net" in result.output, result.output
 
 
@@ -224,10 +223,10 @@ def test_pickled_module_needs_trust_pickle(tmp_path):
     _, model = pickled_module(tmp_path)
     out = tmp_path / "out.onnx"
     args = ["export", str(tmp_path / "model.pt"), str(out), "--input", "2x6"]
-    result = CliRunner().invoke(main, args)
+    result = invoke(args)
     assert result.exit_code == 2 and not out.exists()
     assert "runs code named in the file" in result.output and "--trust-pickle" in result.output
-    result = CliRunner().invoke(main, args + ["--trust-pickle"])
+    result = invoke(args + ["--trust-pickle"])
     assert result.exit_code == 0 and "parity ok" in result.output, result.output
     x = torch.randn(4, 6)
     with torch.no_grad():
@@ -237,7 +236,7 @@ def test_pickled_module_needs_trust_pickle(tmp_path):
 def test_pickled_module_whose_class_cannot_be_imported(tmp_path):
     name, _ = pickled_module(tmp_path)
     os.remove(tmp_path / f"{name}.py")
-    result = CliRunner().invoke(main, ["export", str(tmp_path / "model.pt"), str(tmp_path / "o.onnx"),
+    result = invoke(["export", str(tmp_path / "model.pt"), str(tmp_path / "o.onnx"),
                                        "--input", "2x6", "--trust-pickle"])
     assert result.exit_code == 2, result.output
     assert f"holds a pickled {name}.Net, which cannot be imported" in result.output
@@ -251,7 +250,7 @@ def test_pickle_of_a_class_from_the_training_script_says_what_to_do_instead(tmp_
     monkeypatch.setattr(sys.modules["__main__"], "Net", Net, raising=False)
     torch.save(Net(3, 2), tmp_path / "model.pt")
     monkeypatch.delattr(sys.modules["__main__"], "Net")
-    result = CliRunner().invoke(main, ["graph", str(tmp_path / "model.pt"), "--trust-pickle", "--input", "1x3"])
+    result = invoke(["graph", str(tmp_path / "model.pt"), "--trust-pickle", "--input", "1x3"])
     assert result.exit_code == 2, result.output
     assert "holds a pickled __main__.Net, which cannot be imported" in result.output
     assert "save model.state_dict() instead" in result.output
@@ -271,6 +270,6 @@ def test_torchscript_state_dicts_and_foreign_files_are_refused_clearly(tmp_path,
         (["graph", net_py, "--weights", str(tmp_path / "missing.pt")], "does not exist"),
     ]
     for args, message in cases:
-        result = CliRunner().invoke(main, args)
+        result = invoke(args)
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output, (args, result.output)

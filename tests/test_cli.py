@@ -4,22 +4,15 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import onnx
 import pytest
 from click.testing import CliRunner
 
 from graphnn.cli.main import main
+from tests.conftest import ROOT, graphnn_cli, invoke
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "fixtures")
-
-
-def graphnn_cli(*args, cwd=None):
-    """Run `python -m graphnn ...` as a user would run `graphnn ...`."""
-    return subprocess.run([sys.executable, "-m", "graphnn", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, timeout=300)
 
 
 def fixture(name):
@@ -91,7 +84,7 @@ def test_cuda_without_gpu_is_exit_2():
 ])
 def test_user_errors_exit_2_with_one_line(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
-    result = CliRunner().invoke(main, args)
+    result = invoke(args)
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert not os.path.exists(os.path.join(ROOT, "o.onnx"))
@@ -99,7 +92,7 @@ def test_user_errors_exit_2_with_one_line(args, message, tmp_path, monkeypatch):
 
 def test_parity_failure_exits_1_and_writes_nothing(tmp_path):
     out = tmp_path / "p.onnx"
-    result = CliRunner().invoke(main, ["export", fixture("parameter_containers.py"), str(out),
+    result = invoke(["export", fixture("parameter_containers.py"), str(out),
                                        "--atol", "0", "--rtol", "0"])
     assert result.exit_code == 1, result.output
     assert "MISMATCH" in result.output and not out.exists()
@@ -118,7 +111,7 @@ def test_check_and_run(tmp_path):
 
 def test_static_export_has_no_symbolic_dims(tmp_path):
     out = tmp_path / "s.onnx"
-    result = CliRunner().invoke(main, ["export", fixture("simple_cnn.py"), str(out), "--static"])
+    result = invoke(["export", fixture("simple_cnn.py"), str(out), "--static"])
     assert result.exit_code == 0, result.output
     dims = onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_value for d in dims] == [1, 3, 28, 28]
@@ -126,7 +119,7 @@ def test_static_export_has_no_symbolic_dims(tmp_path):
 
 
 def test_graph_table_lists_layers_and_totals():
-    result = CliRunner().invoke(main, ["graph", fixture("simple_cnn.py")])
+    result = invoke(["graph", fixture("simple_cnn.py")])
     assert result.exit_code == 0
     assert re.search(r"conv1\s+Conv2d\s+\[batch, 16, 28, 28\]\s+448", result.output)
     assert "Total params: 20,778" in result.output
@@ -134,7 +127,7 @@ def test_graph_table_lists_layers_and_totals():
 
 def test_opset_range_is_honoured(tmp_path):
     out = tmp_path / "o13.onnx"
-    result = CliRunner().invoke(main, ["export", fixture("simple_cnn.py"), str(out), "--opset", "13"])
+    result = invoke(["export", fixture("simple_cnn.py"), str(out), "--opset", "13"])
     assert result.exit_code == 0, result.output
     assert onnx.load(str(out)).opset_import[0].version == 13
 
@@ -149,7 +142,7 @@ def test_written_file_has_usual_permissions(tmp_path):
     import stat
 
     out = tmp_path / "perm.onnx"
-    assert CliRunner().invoke(main, ["export", fixture("simple_linear.py"), str(out)]).exit_code == 0
+    assert invoke(["export", fixture("simple_linear.py"), str(out)]).exit_code == 0
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
@@ -159,7 +152,7 @@ def test_written_file_has_usual_permissions(tmp_path):
 def test_unwritable_output_is_exit_2(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = CliRunner().invoke(main, ["export", fixture("simple_linear.py"), str(blocker / "x.onnx")])
+    result = invoke(["export", fixture("simple_linear.py"), str(blocker / "x.onnx")])
     assert result.exit_code == 2 and "cannot write" in result.output
 
 
@@ -190,7 +183,7 @@ def test_run_with_inputs_that_do_not_fit_is_exit_2(tmp_path):
 
 
 def test_layers_lists_public_spellings():
-    result = CliRunner().invoke(main, ["layers"])
+    result = invoke(["layers"])
     assert result.exit_code == 0
     lines = set(result.output.split())
     assert {"nn.Conv2d", "nn.BatchNorm2d", "torch.nn.functional.relu", "torch.linalg.norm", ".view()"} <= lines

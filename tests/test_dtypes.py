@@ -13,7 +13,7 @@ import torch.nn.functional as F
 import graphnn
 from graphnn import tolerances
 from graphnn.errors import GraphnnError, UnsupportedError
-from tests.test_cli import graphnn_cli
+from tests.conftest import graphnn_cli
 
 
 def mlp():

@@ -1,9 +1,6 @@
 """Model inputs beyond "dim 0 is the batch": user-named dynamic dims (a sequence-first RNN
 has its batch in dim 1), inputs passed by keyword (transformers' ``input_ids=``), outputs
 named after dict keys, lazy modules, and parity varying every dynamic dim."""
-import os
-import subprocess
-import sys
 
 import onnx
 import pytest
@@ -15,8 +12,8 @@ from graphnn.errors import InputSpecError, ShapeError
 from graphnn.inputs import like, model_inputs, parse_dynamic_spec
 from graphnn.parity import size_plans
 from tests.parity_utils import Wrap
+from tests.conftest import graphnn_cli
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class SeqFirst(nn.Module):
@@ -164,10 +161,6 @@ model = SeqFirst()
 example_inputs = (torch.randn(7, 2, 4),)
 dynamic_dims = [{0: "seq", 1: "batch"}]
 '''
-
-
-def graphnn_cli(*args):
-    return subprocess.run([sys.executable, "-m", "graphnn", *args], capture_output=True, text=True, cwd=ROOT)
 
 
 def test_cli_reads_the_files_dynamic_dims_and_the_dynamic_option(tmp_path):

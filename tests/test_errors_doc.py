@@ -6,12 +6,10 @@ import re
 import shlex
 
 import pytest
-from click.testing import CliRunner
 
 import graphnn.errors
 import graphnn.onnx_checks
-from graphnn.cli.main import main
-from tests.test_cli import graphnn_cli
+from tests.conftest import graphnn_cli, invoke
 
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "errors.md")
 # The reason after "cannot be used:" is the machine's own (no driver, no GPU, no CUDA build).
@@ -55,7 +53,7 @@ def test_the_documented_message_is_what_the_cli_prints(name, tmp_path, monkeypat
         proc = graphnn_cli(*shlex.split(command)[1:], cwd=str(tmp_path))
         code, stderr = proc.returncode, proc.stderr
     else:
-        result = CliRunner().invoke(main, shlex.split(command)[1:])
+        result = invoke(shlex.split(command)[1:])
         code, stderr = result.exit_code, result.stderr
     assert code == 2, stderr
     printed = stderr.strip().splitlines()[-1]

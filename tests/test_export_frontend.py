@@ -1,7 +1,6 @@
 """The torch.export frontend: the models fx cannot trace pass under ``auto``; every fixture
 fx traces also passes under ``export`` with the same ONNX ops (differences explained below);
 layers, lines, params and symbolic dims come out as under fx."""
-import glob
 import os
 from collections import Counter
 
@@ -9,19 +8,16 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from click.testing import CliRunner
 
 import graphnn
-from graphnn.cli.main import main as cli
 from graphnn.errors import GraphnnError, ShapeError, TraceError
 from graphnn.loader import load
 from tests.parity_utils import export_checked, onnx_ops
+from tests.conftest import FIXTURE_FILES, ROOT, invoke
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRICKY = os.path.join(ROOT, "fixtures", "tricky_models.py")
 TRICKY_MODELS = ["ChunkLoop", "PositionSlice", "SizeOnes", "SliceAssign", "ShapeUnpack", "DtypeBranch"]
 BATCH_SEQ = [{0: "batch", 1: "seq"}]
-FIXTURES = sorted(glob.glob(os.path.join(ROOT, "fixtures", "*.py")))
 
 # Fixtures fx traces but the export frontend cannot convert yet, and why. The test below
 # asserts each still fails with its clear error (so a fix shows up as a failing test).
@@ -98,7 +94,7 @@ def test_tricky_models_fx_messages_name_the_limit_not_control_flow():
 
 def test_cli_reports_the_frontend_it_used(tmp_path):
     out = tmp_path / "model.onnx"
-    result = CliRunner().invoke(cli, ["export", TRICKY, str(out), "--model", "ChunkLoop"])
+    result = invoke(["export", TRICKY, str(out), "--model", "ChunkLoop"])
     assert result.exit_code == 0, result.output
     assert "using the torch.export frontend" in result.stderr
     assert out.exists()
@@ -122,7 +118,7 @@ def _fx_traceable(path):
         return False
 
 
-@pytest.mark.parametrize("path", FIXTURES, ids=os.path.basename)
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=os.path.basename)
 def test_export_frontend_on_fx_fixtures(path):
     name = os.path.basename(path)
     loaded, inputs = load(path)
@@ -145,7 +141,7 @@ def test_export_frontend_on_fx_fixtures(path):
     export_checked(loaded.model, inputs, frontend="export", dynamic_dims=dims)
 
 
-@pytest.mark.parametrize("path", FIXTURES, ids=os.path.basename)
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=os.path.basename)
 def test_onnx_op_histograms_agree_between_frontends(path):
     """fx and export lower every fixture to the same ONNX operators, except where the table
     above explains why not."""
@@ -372,8 +368,8 @@ def test_a_no_grad_submodule_exports():
 
 def test_cli_graph_under_export_shows_layers_and_lines():
     path = os.path.join(ROOT, "fixtures", "conv_bn_relu.py")
-    exported = CliRunner().invoke(cli, ["graph", path, "--frontend", "export"])
-    traced = CliRunner().invoke(cli, ["graph", path, "--frontend", "fx"])
+    exported = invoke(["graph", path, "--frontend", "export"])
+    traced = invoke(["graph", path, "--frontend", "fx"])
     assert exported.exit_code == 0, exported.output
     assert exported.stdout == traced.stdout  # same layers, types, shapes, params and source lines
     assert "Conv2d" in exported.stdout and "conv_bn_relu.py:" in exported.stdout

@@ -1,24 +1,22 @@
 """Every fixture (the seeds' example models, and graphnn's own) passes parity at batch sizes
 1 and 3, checked the way the pytest plugin checks a user's model folder
 (``graphnn.testing.assert_file_parity``: what each ``--graphnn-models`` item runs)."""
-import glob
 import os
 
 import pytest
 
 from graphnn.model_files import model_files
 from graphnn.testing import assert_file_parity
+from tests.conftest import FIXTURE_FILES, ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = sorted(glob.glob(os.path.join(ROOT, "fixtures", "*.py")))
 
 
 def test_fixtures_exist_and_are_all_model_files():
-    assert len(FIXTURES) >= 20
-    assert model_files(os.path.join(ROOT, "fixtures")) == FIXTURES  # what --graphnn-models fixtures/ collects
+    assert len(FIXTURE_FILES) >= 20
+    assert model_files(os.path.join(ROOT, "fixtures")) == FIXTURE_FILES  # what --graphnn-models fixtures/ collects
 
 
-@pytest.mark.parametrize("path", FIXTURES, ids=os.path.basename)
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=os.path.basename)
 def test_fixture_passes_parity(path):
     report = assert_file_parity(path)
     symbols = {symbol for run in report.runs for symbol in run.sizes}

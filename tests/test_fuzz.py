@@ -15,6 +15,7 @@ amplifies half-precision rounding past its tolerance, e.g. a LayerNorm over two 
     pytest tests/test_fuzz.py                         # CI profile: 30 examples, derandomized
     GRAPHNN_FUZZ=long pytest tests/test_fuzz.py -s    # on demand: 2,000 random examples
 """
+import pytest
 import os
 
 import torch
@@ -24,6 +25,8 @@ from hypothesis import strategies as st
 
 import graphnn
 from graphnn.errors import GraphnnError
+
+pytestmark = pytest.mark.slow  # seconds per test: see tests/conftest.py
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.filter_too_much]
 settings.register_profile("ci", max_examples=30, deadline=None, derandomize=True, database=None,

@@ -1,6 +1,5 @@
 """`graphnn graph`: the table's counts against PyTorch's own, the module tree and --depth,
 opaque layers, DOT rendered by the real Graphviz, pictures, ONNX files, JSON, --optimize marks."""
-import glob
 import json
 import os
 import re
@@ -22,9 +21,8 @@ from graphnn.loader import load
 from graphnn.view import view_of_graph, view_of_onnx
 from graphnn.view.dot import to_dot
 from graphnn.view.table import render, rows
+from tests.conftest import FIXTURE_FILES, ROOT, invoke
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIXTURES = sorted(glob.glob(os.path.join(ROOT, "fixtures", "*.py")))
 # Dynamically quantized Linear keeps packed weights, which model.parameters() does not list.
 PACKED_WEIGHTS = {"quantized_dynamic.py"}
 
@@ -58,7 +56,7 @@ def total_macs(v):
 
 
 # ----------------------------------------------------------------- every fixture
-@pytest.mark.parametrize("path", FIXTURES, ids=os.path.basename)
+@pytest.mark.parametrize("path", FIXTURE_FILES, ids=os.path.basename)
 def test_fixture_totals_match_torch_and_dot_renders(path):
     """Totals equal sum(p.numel()) (tied weights once), also for the LSTM / Transformer /
     Embedding fixtures; the rows' parameters add up to it; the DOT renders to SVG."""
@@ -240,7 +238,7 @@ def test_depth_draws_a_block_as_one_node():
 
 
 def test_dot_is_stable_run_to_run():
-    outputs = [CliRunner().invoke(main, ["graph", os.path.join(ROOT, "fixtures", "transformer_encoder.py"),
+    outputs = [invoke(["graph", os.path.join(ROOT, "fixtures", "transformer_encoder.py"),
                                          "--dot"]).output for _ in range(2)]
     assert outputs[0] == outputs[1] and outputs[0].startswith("digraph")
 
@@ -272,10 +270,10 @@ def test_cli_graph_shows_an_unsupported_layer_that_export_refuses(tmp_path):
     source.write_text("import torch, torch.nn as nn\n"
                       "model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Unfold(2), nn.Flatten(), nn.Linear(400, 2))\n"
                       "example_inputs = (torch.randn(1, 3, 8, 8),)\n")
-    result = CliRunner().invoke(main, ["graph", str(source)])
+    result = invoke(["graph", str(source)])
     assert result.exit_code == 0, result.output
     assert re.search(r"^1\s+Unfold\s+\[batch, 16, 25\].*not exportable yet", result.stdout, re.M)
-    refused = CliRunner().invoke(main, ["export", str(source), str(tmp_path / "u.onnx")])
+    refused = invoke(["export", str(source), str(tmp_path / "u.onnx")])
     assert refused.exit_code == 2 and "layer nn.Unfold is not supported by graphnn yet" in refused.output
     assert not (tmp_path / "u.onnx").exists()
 
@@ -324,7 +322,7 @@ def test_pictures_and_dot_files(tmp_path):
 
 def test_missing_graphviz_says_how_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
-    result = CliRunner().invoke(main, ["graph", os.path.join(ROOT, "fixtures", "simple_cnn.py"), "-o",
+    result = invoke(["graph", os.path.join(ROOT, "fixtures", "simple_cnn.py"), "-o",
                                        str(tmp_path / "m.svg")])
     assert result.exit_code == 2
     assert "apt-get install graphviz" in result.output and "-o model.dot" in result.output
@@ -336,7 +334,7 @@ def test_graph_of_an_exported_onnx_file(tmp_path):
     path = tmp_path / "m.onnx"
     graphnn.export(loaded.model, example, str(path), check=False)
     nodes = len(onnx.load(str(path)).graph.node)
-    result = CliRunner().invoke(main, ["graph", str(path)])
+    result = invoke(["graph", str(path)])
     assert result.exit_code == 0, result.output
     assert f"\n{nodes} nodes (ONNX file)" in result.output
     total = sum(p.numel() for p in loaded.model.parameters())  # BatchNorm folded: fewer weights
@@ -344,10 +342,10 @@ def test_graph_of_an_exported_onnx_file(tmp_path):
     assert "Total params: " in result.output and total > 0
     onnx_macs = re.search(r"MACs: ([\d,]+)", result.output).group(1)
     assert onnx_macs == re.search(r"MACs: ([\d,]+)", render(view(loaded.model, *example))).group(1)
-    dot = CliRunner().invoke(main, ["graph", str(path), "--dot"])
+    dot = invoke(["graph", str(path), "--dot"])
     assert dot.exit_code == 0 and dot.output.startswith("digraph")
     for option in (["--input", "1x3x8x8"], ["--weights", str(path)]):
-        refused = CliRunner().invoke(main, ["graph", str(path), *option])
+        refused = invoke(["graph", str(path), *option])
         assert refused.exit_code == 2 and f"{option[0]} apply to a MODEL_PY, not to an ONNX file" in refused.output
 
 
@@ -374,7 +372,7 @@ def test_torch_onnx_files_group_under_their_modules(tmp_path):
 
 
 def test_json_has_nodes_edges_shapes_and_tree():
-    result = CliRunner().invoke(main, ["graph", os.path.join(ROOT, "fixtures", "simple_cnn.py"), "--json"])
+    result = invoke(["graph", os.path.join(ROOT, "fixtures", "simple_cnn.py"), "--json"])
     document = json.loads(result.stdout)
     assert document["schema"] == "graphnn.graph/1"
     assert document["totals"]["params"] == 20778
@@ -384,9 +382,9 @@ def test_json_has_nodes_edges_shapes_and_tree():
 
 
 def test_optimize_marks_what_each_pass_did():
-    result = CliRunner().invoke(main, ["graph", os.path.join(ROOT, "fixtures", "conv_bn_relu.py"), "--optimize"])
+    result = invoke(["graph", os.path.join(ROOT, "fixtures", "conv_bn_relu.py"), "--optimize"])
     assert result.exit_code == 0, result.output
     assert re.search(r"^conv1\s+Conv2d.*conv1 \+ bn1 folded", result.output, re.M)
     assert not re.search(r"^bn1\s", result.output, re.M)
-    result = CliRunner().invoke(main, ["graph", os.path.join(ROOT, "fixtures", "dropout.py"), "--optimize"])
+    result = invoke(["graph", os.path.join(ROOT, "fixtures", "dropout.py"), "--optimize"])
     assert "dropout removed" in result.output

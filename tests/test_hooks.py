@@ -10,7 +10,7 @@ import torch.nn as nn
 
 import graphnn
 from graphnn.errors import GraphnnError, TraceError, UnsupportedError
-from tests.test_cli import graphnn_cli
+from tests.conftest import graphnn_cli
 
 
 def double(module, inputs, output):

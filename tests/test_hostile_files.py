@@ -8,11 +8,9 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from click.testing import CliRunner
 
-from graphnn.cli.main import main
 from graphnn.onnx_checks import OnnxFileError, load_checked
-from tests.test_cli import graphnn_cli
+from tests.conftest import graphnn_cli, invoke
 
 
 def matmul_model(weight=None) -> onnx.ModelProto:
@@ -109,7 +107,7 @@ def test_broken_files_are_refused_before_onnxruntime_reads_them(tmp_path, make):
 
 @pytest.mark.parametrize("make", list(CASES), ids=lambda f: f.__name__)
 def test_cli_run_refuses_each_with_exit_2_and_one_line(tmp_path, make):
-    result = CliRunner().invoke(main, ["run", write(tmp_path, make), "--repeat", "1"])
+    result = invoke(["run", write(tmp_path, make), "--repeat", "1"])
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: ") and result.stderr.strip().count("\n") == 0
     assert CASES[make] in result.stderr
@@ -236,6 +234,6 @@ def test_check_with_an_onnx_file_refuses_it_the_same_way(tmp_path, make, monkeyp
     model_py = tmp_path / "model.py"
     model_py.write_text("import torch\nimport torch.nn as nn\nmodel = nn.Linear(4, 3)\n"
                         "example_inputs = (torch.randn(2, 4),)\n")
-    result = CliRunner().invoke(main, ["check", str(model_py), "--onnx", write(tmp_path, make)])
+    result = invoke(["check", str(model_py), "--onnx", write(tmp_path, make)])
     assert result.exit_code == 2, result.output
     assert result.stderr.strip().splitlines()[-1].startswith("error: ") and CASES[make] in result.stderr

@@ -11,8 +11,10 @@ from click.testing import CliRunner
 import graphnn
 from graphnn.cli.main import main
 from graphnn.backend.onnx import files
+from tests.conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.slow  # seconds per test: see tests/conftest.py
+
 
 
 @pytest.fixture

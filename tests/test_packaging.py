@@ -18,12 +18,13 @@ import termios
 import textwrap
 
 import pytest
-from click.testing import CliRunner
 
 import graphnn
 from graphnn import progress
 from graphnn.cli.env import PROBES
-from graphnn.cli.main import main
+from tests.conftest import invoke
+
+pytestmark = pytest.mark.slow  # seconds per test: see tests/conftest.py
 
 # A model whose forward sleeps: tracing and three parity runs make its export take > 1.5 s,
 # longer than progress.DELAY, without burning the CPU.
@@ -49,7 +50,7 @@ LIVE_LINE = re.compile(r"\r\[\d\d:\d\d\] export\b")
 
 
 def _env_json() -> dict:
-    result = CliRunner().invoke(main, ["env", "--json"])
+    result = invoke(["env", "--json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -79,7 +80,7 @@ def test_env_reports_versions_providers_cuda_opsets_and_dot():
 
 
 def test_env_text_is_one_aligned_line_per_field():
-    result = CliRunner().invoke(main, ["env"])
+    result = invoke(["env"])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == list(PROBES)
@@ -228,7 +229,7 @@ def test_checking_a_folder_on_a_terminal_shows_which_model(slow_model):
 def test_shell_completion_completes_commands_and_options():
     def complete(words):
         env = {"_GRAPHNN_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1)}
-        return CliRunner().invoke(main, [], env=env, prog_name="graphnn").stdout.splitlines()
+        return invoke([], env=env, prog_name="graphnn").stdout.splitlines()
 
     assert "plain,env" in complete("graphnn en")
     assert "plain,--no-parity" in complete("graphnn export --no-p")

@@ -7,12 +7,10 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from click.testing import CliRunner
 
-from graphnn.cli.main import main
 from graphnn.loader import load, load_model_file
+from tests.conftest import ROOT, invoke
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Dim = torch.export.Dim
 
 
@@ -38,7 +36,7 @@ def dim_params(path):
 def test_saved_program_exports_with_parity_at_two_batch_sizes(cnn_program, tmp_path):
     path, program = cnn_program
     out = tmp_path / "cnn.onnx"
-    result = CliRunner().invoke(main, ["export", path, str(out)])
+    result = invoke(["export", path, str(out)])
     assert result.exit_code == 0, result.output
     for batch in (2, 1, 3):  # the program's own example, then two more
         assert f"batch {batch}: output [{batch}x10]" in result.output and "... ok" in result.output
@@ -51,7 +49,7 @@ def test_saved_program_exports_with_parity_at_two_batch_sizes(cnn_program, tmp_p
 
 def test_program_layers_keep_their_names_and_classes(cnn_program):
     path, _ = cnn_program
-    result = CliRunner().invoke(main, ["graph", path])
+    result = invoke(["graph", path])
     assert result.exit_code == 0, result.output
     rows = {words[0]: words[1] for words in map(str.split, result.output.splitlines()) if len(words) > 1}
     assert rows["conv1"] == "Conv2d" and rows["fc"] == "Linear" and rows["pool"] == "MaxPool2d"
@@ -75,7 +73,7 @@ def test_program_inputs_and_dims_come_from_the_program(tmp_path):
     assert loaded.kind == "program" and inputs[0].shape == (4, 6, 10)
     assert loaded.dynamic_dims == [{0: "batch", 1: "x_dim1"}]
     out = tmp_path / "gru.onnx"
-    result = CliRunner().invoke(main, ["export", str(tmp_path / "gru.pt2"), str(out)])
+    result = invoke(["export", str(tmp_path / "gru.pt2"), str(out)])
     assert result.exit_code == 0, result.output
     assert dim_params(out) == [["batch", "x_dim1", 10]]
     assert "x_dim1 7:" in result.output and "x_dim1 5:" in result.output  # parity varied the sequence too
@@ -84,7 +82,7 @@ def test_program_inputs_and_dims_come_from_the_program(tmp_path):
 def test_static_program(cnn_program, tmp_path):
     path, _ = cnn_program
     out = tmp_path / "static.onnx"
-    result = CliRunner().invoke(main, ["export", path, str(out), "--static"])
+    result = invoke(["export", path, str(out), "--static"])
     assert result.exit_code == 0, result.output
     assert dim_params(out) == [[2, 3, 28, 28]]
 
@@ -98,7 +96,7 @@ def test_program_refuses_what_does_not_apply(cnn_program, tmp_path):
         (["graph", path, "--model", "net"], "--model net"),
     ]
     for args, message in cases:
-        result = CliRunner().invoke(main, args)
+        result = invoke(args)
         assert result.exit_code == 2 and message in result.output, (args, result.output)
 
 
@@ -116,7 +114,7 @@ def test_program_exported_with_keyword_inputs(tmp_path):
                                   dynamic_shapes={"x": {0: Dim("b")}, "scale": {0: Dim("b")}})
     torch.export.save(program, str(tmp_path / "kw.pt2"))
     out = tmp_path / "kw.onnx"
-    result = CliRunner().invoke(main, ["export", str(tmp_path / "kw.pt2"), str(out)])
+    result = invoke(["export", str(tmp_path / "kw.pt2"), str(out)])
     assert result.exit_code == 0, result.output
     assert "batch 3: output [3x3]" in result.output
     assert [i.name for i in onnx.load(str(out)).graph.input] == ["x", "scale"]
@@ -126,7 +124,7 @@ def test_decomposed_program_says_to_save_it_before_decomposing(tmp_path):
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3)).eval()
     program = torch.export.export(model, (torch.randn(2, 3, 8, 8),)).run_decompositions()
     torch.export.save(program, str(tmp_path / "core.pt2"))
-    result = CliRunner().invoke(main, ["graph", str(tmp_path / "core.pt2")])
+    result = invoke(["graph", str(tmp_path / "core.pt2")])
     assert result.exit_code == 2, result.output
     assert "aten.convolution.default is not supported" in result.output
     assert "before decomposing it" in result.output

@@ -14,8 +14,10 @@ import torch.nn as nn
 
 from graphnn.backend.onnx import registry
 from graphnn.testing import ParityMismatch, assert_parity
+from tests.conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+pytestmark = pytest.mark.slow  # seconds per test: see tests/conftest.py
+
 pytest_plugins = ["pytester"]  # runpytest_inprocess for the option test
 
 MODELS = {

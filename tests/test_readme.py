@@ -1,8 +1,8 @@
 """The README's two newcomer commands, and CI running the second one verbatim."""
 import os
 import re
+from tests.conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def readme_commands():

@@ -7,6 +7,7 @@ a topological sort per query) makes the count grow with the square of the depth;
 code grows it 4x when the depth grows 4x. C-level scans (a set built per call) execute no
 lines, so timing tests (best of a few, garbage collector off) cover those.
 """
+import pytest
 import gc
 import os
 import sys
@@ -20,6 +21,8 @@ import graphnn
 from graphnn.backend.onnx.assembler import to_onnx
 from graphnn.ir import Graph
 from graphnn.passes import run_passes
+
+pytestmark = pytest.mark.slow  # seconds per test: see tests/conftest.py
 
 OURS = (os.path.dirname(graphnn.__file__), os.path.dirname(networkx.__file__))
 

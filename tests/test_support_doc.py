@@ -4,8 +4,8 @@ import os
 
 import graphnn.frontend  # noqa: F401
 from graphnn.frontend.rules import supported_functions, supported_layers, supported_methods
+from tests.conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_support_page_lists_every_registered_layer_function_and_method():

@@ -3,20 +3,18 @@ import os
 
 import torch
 import torch.nn as nn
-from click.testing import CliRunner
 
 import graphnn
-from graphnn.cli.main import main
 from graphnn import timings
 from graphnn.passes import PIPELINE
+from tests.conftest import ROOT, invoke
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = ["load", "trace", *(p.name for p in PIPELINE), "lower", "check", "parity", "write"]
 
 
 def test_cli_prints_every_stage_in_order(tmp_path):
     out = tmp_path / "m.onnx"
-    result = CliRunner().invoke(main, ["export", os.path.join(ROOT, "fixtures", "simple_cnn.py"), str(out),
+    result = invoke(["export", os.path.join(ROOT, "fixtures", "simple_cnn.py"), str(out),
                                        "--timings"])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -29,7 +27,7 @@ def test_cli_prints_every_stage_in_order(tmp_path):
 
 
 def test_without_the_flag_no_table(tmp_path):
-    result = CliRunner().invoke(main, ["export", os.path.join(ROOT, "fixtures", "simple_cnn.py"),
+    result = invoke(["export", os.path.join(ROOT, "fixtures", "simple_cnn.py"),
                                        str(tmp_path / "m.onnx")])
     assert result.exit_code == 0 and "peak MB" not in result.output
 

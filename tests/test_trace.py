@@ -8,8 +8,8 @@ import torch.nn.functional as F
 
 import graphnn
 from graphnn.loader import load
+from tests.conftest import ROOT
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def line_of(path, text):

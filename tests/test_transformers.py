@@ -19,6 +19,8 @@ from graphnn.summary import layer_rows  # noqa: E402
 from tests.parity_utils import export_checked, onnx_ops  # noqa: E402
 from tests.transformer_zoo import ZOO  # noqa: E402
 
+pytestmark = pytest.mark.slow  # seconds per test: see tests/conftest.py
+
 EXPECTED = {  # model: (ONNX input names, output names, ONNX ops at opset 18 that show the architecture)
     "bert": (["input_ids", "attention_mask", "token_type_ids"], ["last_hidden_state", "pooler_output"],
              {"Erf", "Tanh", "LayerNormalization", "Gather"}),
