@@ -78,18 +78,19 @@ class FxReplay(Replay):
 
     producer = "torch.fx"
 
-    def __init__(self, model: torch.nn.Module, graph: Graph, inputs: Optional[ModelInputs] = None):
+    def __init__(self, model: torch.nn.Module, graph: Graph, inputs: Optional[ModelInputs] = None,
+                 observations: Optional[Observations] = None):
         super().__init__(model, graph, inputs)
-        self.observations = Observations(model, inputs)  # opaque calls' shapes (graph-only mode)
+        self.observations = observations or Observations(model, inputs)  # opaque calls (graph-only mode)
         self.fx_graph: Optional[fx.Graph] = None
-        self.placeholders: list = []
+        self.placeholder_inputs: list = []  # what each placeholder still to come holds
 
     def replay_model(self, placeholders: Sequence[Ref]) -> None:
         self.run(symbolic_trace(self.model, self.inputs.names), placeholders)
 
     def run(self, fx_graph: fx.Graph, placeholders: Sequence[Ref]) -> None:
         self.fx_graph = fx_graph
-        self.placeholders = self.placeholder_values(fx_graph, {ref.name: ref for ref in placeholders})
+        self.placeholder_inputs = self.placeholder_values(fx_graph, {ref.name: ref for ref in placeholders})
         self.run_nodes(fx_graph.nodes)
 
     def placeholder_values(self, fx_graph: fx.Graph, inputs: dict) -> list:
@@ -108,7 +109,7 @@ class FxReplay(Replay):
         return values
 
     def placeholder(self, node: fx.Node) -> Any:
-        return self.placeholders.pop(0)
+        return self.placeholder_inputs.pop(0)
 
     def output(self, node: fx.Node) -> None:
         set_graph_outputs(self.graph, fx.node.map_arg(node.args[0], lambda n: self.env[n]))
@@ -196,7 +197,7 @@ class FxReplay(Replay):
         """A Python function fx kept whole (``torch.fx.wrap``): traced through here (``inline``);
         where that fails, a TraceError sends ``auto`` on to torch.export."""
         try:
-            return trace_through(InlineReplay(self, node), node, args, kwargs)
+            return trace_through(InlineReplay(self), node, args, kwargs)
         except Exception as exc:  # anything its body does that fx or a rule cannot follow
             raise TraceError(f"torch.fx kept the Python function {label} opaque (torch.fx.wrap) at "
                              f"{builder.where}, and tracing through it stopped ({first_line(exc)}); "
@@ -208,12 +209,10 @@ class InlineReplay(FxReplay):
     one into the outer replay's IR and env; the tensors the body built in Python are
     constants, and an in-place write is refused (through a view it would go unseen)."""
 
-    def __init__(self, outer: FxReplay, call: fx.Node):
-        super().__init__(outer.model, outer.graph, outer.inputs)
+    def __init__(self, outer: FxReplay):
+        super().__init__(outer.model, outer.graph, outer.inputs, outer.observations)
         self.env = outer.env
-        self.observations = outer.observations
         self.fx_graph = outer.fx_graph
-        self.call = call
         self.constants: dict[str, torch.Tensor] = {}
 
     def replayed(self, node: fx.Node) -> Any:
