@@ -18,7 +18,9 @@ import torch.fx as fx
 from graphnn.errors import TraceError, UnsupportedError
 from graphnn.frontend.rules import Builder, Ref
 from graphnn.inputs import ModelInputs
-from graphnn.tensors import _TORCH_DTYPES as KNOWN_DTYPES, dtype_name
+from graphnn.tensors import dtype_name, dtype_names
+
+KNOWN_DTYPES = frozenset(dtype_names())  # what later rules can read
 
 
 @dataclass(frozen=True)
