@@ -28,7 +28,7 @@ from graphnn import tolerances
 from graphnn.backend.onnx import to_onnx
 from graphnn.backend.onnx.files import runtime_source
 from graphnn.frontend import trace_model
-from graphnn.frontend.fx_tracer import unwrap_parallel
+from graphnn.frontend.replay import unwrap_parallel
 from graphnn.frontend.rules import module_rule_for
 from graphnn.calls import layer_calls
 from graphnn.inputs import ModelInputs, model_inputs

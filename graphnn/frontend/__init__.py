@@ -13,10 +13,11 @@ from typing import Callable, Optional
 import torch
 
 from graphnn.errors import InputSpecError, TraceError, UnsupportedError
-from graphnn.frontend import layers as _layers
+import graphnn.frontend.layers as _layers
+from graphnn.frontend.fx_tracer import trace_fx
 from graphnn.frontend.hooks import refresh_parameters, refuse_for_every_frontend, refuse_for_fx
+from graphnn.frontend.replay import unwrap_parallel
 from graphnn.frontend.rules import module_rule_for
-from graphnn.frontend.fx_tracer import trace_fx, unwrap_parallel
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
 from graphnn.modes import eval_mode

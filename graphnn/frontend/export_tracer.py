@@ -23,9 +23,6 @@ to the user's names, so derived sizes stay symbolic (``2*seq``). Slice assignmen
 from __future__ import annotations
 
 import contextlib
-import math
-import operator
-import os
 import re
 from typing import Any, Optional, Sequence
 
@@ -34,38 +31,24 @@ import torch.fx as fx
 import torch.utils._pytree as pytree
 
 from graphnn.errors import GraphnnError, ShapeError, TraceError, UnsupportedError
-from graphnn.frontend import aten
-from graphnn.frontend.fx_tracer import (
-    _is_user_file, _trace_bare_layer, _user_line_of, add_graph_inputs, enclosing_module, set_graph_outputs,
-    unwrap_parallel,
-)
-from graphnn.frontend.rules import Builder, Ref, module_rule_for
+import graphnn.frontend.aten as aten
+from graphnn.frontend.replay import Replay, Rule, add_graph_inputs, set_graph_outputs
+from graphnn.frontend.rules import Builder, Ref
+from graphnn.frontend.source import data_dependent_error, trace_failure, user_line_in, user_line_of
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
-from graphnn.modes import eval_mode
 from graphnn.ops.elementwise import dim_expression
 from graphnn.programs import saved_program
-
-_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
 
 
 def trace_export(model: torch.nn.Module, inputs: ModelInputs) -> Graph:
     """Export ``model`` (in eval mode; the caller's modes are restored) into an IR Graph;
     a saved program is replayed as it is."""
     saved = saved_program(model)
-    if saved is not None:
-        graph = Graph(type(model).__name__)
-        _SavedReplay(model, graph, saved).run(inputs, add_graph_inputs(graph, inputs))
-        return graph
-    model = unwrap_parallel(model)
+    if saved is None:
+        return ExportReplay.trace(model, inputs)
     graph = Graph(type(model).__name__)
-    with eval_mode(model):
-        placeholders = add_graph_inputs(graph, inputs)
-        if module_rule_for(model):  # a bare layer: one call of its rule, as under fx
-            _trace_bare_layer(model, graph, placeholders)
-        else:
-            program = export_program(model, inputs)
-            _Replay(model, graph, program).run(inputs, placeholders)
+    SavedReplay(model, graph, inputs, saved).run(add_graph_inputs(graph, inputs))
     return graph
 
 
@@ -121,7 +104,7 @@ def _layer_error(model: torch.nn.Module, exc: BaseException, inputs: ModelInputs
         return None
     feeds = ", ".join("x".join(map(str, item.example.shape)) or "scalar" for item in inputs.items)
     message = str(exc).strip().splitlines()[0]
-    line = _user_line_of(exc).split(": ")[0]  # model.py:14, as shape errors name lines
+    line = user_line_of(exc).split(": ")[0]  # model.py:14, as shape errors name lines
     return ShapeError(f"{layer} ({line}) fails in torch: {message} for input {feeds}")
 
 
@@ -137,8 +120,6 @@ _SPECIALIZED = re.compile(r"L\['(\w+)'\]\.size\(\)\[(\d+)\] as dynamic but your 
 
 
 def _trace_error(exc: BaseException, inputs: ModelInputs) -> TraceError:
-    where = _user_line_of(exc)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     fixed = _SPECIALIZED.search(str(exc))
     if fixed:
         name, index, size = fixed[1], int(fixed[2]), fixed[3]
@@ -148,24 +129,11 @@ def _trace_error(exc: BaseException, inputs: ModelInputs) -> TraceError:
             f"(or a layer it calls) fixes it to {size}; export with that dim static (--static or "
             f"dynamic_dims), or with --frontend fx")
     if _data_dependent(exc):
-        return TraceError(
-            f"data-dependent control flow at {where}: graphnn traces the model once, so Python "
-            f"branches or loops on tensor values cannot be exported; rewrite it with tensor ops "
-            f"(e.g. torch.where)")
-    return TraceError(f"torch.export cannot trace the model at {where}: {text}")
+        return data_dependent_error(user_line_of(exc))
+    return trace_failure(exc, "torch.export")
 
 
 # ------------------------------------------------------------------ node metadata
-def source_of(node: fx.Node) -> Optional[str]:
-    """``model.py:14``: the innermost user frame of the node's stack trace (the trace
-    ends in torch's own files, e.g. nn/modules/linear.py for a layer's call)."""
-    frames = _FRAME.findall(node.meta.get("stack_trace") or "")
-    for path, line in reversed(frames):
-        if os.path.isabs(path) and _is_user_file(path):  # torch's own frames may be relative
-            return f"{os.path.basename(path)}:{line}"
-    return None
-
-
 def layer_of(model: torch.nn.Module, node: fx.Node) -> tuple[Optional[str], Optional[torch.nn.Module]]:
     """The innermost torch.nn layer (not a container) the node ran in, as fx would have
     kept it: ``("layer1.0.conv1", Conv2d)``; (None, None) for code in the user's modules."""
@@ -187,41 +155,43 @@ def _is_torch_layer(module: torch.nn.Module) -> bool:
 
 
 # ------------------------------------------------------------------ the replay
-class _Replay:
-    """Replays an exported program's graph through the rules into an IR Graph."""
+class ExportReplay(Replay):
+    """Replays an exported program's ATen ops by the rules of the torch functions they match
+    (``aten.py``), attributed to the torch.nn layer each ran in; a write into a view is
+    scattered back into its base."""
 
-    def __init__(self, model: torch.nn.Module, graph: Graph, program: torch.export.ExportedProgram):
-        self.model = model
-        self.graph = graph
+    producer = "torch.export"
+
+    def __init__(self, model: torch.nn.Module, graph: Graph, inputs: ModelInputs,
+                 program: Optional[torch.export.ExportedProgram] = None):
+        super().__init__(model, graph, inputs)
         self.program = program
-        self.env: dict[fx.Node, Any] = {}
         self.views: dict[fx.Node, tuple] = {}  # a view's node -> (its base's node, the view op, its args, kwargs)
         self.symbols: dict[Any, str] = {}  # torch's sympy symbol (s77) -> the user's name (seq)
         self.fixed: dict[Any, int] = {}  # torch's symbols of a saved program's dims made static
+        self.lifted: dict[str, str] = {}  # a parameter's or buffer's placeholder -> its name in the model
+        self.user_inputs: Any = iter(())  # (TraceInput, Ref) of each user placeholder, in order
 
-    def run(self, inputs: ModelInputs, placeholders: Sequence[Ref]) -> None:
+    def replay_model(self, placeholders: Sequence[Ref]) -> None:
+        self.program = export_program(self.model, self.inputs)
+        self.run(placeholders)
+
+    def run(self, placeholders: Sequence[Ref]) -> None:
         signature = self.program.graph_signature
-        tensors = {**signature.inputs_to_parameters, **signature.inputs_to_buffers,
-                   **signature.inputs_to_lifted_tensor_constants}
-        user = iter(zip(inputs.items, placeholders))
-        for node in self.program.graph.nodes:
-            if node.op == "placeholder" and node.name in tensors:
-                if node.users:
-                    self.env[node] = self._module_tensor(node, tensors[node.name])
-            elif node.op == "placeholder":
-                item, ref = next(user)
-                self._learn_symbols(node, item)
-                self.env[node] = ref
-            elif node.op == "call_function":
-                self.env[node] = self._call(node)
-            elif node.op == "output":
-                self._set_outputs(node)
-            else:
-                raise UnsupportedError(f"{source_of(node) or 'the model'}: torch.export produced a "
-                                       f"{node.op} node ({node.target}), which graphnn does not convert yet")
+        self.lifted = {**signature.inputs_to_parameters, **signature.inputs_to_buffers,
+                       **signature.inputs_to_lifted_tensor_constants}
+        self.user_inputs = iter(zip(self.inputs.items, placeholders))
+        self.run_nodes(self.program.graph.nodes)
 
     # -------------------------------------------------------------- inputs
-    def _module_tensor(self, node: fx.Node, target: str) -> Ref:
+    def placeholder(self, node: fx.Node) -> Any:
+        if node.name in self.lifted:
+            return self.module_tensor(node, self.lifted[node.name]) if node.users else None
+        item, ref = next(self.user_inputs)
+        self._learn_symbols(node, item)
+        return ref
+
+    def module_tensor(self, node: fx.Node, target: str) -> Ref:
         """A parameter or buffer as a constant named after it; the model's own tensor, so
         tied weights stay one tensor (one initializer)."""
         tensor = _model_tensor(self.model, target)
@@ -256,38 +226,29 @@ class _Replay:
         return dim_expression(expr.xreplace({s: _named_symbol(n) for s, n in self.symbols.items()}))
 
     # -------------------------------------------------------------- calls
-    def _resolve(self, node: fx.Node) -> tuple[list, dict]:
-        args = fx.node.map_arg(node.args, lambda n: self.env[n])
-        kwargs = fx.node.map_arg(node.kwargs, lambda n: self.env[n])
-        return list(args), dict(kwargs)
+    def function_rule(self, target: Any) -> Optional[Rule]:
+        return aten.rule_for(target)
 
-    def _layer(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
-        """(path, class name) of the torch.nn layer the node ran in, or of the user's module."""
+    def label(self, target: Any) -> str:
+        return aten.label(target)
+
+    def source_of(self, node: fx.Node) -> Optional[str]:
+        return user_line_in(node.meta.get("stack_trace") or "")
+
+    def layer(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
+        """(path, class name) of the torch.nn layer the node ran in, or (None, None)."""
         path, layer = layer_of(self.model, node)
         if layer is None:
             return None, None
         return path, type(layer).__name__
 
-    def _module(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
-        return enclosing_module(self.model, node)
-
-    def _builder(self, node: fx.Node) -> Builder:
-        path, layer_class = self._layer(node)
-        label = aten.label(node.target)
+    def builder(self, node: fx.Node) -> Builder:
+        path, layer_class = self.layer(node)
         if layer_class is None:  # the user's (or a library's) own module: a row of the table, not a layer
-            module, module_class = self._module(node)
-            return Builder(self.graph, node.name, module, module_class, source_of(node), label)
-        return Builder(self.graph, path, path, layer_class, source_of(node), path)
+            return super().builder(node)
+        return self.node_builder(node, path, path, path, layer_class)
 
-    def _call(self, node: fx.Node) -> Any:
-        args, kwargs = self._resolve(node)
-        if _python_arithmetic(node.target, args, kwargs):
-            return node.target(*args, **kwargs)  # sizes known now: x.dim() - 2
-        builder = self._builder(node)
-        rule = aten.rule_for(node.target)
-        if rule is None:
-            raise UnsupportedError(f"{builder.where}: {aten.label(node.target)} is not supported by graphnn yet")
-        result = rule(builder, *args, **kwargs)
+    def applied(self, node: fx.Node, builder: Builder, result: Any) -> Any:
         self._note_known(node, result)
         if aten.is_view(node.target):
             self.views[node] = (node.args[0], node.target, node.args[1:], dict(node.kwargs))
@@ -315,7 +276,7 @@ class _Replay:
             target = base
         self.env[target] = value
 
-    def _set_outputs(self, node: fx.Node) -> None:
+    def output(self, node: fx.Node) -> None:
         """The user outputs (not buffer mutations), in the structure forward returned."""
         kinds = [spec.kind for spec in self.program.graph_signature.output_specs]
         flat = [self.env[n] if isinstance(n, fx.Node) else n
@@ -323,11 +284,11 @@ class _Replay:
         set_graph_outputs(self.graph, pytree.tree_unflatten(flat, self.program.call_spec.out_spec))
 
 
-class _SavedReplay(_Replay):
+class SavedReplay(ExportReplay):
     """A saved program has no model object behind it: tensors come from the program and
     layers from the class names its ``nn_module_stack`` recorded (``torch.nn.modules.conv.Conv2d``)."""
 
-    def _module_tensor(self, node: fx.Node, target: str) -> Ref:
+    def module_tensor(self, node: fx.Node, target: str) -> Ref:
         tensor = self.program.state_dict.get(target)
         if tensor is None:
             tensor = self.program.constants.get(target)
@@ -335,21 +296,20 @@ class _SavedReplay(_Replay):
             raise UnsupportedError(f"the saved program lifts {target}, but holds no such tensor")
         return Builder(self.graph, target, target, None, None, target).constant(tensor.detach(), name=target)
 
-    def _call(self, node: fx.Node) -> Any:
-        if aten.rule_for(node.target) is None and torch.Tag.core in getattr(node.target, "tags", ()):
-            raise UnsupportedError(
-                f"{self._builder(node).where}: {aten.label(node.target)} is not supported by graphnn yet; it is a "
-                f"core ATen op, which programs hold after run_decompositions(): save the program "
-                f"torch.export.export returned, before decomposing it")
-        return super()._call(node)
+    def without_rule(self, node: fx.Node, builder: Builder, args: list, kwargs: dict) -> Any:
+        if torch.Tag.core in getattr(node.target, "tags", ()):
+            raise self.unsupported(builder.where, self.label(node.target),
+                                   "; it is a core ATen op, which programs hold after run_decompositions(): "
+                                   "save the program torch.export.export returned, before decomposing it")
+        return super().without_rule(node, builder, args, kwargs)
 
-    def _layer(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
+    def layer(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
         path, qualified = _recorded(node)
         if path is None or not _is_torch_layer_name(qualified):
             return None, None
         return path, qualified.rsplit(".", 1)[-1]
 
-    def _module(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
+    def enclosing(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
         path, qualified = _recorded(node)
         return (path, qualified.rsplit(".", 1)[-1]) if path else (None, None)
 
@@ -398,15 +358,3 @@ def _model_tensor(model: torch.nn.Module, target: str) -> Optional[torch.Tensor]
 def _named_symbol(name: str):
     import sympy
     return sympy.Symbol(name, integer=True, positive=True)
-
-
-_PYTHON_OPERATORS = {operator.add, operator.sub, operator.mul, operator.floordiv, operator.truediv,
-                     operator.mod, operator.neg, operator.pow, operator.eq, operator.ne, operator.lt,
-                     operator.le, operator.gt, operator.ge, torch.sym_max, torch.sym_min, torch.sym_int,
-                     torch.sym_float, torch.sym_not, math.ceil, math.floor, math.trunc}
-
-
-def _python_arithmetic(target: Any, args: list, kwargs: dict) -> bool:
-    """Arithmetic on Python numbers only (sizes that were static after all)."""
-    values = pytree.tree_leaves((args, kwargs))
-    return target in _PYTHON_OPERATORS and not any(isinstance(v, Ref) for v in values)

@@ -22,7 +22,6 @@ naming the module and the hook. Two exceptions:
 from __future__ import annotations
 
 import inspect
-import os
 from typing import Callable, Iterator, NamedTuple
 
 import torch
@@ -31,6 +30,7 @@ from torch.nn.utils.spectral_norm import SpectralNorm
 from torch.nn.utils.weight_norm import WeightNorm
 
 from graphnn.errors import TraceError, UnsupportedError
+from graphnn.frontend.source import file_line
 from graphnn.modes import eval_mode
 
 # Pre-hooks that only recompute a parameter attribute: run once, then fx reads the result.
@@ -119,4 +119,4 @@ def describe_function(function: Callable) -> str:
         path = inspect.getsourcefile(target) or code.co_filename
     except TypeError:
         path = code.co_filename
-    return f"{name} ({os.path.basename(path)}:{code.co_firstlineno})"
+    return f"{name} ({file_line(path, code.co_firstlineno)})"

@@ -19,8 +19,9 @@ import torch
 import torch.fx as fx
 
 from graphnn.errors import TraceError
-from graphnn.frontend.fx_tracer import _SOURCE, _Replay
+from graphnn.frontend.replay import Replay
 from graphnn.frontend.rules import Ref
+from graphnn.frontend.source import SOURCE_KEY
 from graphnn.tensors import torch_dtype
 
 _STATIC_FACTORIES = {"new_zeros": torch.zeros, "new_ones": torch.ones}
@@ -69,15 +70,16 @@ class _ShapedProxy(fx.Proxy):
 
 class _ReplayingTracer(fx.Tracer):
     """fx's tracer whose nodes are replayed through the rules as soon as they are made, named
-    and attributed like the wrapped call they stand for."""
+    and attributed like the wrapped call they stand for. ``replay`` is the fx frontend's
+    replay of this call's body: it shares the outer replay's IR and env, holds the tensors the
+    body builds in Python (``constants``) and refuses in-place writes."""
 
-    def __init__(self, replay: _Replay, call: fx.Node):
+    def __init__(self, replay: Replay, call: fx.Node):
         super().__init__()
         self.replay = replay
         self.call = call
         self.graph = fx.Graph()
         self.root = replay.model
-        self.constants: dict[str, torch.Tensor] = {}
 
     def proxy(self, node: fx.Node) -> fx.Proxy:
         return _ShapedProxy(node, self)
@@ -89,24 +91,16 @@ class _ReplayingTracer(fx.Tracer):
 
     def create_arg(self, a: Any) -> Any:
         if isinstance(a, torch.Tensor):  # a tensor the body built in Python (a mask): a constant
-            name = f"{self.call.name}_constant{len(self.constants)}"
-            self.constants[name] = a
+            name = f"{self.call.name}_constant{len(self.replay.constants)}"
+            self.replay.constants[name] = a
             return self.create_node("get_attr", name, (), {})
         return super().create_arg(a)
 
     def create_node(self, kind, target, args, kwargs, name=None, type_expr=None) -> fx.Node:
         node = super().create_node(kind, target, args, kwargs, f"{self.call.name}_{name or kind}", type_expr)
-        node.meta.update({k: v for k, v in self.call.meta.items() if k in ("nn_module_stack", _SOURCE)})
-        if self.replay._mutates(node):  # the replay cannot see a write through a view (`b[:n].zero_()`)
-            raise TraceError(f"in-place {node.target} on a traced tensor")
-        self.replay.env[node] = self._replayed(node)
+        node.meta.update({k: v for k, v in self.call.meta.items() if k in ("nn_module_stack", SOURCE_KEY)})
+        self.replay.env[node] = self.replay.replayed(node)
         return node
-
-    def _replayed(self, node: fx.Node) -> Any:
-        if node.op == "get_attr" and node.target in self.constants:
-            builder = self.replay._builder(node, node.name, what=node.name)
-            return builder.constant(self.constants[node.target], name=node.name)
-        return getattr(self.replay, f"_{node.op}")(node)
 
     def ref_of(self, proxy: fx.Proxy) -> Ref:
         value = self.replay.env[proxy.node]
@@ -121,9 +115,10 @@ class _ReplayingTracer(fx.Tracer):
                      for i, d in enumerate(shape))
 
 
-def trace_through(replay: _Replay, call: fx.Node, args: list, kwargs: dict) -> Any:
-    """Run the wrapped function of fx node ``call`` on proxies of its IR arguments; returns
-    its result in IR terms (Refs where it returns tensors)."""
+def trace_through(replay: Replay, call: fx.Node, args: list, kwargs: dict) -> Any:
+    """Run the wrapped function of fx node ``call`` on proxies of its IR arguments, each node
+    replayed by ``replay`` (the fx frontend's replay of this call); returns its result in IR
+    terms (Refs where it returns tensors)."""
     tracer = _ReplayingTracer(replay, call)
     wrap = lambda v: tracer.input(v) if isinstance(v, Ref) else v  # noqa: E731
     result = call.target(*fx.node.map_aggregate(args, wrap), **fx.node.map_aggregate(kwargs, wrap))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 import torch.fx as fx
@@ -18,7 +18,9 @@ import torch.fx as fx
 from graphnn.errors import TraceError, UnsupportedError
 from graphnn.frontend.rules import Builder, Ref
 from graphnn.inputs import ModelInputs
-from graphnn.tensors import _TORCH_DTYPES as KNOWN_DTYPES, dtype_name
+from graphnn.tensors import dtype_name, dtype_names
+
+KNOWN_DTYPES = frozenset(dtype_names())  # what later rules can read
 
 
 @dataclass(frozen=True)
@@ -171,3 +173,28 @@ def observe_fx(model: torch.nn.Module, fx_graph: fx.Graph, values: list) -> dict
     except Exception:  # a replay fx cannot run: the caller reports the op as unsupported
         return {}
     return calls
+
+
+class Observations:
+    """What one real run showed of the calls without a rule, observed on first need: one per
+    fx trace, shared with the replay of a wrapped function's body, so each observed layer call
+    is taken once, in order, whichever replay meets it."""
+
+    def __init__(self, model: torch.nn.Module, inputs: ModelInputs):
+        self.model = model
+        self.inputs = inputs
+        self.layers: Optional[dict[str, list[Call]]] = None
+        self.calls: Optional[dict[str, Call]] = None
+
+    def layer_call(self, path: str, wanted: Callable[[str, torch.nn.Module], bool]) -> Optional[Call]:
+        """The next call of layer ``path``; one forward observes every layer ``wanted`` picks."""
+        if self.layers is None:
+            self.layers = observe(self.model, self.inputs, wanted)
+        calls = self.layers.get(path)
+        return calls.pop(0) if calls else None
+
+    def function_call(self, fx_graph: fx.Graph, name: str, examples: Callable[[], list]) -> Optional[Call]:
+        """The call fx node ``name`` made, from one run of ``fx_graph`` on ``examples()``."""
+        if self.calls is None:
+            self.calls = observe_fx(self.model, fx_graph, examples())
+        return self.calls.get(name)
