@@ -71,6 +71,11 @@ def method_rule(*names: str):
     return _register(_METHOD_RULES, names, "method")
 
 
+def forget_function_rule(function: Any) -> None:
+    """Drop a function's rule (a test's toy op), so later traces never see it."""
+    _FUNCTION_RULES.pop(function, None)
+
+
 def module_rule_for(module: torch.nn.Module) -> Optional[Rule]:
     return _MODULE_RULES.get(type(module))
 
