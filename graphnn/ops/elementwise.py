@@ -18,9 +18,6 @@ from graphnn.ops.dims import broadcast
 from graphnn.ops.opdef import NO_MACS, define
 from graphnn.ops.registry import ShapeMismatch, TensorType
 
-_INT_ARITHMETIC = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
-                   "floordiv": operator.floordiv}
-
 
 def _same_dtype(*values):
     dtypes = sorted({v.dtype for v in values})
@@ -137,3 +134,7 @@ ROUND = define("round", shape=unary, macs=NO_MACS)
 CLAMP = define("clamp", shape=unary, macs=NO_MACS)
 LOGICAL_NOT = define("logical_not", shape=unary, macs=NO_MACS)
 CAST = define("cast", shape=cast, macs=NO_MACS)
+
+# what int64 scalars (sizes) computed with these ops are known to be
+_INT_ARITHMETIC = {ADD.name: operator.add, SUB.name: operator.sub, MUL.name: operator.mul,
+                   FLOORDIV.name: operator.floordiv}

@@ -23,7 +23,7 @@ def recurrent_layer(node, x, *states):
     state = TensorType((node.attrs["num_layers"] * directions, batch, hidden), x.dtype)
     _check_states(states, state, batch_dim=1)
     output = TensorType(x.shape[:2] + (directions * hidden,), x.dtype)
-    return [output] + [state] * (2 if node.op == "lstm" else 1)
+    return [output] + [state] * (2 if node.op == LSTM.name else 1)
 
 
 def recurrent_cell(node, x, *states):
@@ -32,7 +32,7 @@ def recurrent_cell(node, x, *states):
     _check_features(node, x)
     state = TensorType((x.shape[0], node.attrs["hidden_size"]), x.dtype)
     _check_states(states, state, batch_dim=0)
-    return [state] * (2 if node.op == "lstm_cell" else 1)
+    return [state] * (2 if node.op == LSTM_CELL.name else 1)
 
 
 def _check_features(node, x):

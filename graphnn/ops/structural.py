@@ -1,5 +1,5 @@
 """Shape rules for ops that move or name data without computing: constants,
-identity, dropout (a no-op in eval mode), and shape queries (``size``)."""
+identity, dropout (a no-op in eval mode), and size queries (``x.size(0)``)."""
 from graphnn.ops.dims import normalize_axis
 from graphnn.ops.opdef import NO_MACS, define
 from graphnn.ops.registry import TensorType
@@ -22,13 +22,7 @@ def size(node, x):
     return TensorType((), "int64", dim)
 
 
-def shape(node, x):
-    """All dims of ``x`` as a 1-d int64 tensor."""
-    return TensorType((len(x.shape),), "int64")
-
-
 CONSTANT = define("constant", shape=constant, macs=NO_MACS)
 IDENTITY = define("identity", shape=same_as_input, macs=NO_MACS)
 DROPOUT = define("dropout", shape=same_as_input, macs=NO_MACS)
 SIZE = define("size", shape=size, macs=NO_MACS)
-SHAPE = define("shape", shape=shape, macs=NO_MACS)

@@ -1,6 +1,6 @@
-"""Lowerings of constants, identity, dropout (eval: Identity) and shape queries."""
+"""Lowerings of constants, identity, dropout (eval: Identity) and size queries."""
 from graphnn.backend.onnx.registry import lowers
-from graphnn.ops.structural import CONSTANT, DROPOUT, IDENTITY, SHAPE, SIZE
+from graphnn.ops.structural import CONSTANT, DROPOUT, IDENTITY, SIZE
 
 
 @lowers(CONSTANT)
@@ -19,8 +19,3 @@ def size(ctx, node):
     """x.size(d): Shape, then Gather of one index gives an int64 scalar."""
     shape = ctx.add1("Shape", ctx.inputs(node))
     ctx.add1("Gather", [shape, ctx.const(node.attrs["dim"], hint="dim")], ctx.output(node), axis=0)
-
-
-@lowers(SHAPE)
-def shape(ctx, node):
-    ctx.add1("Shape", ctx.inputs(node), ctx.output(node))
