@@ -89,5 +89,6 @@ CONV3D = define("conv3d", shape=conv, macs=conv_macs, label=conv_label)
 CONV_TRANSPOSE1D = define("conv_transpose1d", shape=conv_transpose, macs=conv_transpose_macs, label=conv_label)
 CONV_TRANSPOSE2D = define("conv_transpose2d", shape=conv_transpose, macs=conv_transpose_macs, label=conv_label)
 CONV_TRANSPOSE3D = define("conv_transpose3d", shape=conv_transpose, macs=conv_transpose_macs, label=conv_label)
+
 CONV = {1: CONV1D, 2: CONV2D, 3: CONV3D}
 CONV_TRANSPOSE = {1: CONV_TRANSPOSE1D, 2: CONV_TRANSPOSE2D, 3: CONV_TRANSPOSE3D}

@@ -72,10 +72,10 @@ def undefine(definition: OpDef) -> None:
 
 def opdef(name: str) -> OpDef:
     """The definition of the op ``name`` (a Node's ``op``)."""
-    try:
-        return _OPDEFS[name]
-    except KeyError:
-        raise UnsupportedError(f"op {name!r} is not a canonical graphnn op (graphnn bug or missing op family)") from None
+    definition = _OPDEFS.get(name)
+    if definition is None:
+        raise UnsupportedError(f"op {name!r} is not a canonical graphnn op (graphnn bug or a missing op family)")
+    return definition
 
 
 def find_opdef(name: str) -> Optional[OpDef]:

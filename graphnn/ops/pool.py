@@ -49,6 +49,9 @@ GLOBAL_AVG_POOL = define("global_avg_pool", shape=global_pool, macs=NO_MACS)
 GLOBAL_MAX_POOL = define("global_max_pool", shape=global_pool, macs=NO_MACS)
 ADAPTIVE_AVG_POOL = define("adaptive_avg_pool", shape=adaptive_pool, macs=NO_MACS)
 ADAPTIVE_MAX_POOL = define("adaptive_max_pool", shape=adaptive_pool, macs=NO_MACS)
+
 MAX_POOL = {1: MAX_POOL1D, 2: MAX_POOL2D, 3: MAX_POOL3D}
 AVG_POOL = {1: AVG_POOL1D, 2: AVG_POOL2D, 3: AVG_POOL3D}
 LP_POOL = {1: LP_POOL1D, 2: LP_POOL2D, 3: LP_POOL3D}
+GLOBAL_POOL = {"avg": GLOBAL_AVG_POOL, "max": GLOBAL_MAX_POOL}
+ADAPTIVE_POOL = {"avg": ADAPTIVE_AVG_POOL, "max": ADAPTIVE_MAX_POOL}

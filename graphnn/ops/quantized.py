@@ -14,4 +14,5 @@ def dynamic_quantized_linear(node, x):
     return TensorType(x.shape[:-1] + (out_features,), x.dtype)
 
 
-DYNAMIC_QUANTIZED_LINEAR = define("dynamic_quantized_linear", shape=dynamic_quantized_linear, macs=linear_macs, label=linear_label)
+DYNAMIC_QUANTIZED_LINEAR = define("dynamic_quantized_linear", shape=dynamic_quantized_linear, macs=linear_macs,
+                                  label=linear_label)

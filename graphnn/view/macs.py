@@ -4,8 +4,9 @@
 convolutions, attention) at 2 FLOPs per MAC and nothing else; these rules count the same
 products from shapes, so a Linear is ``out.numel() * in_features`` and a BatchNorm, an
 activation or a reshape is 0. An IR op's rule is on its OpDef (graphnn/ops, NO_MACS for
-ops without products); ONNX op types have the table here. Shapes given to a rule are concrete (symbols at their example sizes). Attention is its two products, the
-formula the counter applies to torch's fused attention kernels (``sdpa_flop_count``); on CPU
+ops without products); ONNX op types have the table here. Shapes given to a rule are
+concrete (symbols at their example sizes). Attention is its two products, the formula the
+counter applies to torch's fused attention kernels (``sdpa_flop_count``); on CPU
 the counter does not see the fused kernel, so its total there leaves attention out.
 """
 from __future__ import annotations

@@ -16,11 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from graphnn.frontend.rules import function_rule, module_rule
-from graphnn.ops.pool import (ADAPTIVE_AVG_POOL, ADAPTIVE_MAX_POOL, AVG_POOL, GLOBAL_AVG_POOL, GLOBAL_MAX_POOL, LP_POOL,
-                              MAX_POOL)
-
-GLOBAL_POOL = {"avg": GLOBAL_AVG_POOL, "max": GLOBAL_MAX_POOL}
-ADAPTIVE_POOL = {"avg": ADAPTIVE_AVG_POOL, "max": ADAPTIVE_MAX_POOL}
+from graphnn.ops.pool import ADAPTIVE_POOL, AVG_POOL, GLOBAL_POOL, LP_POOL, MAX_POOL
 
 
 def per_dim(value, spatial: int) -> list:
