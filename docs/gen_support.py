@@ -20,19 +20,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import graphnn.frontend  # noqa: E402,F401  (loads every rule family)
+from graphnn.ops import all_opdefs  # noqa: E402
 from graphnn.frontend.rules import (  # noqa: E402
     _MODULE_RULES, layer_label, supported_functions, supported_methods,
 )
 
 
-def record() -> dict[str, dict[str, set]]:
-    """kind (layer class or canonical op) -> {"ops": ONNX op types, "opsets": opsets}."""
+def record() -> tuple[dict[str, dict[str, set]], dict[str, set]]:
+    """kind (layer class or canonical op) -> {"ops": ONNX op types, "opsets": opsets}, and
+    canonical IR op -> the opsets of the parity tests whose trace held it."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "support.jsonl")
         env = dict(os.environ, GRAPHNN_SUPPORT_RECORD=path)
         subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/ops"],
                        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
         seen: dict[str, dict[str, set]] = defaultdict(lambda: {"ops": set(), "opsets": set()})
+        canonical: dict[str, set] = defaultdict(set)
         with open(path) as f:
             for line in f:
                 entry = json.loads(line)
@@ -41,12 +44,17 @@ def record() -> dict[str, dict[str, set]]:
                 for kind, ops in entry["kinds"].items():
                     seen[kind]["ops"].update(ops)
                     seen[kind]["opsets"].add(entry["opset"])
-    return seen
+                for op in entry["canonical"]:
+                    canonical[op].add(entry["opset"])
+    return seen, canonical
+
+
+NOT_SEEN = "(not seen in a parity test)"
 
 
 def _row(label: str, found: dict | None) -> str:
     if not found:
-        return f"| {label} | (not seen in a parity test) | |"
+        return f"| {label} | {NOT_SEEN} | |"
     opsets = ", ".join(str(o) for o in sorted(found["opsets"]))
     ops = ", ".join(sorted(found["ops"])) or "none: removed by the passes (a no-op in eval mode)"
     return f"| {label} | {ops} | {opsets} |"
@@ -64,7 +72,17 @@ def _layer_row(cls: type, seen: dict) -> str:
     return _row(layer_label(cls), seen.get(cls.__name__))
 
 
-def render(seen: dict[str, dict[str, set]]) -> str:
+def _canonical_rows(canonical: dict[str, set]) -> list[str]:
+    """Every OpDef, with the opsets of the parity tests that traced it; tests/test_opdefs.py
+    fails for an op listed without any."""
+    rows = []
+    for definition in all_opdefs():
+        opsets = ", ".join(str(o) for o in sorted(canonical.get(definition.name, ())))
+        rows.append(f"| `{definition.name}` | {definition.family} | {opsets or NOT_SEEN} |")
+    return rows
+
+
+def render(seen: dict[str, dict[str, set]], canonical: dict[str, set]) -> str:
     layers = sorted(_MODULE_RULES, key=layer_label)
     layer_classes = {cls.__name__ for cls in layers}
     lines = [
@@ -85,6 +103,10 @@ def render(seen: dict[str, dict[str, set]]) -> str:
               "Functions and Tensor methods become these canonical IR ops (one op per meaning, not per spelling).",
               "", "| op | ONNX operators | opsets tested |", "|---|---|---|"]
     lines += [_row(f"`{op}`", seen[op]) for op in ops]
+    lines += ["", f"## Canonical ops ({len(list(all_opdefs()))})", "",
+              "Every op of graphnn's IR (one OpDef each, graphnn/ops/<family>.py) and the opsets of the",
+              "parity tests whose trace held it.", "", "| op | family | opsets tested |", "|---|---|---|"]
+    lines += _canonical_rows(canonical)
     functions, methods = supported_functions(), supported_methods()
     lines += ["", f"## Function spellings ({len(functions)})", "", ", ".join(f"`{f}`" for f in functions),
               "", f"## Tensor methods ({len(methods)})", "", ", ".join(f"`.{m}()`" for m in methods), ""]
@@ -92,7 +114,7 @@ def render(seen: dict[str, dict[str, set]]) -> str:
 
 
 def main() -> None:
-    text = render(record())
+    text = render(*record())
     with open(os.path.join(ROOT, "docs", "support.md"), "w") as f:
         f.write(text)
     print(f"wrote docs/support.md ({text.count(chr(10))} lines)")

@@ -33,6 +33,7 @@ def export_checked(model: torch.nn.Module, inputs: Sequence[torch.Tensor] | torc
                           frontend=frontend)
     graph.verify()
     traced_kinds = {node.kind for node in graph.nodes()} | composite_layers(model)
+    traced_ops = {node.op for node in graph.nodes()}
     graph = graphnn.optimize(graph, enabled=optimize, verify=True)
     models = {}
     for opset in opsets:
@@ -47,7 +48,7 @@ def export_checked(model: torch.nn.Module, inputs: Sequence[torch.Tensor] | torc
         else:
             assert all(run.batch is None for run in report.runs), [run.sizes for run in report.runs]
         models[opset] = onnx_model
-        record_support(onnx_model, opset, traced_kinds)
+        record_support(onnx_model, opset, traced_kinds, traced_ops)
     return models
 
 
@@ -59,9 +60,10 @@ def composite_layers(model: torch.nn.Module) -> set:
             if module_rule_for(m) and any(module_rule_for(c) for c in m.children())}
 
 
-def record_support(onnx_model: onnx.ModelProto, opset: int, traced_kinds: set) -> None:
+def record_support(onnx_model: onnx.ModelProto, opset: int, traced_kinds: set, traced_ops: set) -> None:
     """With GRAPHNN_SUPPORT_RECORD=path (docs/gen_support.py sets it), append which ONNX
-    operators each layer / op was lowered to at this opset: docs/support.md is built from it."""
+    operators each layer / op was lowered to at this opset, and which canonical IR ops the
+    trace held (before the passes): docs/support.md is built from it."""
     path = os.environ.get("GRAPHNN_SUPPORT_RECORD")
     if not path:
         return
@@ -72,7 +74,7 @@ def record_support(onnx_model: onnx.ModelProto, opset: int, traced_kinds: set) -
             kinds.setdefault(kind, set()).add(node.op_type)
     with open(path, "a") as f:
         f.write(json.dumps({"opset": opset, "kinds": {k: sorted(v) for k, v in kinds.items()},
-                            "traced": sorted(traced_kinds)}) + "\n")
+                            "traced": sorted(traced_kinds), "canonical": sorted(traced_ops)}) + "\n")
 
 
 def onnx_ops(model: onnx.ModelProto) -> list[str]:

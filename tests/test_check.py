@@ -18,6 +18,7 @@ from graphnn.backend.onnx import registry
 from graphnn.errors import InputSpecError
 from graphnn.inputs import model_inputs
 from graphnn.loader import load
+from graphnn.ops import opdef
 from graphnn.runtime import CPU, CUDA
 from tests.conftest import ROOT, invoke
 
@@ -199,7 +200,7 @@ def test_a_folder_one_line_per_model_and_a_summary(tmp_path, monkeypatch):
     def tanh(ctx, node):
         ctx.add1("Tanh", ctx.inputs(node), ctx.output(node))
 
-    monkeypatch.setitem(registry._LOWERINGS, "softsign", {1: tanh})
+    monkeypatch.setitem(registry._LOWERINGS, opdef("softsign"), {1: tanh})
     result = check(models)
     assert result.exit_code == 1, result.output
     lines = result.stdout.splitlines()

@@ -4,6 +4,7 @@ import torch.nn as nn
 
 import graphnn
 from graphnn.backend.onnx import registry
+from graphnn.ops import opdef
 
 
 class Net(nn.Module):
@@ -24,7 +25,7 @@ def break_lowering(monkeypatch, op, wrong_onnx_op):
     def wrong(ctx, node):
         ctx.add1(wrong_onnx_op, ctx.inputs(node), ctx.output(node))
 
-    monkeypatch.setitem(registry._LOWERINGS, op, {1: wrong})
+    monkeypatch.setitem(registry._LOWERINGS, opdef(op), {1: wrong})
 
 
 def test_broken_layer_is_named(monkeypatch):
@@ -42,7 +43,7 @@ def test_export_reports_the_layer_and_writes_nothing(monkeypatch, tmp_path):
         inputs = [ctx.input(node), ctx.param(node, "weight"), ctx.param(node, "bias")]
         ctx.add1("Gemm", inputs, ctx.output(node), transB=1, alpha=2.0)
 
-    monkeypatch.setitem(registry._LOWERINGS, "linear", {1: doubled_gemm})
+    monkeypatch.setitem(registry._LOWERINGS, opdef("linear"), {1: doubled_gemm})
     torch.manual_seed(0)
     out = tmp_path / "net.onnx"
     result = graphnn.export(Net(), torch.randn(1, 3, 8, 8), str(out))

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 from graphnn.backend.onnx import registry
+from graphnn.ops import opdef
 from graphnn.testing import ParityMismatch, assert_parity
 from tests.conftest import ROOT
 
@@ -59,9 +60,10 @@ MODELS = {
 BROKEN_LOWERING = """
     from graphnn.backend.onnx import DEFAULT_OPSET
     from graphnn.backend.onnx.registry import lowers
+    from graphnn.ops.activation import SOFTSIGN
 
 
-    @lowers("softsign", since=DEFAULT_OPSET)
+    @lowers(SOFTSIGN, since=DEFAULT_OPSET)
     def broken_softsign(ctx, node):
         ctx.add1("Tanh", ctx.inputs(node), ctx.output(node))
 """
@@ -197,7 +199,7 @@ def test_assert_parity_fails_with_the_report_and_the_layer(monkeypatch):
     def tanh(ctx, node):
         ctx.add1("Tanh", ctx.inputs(node), ctx.output(node))
 
-    monkeypatch.setitem(registry._LOWERINGS, "sigmoid", {1: tanh})
+    monkeypatch.setitem(registry._LOWERINGS, opdef("sigmoid"), {1: tanh})
     torch.manual_seed(0)
     with pytest.raises(ParityMismatch) as caught:
         assert_parity(Net(), (torch.randn(2, 6),))

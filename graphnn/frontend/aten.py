@@ -25,7 +25,9 @@ from graphnn.frontend.layers.indexing import index_tensor
 from graphnn.frontend.layers.shape import checked_dim, emit_expand, emit_reshape, filled, shape_of, size_entries
 from graphnn.frontend.rules import Ref, function_label, function_rule_for, method_rule_for
 from graphnn.ops.dims import broadcast
+from graphnn.ops.elementwise import MAXIMUM, MINIMUM
 from graphnn.ops.registry import ShapeMismatch
+from graphnn.ops.shape import TRANSPOSE
 from graphnn.tensors import dtype_name
 
 Rule = Callable[..., Any]
@@ -382,7 +384,7 @@ ADAPTERS: dict[str, Rule] = {
     "broadcast_tensors": _broadcast_tensors,
     "split_with_sizes": _via(torch.split, lambda x, sizes, dim=0: ((x, list(sizes), dim), {})),
     "log_sigmoid": _via(F.logsigmoid, lambda x: ((x,), {})),
-    "numpy_T": lambda b, x: b.emit("transpose", [x], perm=list(reversed(range(b.rank(x))))),
+    "numpy_T": lambda b, x: b.emit(TRANSPOSE, [x], perm=list(reversed(range(b.rank(x))))),
     "embedding_bag": _bag,
     "cross_entropy_loss": _via(F.cross_entropy, lambda x, target, weight=None, reduction=1, ignore_index=-100,
                                label_smoothing=0.0: ((x, target, weight), {
@@ -411,8 +413,8 @@ def scatter_back(b, view_op: Any, base: Ref, value: Ref, *view_args: Any, **view
 # torch.export spells a clamped size (``self.cache[:x.size(0)]``) with these; on int64
 # scalars they are the elementwise ops.
 SIZE_FUNCTIONS: dict[Any, Rule] = {
-    torch.sym_min: lambda b, a, other: binary(b, "minimum", a, other),
-    torch.sym_max: lambda b, a, other: binary(b, "maximum", a, other),
+    torch.sym_min: lambda b, a, other: binary(b, MINIMUM, a, other),
+    torch.sym_max: lambda b, a, other: binary(b, MAXIMUM, a, other),
     torch.sym_float: lambda b, x: cast(b, x, default_float()),
     torch.sym_int: lambda b, x: cast(b, x, "int64"),
 }

@@ -18,6 +18,7 @@ import torch.fx as fx
 from graphnn.errors import TraceError, UnsupportedError
 from graphnn.frontend.rules import Builder, Ref
 from graphnn.inputs import ModelInputs
+from graphnn.ops.opaque import OPAQUE
 from graphnn.tensors import dtype_name, dtype_names
 
 KNOWN_DTYPES = frozenset(dtype_names())  # what later rules can read
@@ -144,7 +145,7 @@ def emit_opaque(b: Builder, label: str, params: dict, args: list, kwargs: dict, 
     if unknown:  # later rules could not read them: refuse here, naming the call
         raise UnsupportedError(f"{b.where}: {label} returns {', '.join(unknown)} tensors, which graphnn "
                                f"cannot represent yet")
-    outputs = b.emit("opaque", inputs, params=params, num_outputs=len(observed), observed=observed,
+    outputs = b.emit(OPAQUE, inputs, params=params, num_outputs=len(observed), observed=observed,
                      layer=label, macs=call.macs)
     refs = outputs if isinstance(outputs, list) else [outputs]
     return _rebuild(call.output, list(refs))

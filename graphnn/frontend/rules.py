@@ -1,7 +1,7 @@
 """Mapping rules from torch (layers, functions, tensor methods) to canonical IR ops.
 
 This is where canonicalisation happens: ``nn.ReLU()``, ``F.relu``, ``torch.relu`` and
-``x.relu()`` all register one rule that emits one ``relu`` op. Rules know torch, not
+``x.relu()`` all register one rule that emits one ``relu`` op, through its OpDef (``RELU``). Rules know torch, not
 fx: a rule receives a Builder, then the call's arguments exactly as torch would (tensors
 appear as ``Ref``), so Python itself binds defaults and keywords. Any frontend that can
 say "this module / function / method was called with these arguments" can reuse them.
@@ -17,8 +17,9 @@ import torch
 
 from graphnn.errors import ShapeError, UnsupportedError
 from graphnn.ir import Graph, Value
-from graphnn.ops import infer_node
+from graphnn.ops import OpDef, infer_node
 from graphnn.ops.registry import shape_error
+from graphnn.ops.structural import CONSTANT
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,11 @@ def function_rule(*functions: Any):
 def method_rule(*names: str):
     """``fn(builder, self_tensor, *args, **kwargs)`` converts a Tensor method call."""
     return _register(_METHOD_RULES, names, "method")
+
+
+def forget_function_rule(function: Any) -> None:
+    """Drop a function's rule (a test's toy op), so later traces never see it."""
+    _FUNCTION_RULES.pop(function, None)
 
 
 def module_rule_for(module: torch.nn.Module) -> Optional[Rule]:
@@ -190,15 +196,18 @@ class Builder:
         self.source = source
         self.what = what or name
 
-    def emit(self, op: str, inputs: Sequence[Ref], params: Optional[dict] = None,
+    def emit(self, op: OpDef, inputs: Sequence[Ref], params: Optional[dict] = None,
              num_outputs: int = 1, name: Optional[str] = None, **attrs: Any) -> Union[Ref, list[Ref]]:
-        """Add one node; returns its output Ref (a list of Refs when num_outputs > 1)."""
+        """Add one node of ``op`` (its OpDef, never a name spelled again); returns its output
+        Ref (a list of Refs when num_outputs > 1)."""
+        if not isinstance(op, OpDef):
+            raise TypeError(f"Builder.emit takes an OpDef (graphnn.ops), not {op!r}")
         for ref in inputs:
             if not isinstance(ref, Ref):
-                raise UnsupportedError(f"{self.where}: {op} got a non-tensor input {ref!r}")
+                raise UnsupportedError(f"{self.where}: {op.name} got a non-tensor input {ref!r}")
         clean = {k: v.detach().cpu() for k, v in (params or {}).items() if v is not None}
         node = self.graph.add_node(
-            op, [r.name for r in inputs], name=name or self.name, num_outputs=num_outputs,
+            op.name, [r.name for r in inputs], name=name or self.name, num_outputs=num_outputs,
             attrs=attrs, params=clean, module=self.module, module_class=self.module_class,
             source=self.source,
         )
@@ -227,7 +236,7 @@ class Builder:
         tensor = value if isinstance(value, torch.Tensor) else torch.tensor(value)
         if dtype is not None:
             tensor = tensor.to(getattr(torch, dtype))
-        return self.emit("constant", [], params={"value": tensor}, name=name or f"{self.name}_const")
+        return self.emit(CONSTANT, [], params={"value": tensor}, name=name or f"{self.name}_const")
 
     def value(self, ref: Ref) -> Value:
         """The IR value behind a Ref (shape and dtype already inferred)."""

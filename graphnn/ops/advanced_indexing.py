@@ -1,10 +1,10 @@
 """Shape rule of ``index_tensors``: x indexed at dims ``dim``.. by several int64 tensors;
 their broadcast shape replaces the indexed dims (torch's rule for adjacent indices)."""
 from graphnn.ops.dims import broadcast
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+from graphnn.ops.opdef import NO_MACS, define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 
 
-@shape_rule("index_tensors")
 def index_tensors(node, x, *indices):
     dim = node.attrs["dim"]
     if dim + len(indices) > len(x.shape):
@@ -15,3 +15,6 @@ def index_tensors(node, x, *indices):
             raise ShapeMismatch(f"expects int64 indices, gets {index.dtype} (graphnn should have cast them)")
         shape = broadcast(shape, index.shape)
     return TensorType(x.shape[:dim] + shape + x.shape[dim + len(indices):], x.dtype)
+
+
+INDEX_TENSORS = define("index_tensors", shape=index_tensors, macs=NO_MACS)

@@ -5,8 +5,11 @@ optional bias. attrs: stride, pads (ONNX order: every spatial begin, then every 
 ``padding='same'`` with an even kernel can pad one more at the end, as torch does),
 dilation, groups; transposed convs add output_padding.
 """
-from graphnn.ops.dims import window_out
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+import math
+
+from graphnn.ops.dims import dims_label, window_out
+from graphnn.ops.opdef import define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 
 _LAYOUT = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
 
@@ -33,7 +36,6 @@ def window_dims(node, x, kernel) -> list:
     ]
 
 
-@shape_rule("conv1d", "conv2d", "conv3d")
 def conv(node, x):
     weight = node.params["weight"]
     check_channels_first(x, weight.dim() - 2, weight.shape[1] * node.attrs["groups"])
@@ -54,9 +56,39 @@ def transposed_out(node, size, i: int, kernel: int):
     return out
 
 
-@shape_rule("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
 def conv_transpose(node, x):
     weight = node.params["weight"]
     check_channels_first(x, weight.dim() - 2, weight.shape[0])
     dims = [transposed_out(node, x.shape[2 + i], i, k) for i, k in enumerate(weight.shape[2:])]
     return TensorType((x.shape[0], weight.shape[1] * node.attrs["groups"], *dims), x.dtype)
+
+
+def conv_macs(ins, outs, params):
+    weight = params["weight"]  # [out, in / groups, *kernel]
+    return math.prod(outs[0]) * weight[1] * math.prod(weight[2:])
+
+
+def conv_transpose_macs(ins, outs, params):
+    weight = params["weight"]  # [in, out / groups, *kernel]: every input element meets a kernel
+    return math.prod(ins[0]) * weight[1] * math.prod(weight[2:])
+
+
+def conv_label(attrs, weights):
+    weight = weights.get("weight", ())
+    out = {"kernel": dims_label(weight[2:]), "stride": dims_label(attrs.get("stride", ()))}
+    if any(d != 1 for d in attrs.get("dilation", ())):
+        out["dilation"] = dims_label(attrs["dilation"])
+    if attrs.get("groups", 1) != 1:
+        out["groups"] = attrs["groups"]
+    return out
+
+
+CONV1D = define("conv1d", shape=conv, macs=conv_macs, label=conv_label)
+CONV2D = define("conv2d", shape=conv, macs=conv_macs, label=conv_label)
+CONV3D = define("conv3d", shape=conv, macs=conv_macs, label=conv_label)
+CONV_TRANSPOSE1D = define("conv_transpose1d", shape=conv_transpose, macs=conv_transpose_macs, label=conv_label)
+CONV_TRANSPOSE2D = define("conv_transpose2d", shape=conv_transpose, macs=conv_transpose_macs, label=conv_label)
+CONV_TRANSPOSE3D = define("conv_transpose3d", shape=conv_transpose, macs=conv_transpose_macs, label=conv_label)
+
+CONV = {1: CONV1D, 2: CONV2D, 3: CONV3D}
+CONV_TRANSPOSE = {1: CONV_TRANSPOSE1D, 2: CONV_TRANSPOSE2D, 3: CONV_TRANSPOSE3D}

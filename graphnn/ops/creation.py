@@ -4,10 +4,10 @@ diagonal of a matrix shaped like its input)."""
 import sympy
 
 from graphnn.ops.elementwise import dim_expression, expression
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+from graphnn.ops.opdef import NO_MACS, define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 
 
-@shape_rule("arange")
 def arange(node, *dynamic):
     inputs = iter(dynamic)
     bounds = [node.attrs[k] if node.attrs[k] is not None else next(inputs).known
@@ -35,8 +35,11 @@ def _length(node, start, end, step):
     return dim_expression(length)
 
 
-@shape_rule("eye_like")
 def eye_like(node, x):
     if len(x.shape) != 2:
         raise ShapeMismatch(f"expects a matrix, gets a {len(x.shape)}-d tensor")
     return TensorType(x.shape, x.dtype)
+
+
+ARANGE = define("arange", shape=arange, macs=NO_MACS)
+EYE_LIKE = define("eye_like", shape=eye_like, macs=NO_MACS)

@@ -80,3 +80,8 @@ def window_out(size: Dim, kernel: int, stride: int, pad_total: int, dilation: in
 
 def fmt(shape: Sequence[Dim]) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def dims_label(values) -> str:
+    """``3x3``: how a label shows a kernel, a stride or a weight's dims."""
+    return "x".join(str(v) for v in values)

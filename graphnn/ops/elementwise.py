@@ -15,16 +15,8 @@ from typing import Optional
 import sympy
 
 from graphnn.ops.dims import broadcast
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
-
-_INT_ARITHMETIC = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
-                   "floordiv": operator.floordiv}
-ARITHMETIC = ("add", "sub", "mul", "div", "floordiv", "truncdiv", "pow", "remainder", "fmod",
-              "maximum", "minimum")
-COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")
-LOGICAL = ("logical_and", "logical_or", "logical_xor")
-UNARY = ("neg", "abs", "sign", "exp", "log", "sqrt", "rsqrt", "reciprocal", "sin", "cos", "erf",
-         "floor", "ceil", "round", "clamp")
+from graphnn.ops.opdef import NO_MACS, define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 
 
 def _same_dtype(*values):
@@ -34,7 +26,6 @@ def _same_dtype(*values):
     return dtypes[0]
 
 
-@shape_rule(*ARITHMETIC)
 def arithmetic(node, a, b):
     dtype = _same_dtype(a, b)
     shape = broadcast(a.shape, b.shape)
@@ -82,13 +73,11 @@ def dim_expression(expr) -> str:
     return str(expr).replace(" ", "")
 
 
-@shape_rule(*COMPARISONS, *LOGICAL)
 def comparison(node, a, b):
     _same_dtype(a, b)
     return TensorType(broadcast(a.shape, b.shape), "bool")
 
 
-@shape_rule("where")
 def where(node, condition, a, b):
     if condition.dtype != "bool":
         raise ShapeMismatch(f"expects a bool condition, gets {condition.dtype}")
@@ -96,14 +85,56 @@ def where(node, condition, a, b):
     return TensorType(broadcast(condition.shape, broadcast(a.shape, b.shape)), dtype)
 
 
-@shape_rule(*UNARY, "logical_not")
 def unary(node, x):
     return TensorType(x.shape, x.dtype)
 
 
-@shape_rule("cast")
 def cast(node, x):
     """The value of a cast int scalar stays known (``x.size(0).long()``)."""
     dtype = node.attrs["dtype"]
     known = x.known if dtype.startswith("int") else None
     return TensorType(x.shape, dtype, known)
+
+
+ADD = define("add", shape=arithmetic, macs=NO_MACS)
+SUB = define("sub", shape=arithmetic, macs=NO_MACS)
+MUL = define("mul", shape=arithmetic, macs=NO_MACS)
+DIV = define("div", shape=arithmetic, macs=NO_MACS)
+FLOORDIV = define("floordiv", shape=arithmetic, macs=NO_MACS)
+TRUNCDIV = define("truncdiv", shape=arithmetic, macs=NO_MACS)
+POW = define("pow", shape=arithmetic, macs=NO_MACS)
+REMAINDER = define("remainder", shape=arithmetic, macs=NO_MACS)
+FMOD = define("fmod", shape=arithmetic, macs=NO_MACS)
+MAXIMUM = define("maximum", shape=arithmetic, macs=NO_MACS)
+MINIMUM = define("minimum", shape=arithmetic, macs=NO_MACS)
+EQ = define("eq", shape=comparison, macs=NO_MACS)
+NE = define("ne", shape=comparison, macs=NO_MACS)
+LT = define("lt", shape=comparison, macs=NO_MACS)
+LE = define("le", shape=comparison, macs=NO_MACS)
+GT = define("gt", shape=comparison, macs=NO_MACS)
+GE = define("ge", shape=comparison, macs=NO_MACS)
+LOGICAL_AND = define("logical_and", shape=comparison, macs=NO_MACS)
+LOGICAL_OR = define("logical_or", shape=comparison, macs=NO_MACS)
+LOGICAL_XOR = define("logical_xor", shape=comparison, macs=NO_MACS)
+WHERE = define("where", shape=where, macs=NO_MACS)
+NEG = define("neg", shape=unary, macs=NO_MACS)
+ABS = define("abs", shape=unary, macs=NO_MACS)
+SIGN = define("sign", shape=unary, macs=NO_MACS)
+EXP = define("exp", shape=unary, macs=NO_MACS)
+LOG = define("log", shape=unary, macs=NO_MACS)
+SQRT = define("sqrt", shape=unary, macs=NO_MACS)
+RSQRT = define("rsqrt", shape=unary, macs=NO_MACS)
+RECIPROCAL = define("reciprocal", shape=unary, macs=NO_MACS)
+SIN = define("sin", shape=unary, macs=NO_MACS)
+COS = define("cos", shape=unary, macs=NO_MACS)
+ERF = define("erf", shape=unary, macs=NO_MACS)
+FLOOR = define("floor", shape=unary, macs=NO_MACS)
+CEIL = define("ceil", shape=unary, macs=NO_MACS)
+ROUND = define("round", shape=unary, macs=NO_MACS)
+CLAMP = define("clamp", shape=unary, macs=NO_MACS)
+LOGICAL_NOT = define("logical_not", shape=unary, macs=NO_MACS)
+CAST = define("cast", shape=cast, macs=NO_MACS)
+
+# what int64 scalars (sizes) computed with these ops are known to be
+_INT_ARITHMETIC = {ADD.name: operator.add, SUB.name: operator.sub, MUL.name: operator.mul,
+                   FLOORDIV.name: operator.floordiv}

@@ -1,8 +1,9 @@
 """Shape rules for lookup tables: ``embedding`` (indices -> indices' shape + (dim,)) and
 ``embedding_bag`` (one row per bag: a 2-d input's rows, or a 1-d input cut at its
 offsets, the last offset closing the last bag when ``include_last_offset``)."""
-from graphnn.ops.dims import fmt
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+from graphnn.ops.dims import dims_label, fmt
+from graphnn.ops.opdef import NO_MACS, define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 from graphnn.tensors import dtype_name
 
 INDEX_DTYPES = ("int64", "int32")
@@ -13,14 +14,12 @@ def _check_indices(indices, what="indices"):
         raise ShapeMismatch(f"expects int64 {what}, gets {indices.dtype}")
 
 
-@shape_rule("embedding")
 def embedding(node, indices):
     _check_indices(indices)
     weight = node.params["weight"]
     return TensorType(indices.shape + (weight.shape[1],), dtype_name(weight.dtype))
 
 
-@shape_rule("embedding_bag")
 def embedding_bag(node, indices, *rest):
     _check_indices(indices)
     weight = node.params["weight"]
@@ -51,3 +50,11 @@ def _minus_one(size):
         return size - 1
     return f"{size}-1"
 
+
+def embedding_label(attrs, weights):
+    weight = weights.get("weight", (0, 0))
+    return {"table": f"{weight[0]} x {weight[1]}"}
+
+
+EMBEDDING = define("embedding", shape=embedding, macs=NO_MACS, label=embedding_label)
+EMBEDDING_BAG = define("embedding_bag", shape=embedding_bag, macs=NO_MACS, label=embedding_label)

@@ -3,13 +3,13 @@ from int64 inputs, starts first), ``index_select`` (ONNX Gather: the index's dim
 replace the indexed dim), ``gather`` (torch.gather / ONNX GatherElements) and
 ``slice_scatter`` (the input with one slice replaced: slice assignment)."""
 from graphnn.ops.dims import fmt, normalize_axis
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+from graphnn.ops.opdef import NO_MACS, define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 
 INDEX_DTYPES = ("int64", "int32")
 INT64_MAX = 2**63 - 1  # an end meaning "to the end"
 
 
-@shape_rule("slice")
 def slice_(node, x, *dynamic):
     dynamic = iter(dynamic)
     starts = [_entry(s, dynamic) for s in node.attrs["starts"]]
@@ -44,7 +44,6 @@ def _sliced(size, start, end, step, fresh):
     return f"{size}-{dropped}" if dropped else size
 
 
-@shape_rule("index_select")
 def index_select(node, x, index):
     dim = normalize_axis(node.attrs["dim"], len(x.shape))
     if index.dtype not in INDEX_DTYPES:
@@ -55,7 +54,6 @@ def index_select(node, x, index):
     return TensorType(x.shape[:dim] + index.shape + x.shape[dim + 1:], x.dtype)
 
 
-@shape_rule("gather")
 def gather(node, x, index):
     dim = normalize_axis(node.attrs["dim"], len(x.shape))
     if index.dtype not in INDEX_DTYPES:
@@ -68,7 +66,6 @@ def gather(node, x, index):
     return TensorType(index.shape, x.dtype)
 
 
-@shape_rule("slice_scatter")
 def slice_scatter(node, x, src, *dynamic):
     """attrs dim / start / end (None: the next int64 input); src must be the slice's shape."""
     dim = normalize_axis(node.attrs["dim"], len(x.shape))
@@ -82,3 +79,9 @@ def slice_scatter(node, x, src, *dynamic):
             isinstance(a, int) and isinstance(b, int) and a != b for a, b in zip(src.shape, want)):
         raise ShapeMismatch(f"writes a {fmt(src.shape)} tensor into a {fmt(tuple(want))} slice of {fmt(x.shape)}")
     return TensorType(x.shape, x.dtype)
+
+
+SLICE = define("slice", shape=slice_, macs=NO_MACS)
+INDEX_SELECT = define("index_select", shape=index_select, macs=NO_MACS)
+GATHER = define("gather", shape=gather, macs=NO_MACS)
+SLICE_SCATTER = define("slice_scatter", shape=slice_scatter, macs=NO_MACS)

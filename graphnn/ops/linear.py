@@ -1,10 +1,12 @@
 """Shape rules for dense layers and products: ``linear`` (y = x W^T + b), ``bilinear``
 (y = x1^T W x2 + b), ``matmul`` and ``einsum`` (equation always has an explicit ``->``)."""
+import math
+
 from graphnn.ops.dims import broadcast, fmt
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+from graphnn.ops.opdef import NO_MACS, define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 
 
-@shape_rule("linear")
 def linear(node, x):
     weight = node.params["weight"]
     in_features = weight.shape[-1]
@@ -15,7 +17,6 @@ def linear(node, x):
     return TensorType(x.shape[:-1] + tuple(weight.shape[:-1]), x.dtype)
 
 
-@shape_rule("bilinear")
 def bilinear(node, x1, x2):
     out_features, in1, in2 = node.params["weight"].shape
     for i, (x, features) in enumerate([(x1, in1), (x2, in2)], 1):
@@ -26,7 +27,6 @@ def bilinear(node, x1, x2):
     return TensorType(x1.shape[:-1] + (out_features,), x1.dtype)
 
 
-@shape_rule("matmul")
 def matmul(node, a, b):
     if not a.shape or not b.shape:
         raise ShapeMismatch("expects tensors of rank >= 1, gets a scalar")
@@ -47,7 +47,6 @@ def matmul(node, a, b):
     return TensorType(out, a.dtype)
 
 
-@shape_rule("einsum")
 def einsum(node, *operands):
     inputs, output = node.attrs["equation"].split("->")
     terms = inputs.split(",")
@@ -84,3 +83,32 @@ def _join(label, a, b):
     if a == 1:
         return b
     raise ShapeMismatch(f"has subscript {label!r} of sizes {a} and {b}")
+
+
+def linear_macs(ins, outs, params):
+    return math.prod(outs[0]) * params["weight"][-1]
+
+
+def linear_label(attrs, weights):
+    weight = weights.get("weight", (0, 0))
+    return {"features": f"{weight[-1]} -> {weight[0]}"}
+
+
+def matmul_macs(ins, outs, params):
+    return math.prod(outs[0]) * ins[0][-1]
+
+
+def bilinear_macs(ins, outs, params):
+    weight = params["weight"]  # [out, in1, in2]
+    return math.prod(outs[0]) * weight[1] * weight[2]
+
+
+def bilinear_label(attrs, weights):
+    weight = weights.get("weight", (0, 0, 0))
+    return {"features": f"{weight[1]}, {weight[2]} -> {weight[0]}"}
+
+
+LINEAR = define("linear", shape=linear, macs=linear_macs, label=linear_label)
+BILINEAR = define("bilinear", shape=bilinear, macs=bilinear_macs, label=bilinear_label)
+MATMUL = define("matmul", shape=matmul, macs=matmul_macs)
+EINSUM = define("einsum", shape=einsum, macs=NO_MACS)

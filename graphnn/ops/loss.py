@@ -3,11 +3,9 @@ losses keep the broadcast shape of input and target (and weights), class losses 
 value per sample (the input's shape without its class dim: dim 1, or dim 0 when the
 input is one unbatched score vector)."""
 from graphnn.ops.dims import broadcast, fmt
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+from graphnn.ops.opdef import NO_MACS, define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 from graphnn.tensors import is_float
-
-ELEMENTWISE_LOSSES = ("mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
-                      "binary_cross_entropy_with_logits", "kl_div")
 
 
 def _reduced(node, shape, dtype):
@@ -19,7 +17,6 @@ def _check_float(input):
         raise ShapeMismatch(f"expects a floating-point input, gets {input.dtype}")
 
 
-@shape_rule(*ELEMENTWISE_LOSSES)
 def elementwise_loss(node, input, target):
     _check_float(input)
     shape = broadcast(input.shape, target.shape)
@@ -34,7 +31,6 @@ def class_dim(shape) -> int:
     return 1 if len(shape) >= 2 else 0
 
 
-@shape_rule("cross_entropy", "nll_loss")
 def class_loss(node, input, target):
     _check_float(input)
     if not input.shape:
@@ -64,3 +60,14 @@ def _dynamic_hint(want, got):
         return ""
     dims = ", ".join(f"{i}: {w!r}" for i, w in enumerate(want) if isinstance(w, str))
     return f" (declare the target's dims dynamic too: dynamic_dims=[..., {{{dims}}}])"
+
+
+MSE_LOSS = define("mse_loss", shape=elementwise_loss, macs=NO_MACS)
+L1_LOSS = define("l1_loss", shape=elementwise_loss, macs=NO_MACS)
+SMOOTH_L1_LOSS = define("smooth_l1_loss", shape=elementwise_loss, macs=NO_MACS)
+HUBER_LOSS = define("huber_loss", shape=elementwise_loss, macs=NO_MACS)
+BINARY_CROSS_ENTROPY = define("binary_cross_entropy", shape=elementwise_loss, macs=NO_MACS)
+BINARY_CROSS_ENTROPY_WITH_LOGITS = define("binary_cross_entropy_with_logits", shape=elementwise_loss, macs=NO_MACS)
+KL_DIV = define("kl_div", shape=elementwise_loss, macs=NO_MACS)
+CROSS_ENTROPY = define("cross_entropy", shape=class_loss, macs=NO_MACS)
+NLL_LOSS = define("nll_loss", shape=class_loss, macs=NO_MACS)

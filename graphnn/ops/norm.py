@@ -9,8 +9,9 @@ check what the layer's parameters or attributes say about the input.
 * ``layer_norm``, ``rms_norm`` (attrs normalized_shape, eps): over the last dims.
 * ``lrn`` (attrs size, alpha, beta, k): across channels. ``lp_normalize`` (attrs p, dim, eps).
 """
-from graphnn.ops.dims import normalize_axis
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+from graphnn.ops.dims import dims_label, normalize_axis
+from graphnn.ops.opdef import NO_MACS, define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 
 
 def _channels_first(x, channels, min_rank=2):
@@ -31,26 +32,22 @@ def _tuple(dims):
     return "(" + ", ".join(map(str, dims)) + ("," if len(dims) == 1 else "") + ")"
 
 
-@shape_rule("batch_norm")
 def per_channel(node, x):
     _channels_first(x, node.params["running_mean"].shape[0])
     return TensorType(x.shape, x.dtype)
 
 
-@shape_rule("batch_stats_norm")
 def batch_stats_norm(node, x):
     _channels_first(x, _weight_channels(node))
     return TensorType(x.shape, x.dtype)
 
 
-@shape_rule("instance_norm", "lrn")
 def spatial_channels(node, x):
     """InstanceNormalization and LRN need spatial dims after (N, C)."""
     _channels_first(x, _weight_channels(node), min_rank=3)
     return TensorType(x.shape, x.dtype)
 
 
-@shape_rule("group_norm")
 def group_norm(node, x):
     _channels_first(x, _weight_channels(node))
     groups, channels = node.attrs["num_groups"], x.shape[1]
@@ -59,7 +56,6 @@ def group_norm(node, x):
     return TensorType(x.shape, x.dtype)
 
 
-@shape_rule("layer_norm", "rms_norm")
 def trailing(node, x):
     """normalized_shape must be the input's last dims."""
     expected = tuple(node.attrs["normalized_shape"])
@@ -69,7 +65,21 @@ def trailing(node, x):
     return TensorType(x.shape, x.dtype)
 
 
-@shape_rule("lp_normalize")
 def lp_normalize(node, x):
     normalize_axis(node.attrs["dim"], len(x.shape))
     return TensorType(x.shape, x.dtype)
+
+
+def norm_label(attrs, weights):
+    shape = weights.get("weight") or weights.get("running_mean")
+    return {"features": dims_label(shape)} if shape else {}
+
+
+BATCH_NORM = define("batch_norm", shape=per_channel, macs=NO_MACS, label=norm_label)
+BATCH_STATS_NORM = define("batch_stats_norm", shape=batch_stats_norm, macs=NO_MACS, label=norm_label)
+INSTANCE_NORM = define("instance_norm", shape=spatial_channels, macs=NO_MACS, label=norm_label)
+LRN = define("lrn", shape=spatial_channels, macs=NO_MACS)
+GROUP_NORM = define("group_norm", shape=group_norm, macs=NO_MACS, label=norm_label)
+LAYER_NORM = define("layer_norm", shape=trailing, macs=NO_MACS, label=norm_label)
+RMS_NORM = define("rms_norm", shape=trailing, macs=NO_MACS, label=norm_label)
+LP_NORMALIZE = define("lp_normalize", shape=lp_normalize, macs=NO_MACS)

@@ -4,7 +4,8 @@ attrs: pads (ONNX layout: every dim's begin, then every dim's end; negative crop
 mode ("constant", "reflect", "replicate" or "circular"), value (constant mode's fill).
 Negative pads crop first, then the mode pads what is left, as torch does.
 """
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+from graphnn.ops.opdef import NO_MACS, define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 
 # The largest pad each mode can take from a dim of ``size`` elements (torch's limits).
 _MAX_PAD = {
@@ -30,9 +31,11 @@ def padded_dim(node, i: int, size, begin: int, end: int):
     return size + begin + end
 
 
-@shape_rule("pad")
 def pad(node, x):
     pads = node.attrs["pads"]
     rank = len(x.shape)
     dims = [padded_dim(node, i, d, pads[i], pads[rank + i]) for i, d in enumerate(x.shape)]
     return TensorType(tuple(dims), x.dtype)
+
+
+PAD = define("pad", shape=pad, macs=NO_MACS)

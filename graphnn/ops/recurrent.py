@@ -6,11 +6,13 @@
 ``rnn_cell`` / ``gru_cell`` / ``lstm_cell``: x (batch, features), states (batch, hidden);
 outputs h'[, c'] (batch, hidden). Unbatched calls were given a batch of one by the rule.
 """
+import math
+
 from graphnn.ops.dims import fmt
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+from graphnn.ops.opdef import define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 
 
-@shape_rule("rnn", "gru", "lstm")
 def recurrent_layer(node, x, *states):
     hidden = node.attrs["hidden_size"]
     directions = 2 if node.attrs["bidirectional"] else 1
@@ -21,17 +23,16 @@ def recurrent_layer(node, x, *states):
     state = TensorType((node.attrs["num_layers"] * directions, batch, hidden), x.dtype)
     _check_states(states, state, batch_dim=1)
     output = TensorType(x.shape[:2] + (directions * hidden,), x.dtype)
-    return [output] + [state] * (2 if node.op == "lstm" else 1)
+    return [output] + [state] * (2 if node.op == LSTM.name else 1)
 
 
-@shape_rule("rnn_cell", "gru_cell", "lstm_cell")
 def recurrent_cell(node, x, *states):
     if len(x.shape) != 2:
         raise ShapeMismatch(f"expects a 2-d input (batch, features) or a 1-d unbatched one, gets {fmt(x.shape)}")
     _check_features(node, x)
     state = TensorType((x.shape[0], node.attrs["hidden_size"]), x.dtype)
     _check_states(states, state, batch_dim=0)
-    return [state] * (2 if node.op == "lstm_cell" else 1)
+    return [state] * (2 if node.op == LSTM_CELL.name else 1)
 
 
 def _check_features(node, x):
@@ -52,3 +53,28 @@ def _check_states(states, expected, batch_dim):
             detail += (f" (the batch is dim {batch_dim} of the states: name every input's dynamic dims, "
                        "e.g. dynamic_dims=[{0: 'seq', 1: 'batch'}, {1: 'batch'}] or --dynamic)")
         raise ShapeMismatch(detail)
+
+
+def recurrent_macs(ins, outs, params):
+    """Per step and batch row, each gate weight matrix (input and hidden, each layer and
+    direction) is one matrix-vector product."""
+    steps = math.prod(ins[0][:-1])  # seq x batch (or batch for a cell)
+    weights = [shape for name, shape in params.items() if name.startswith("weight_")]  # [gates*H, in]
+    return steps * sum(shape[0] * shape[1] for shape in weights)
+
+
+def recurrent_label(attrs, weights):
+    out = {"hidden": attrs.get("hidden_size")}
+    if attrs.get("num_layers", 1) != 1:
+        out["layers"] = attrs["num_layers"]
+    if attrs.get("bidirectional"):
+        out["bidirectional"] = True
+    return out
+
+
+RNN = define("rnn", shape=recurrent_layer, macs=recurrent_macs, label=recurrent_label)
+GRU = define("gru", shape=recurrent_layer, macs=recurrent_macs, label=recurrent_label)
+LSTM = define("lstm", shape=recurrent_layer, macs=recurrent_macs, label=recurrent_label)
+RNN_CELL = define("rnn_cell", shape=recurrent_cell, macs=recurrent_macs, label=recurrent_label)
+GRU_CELL = define("gru_cell", shape=recurrent_cell, macs=recurrent_macs, label=recurrent_label)
+LSTM_CELL = define("lstm_cell", shape=recurrent_cell, macs=recurrent_macs, label=recurrent_label)

@@ -1,4 +1,4 @@
-"""Shape rules: one function per canonical op, computing output shapes and dtypes.
+"""Shape inference: each canonical op's OpDef holds its shape rule (graphnn/ops/opdef.py).
 
 Rules raise ShapeMismatch with the bare fact ("expects 1568 input features, gets
 2048"); ``infer_node`` adds which layer, which source line and which model input, so
@@ -7,10 +7,11 @@ every shape error reads the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Optional
 
-from graphnn.errors import ShapeError, UnsupportedError
+from graphnn.errors import ShapeError
 from graphnn.ir import Dim, Graph, Node, Value
+from graphnn.ops.opdef import all_opdefs, opdef
 
 
 @dataclass(frozen=True)
@@ -26,32 +27,8 @@ class ShapeMismatch(Exception):
     """Raised by shape rules; turned into a ShapeError naming the node."""
 
 
-ShapeRule = Callable[..., object]
-_RULES: dict[str, ShapeRule] = {}
-
-
-def shape_rule(*ops: str):
-    """Register ``fn(node, *input_values) -> TensorType | list[TensorType]`` for ops."""
-
-    def register(fn: ShapeRule) -> ShapeRule:
-        for op in ops:
-            if op in _RULES:
-                raise RuntimeError(f"shape rule for {op!r} registered twice")
-            _RULES[op] = fn
-        return fn
-
-    return register
-
-
-def shape_rule_for(op: str) -> ShapeRule:
-    try:
-        return _RULES[op]
-    except KeyError:
-        raise UnsupportedError(f"op {op!r} has no shape rule (graphnn bug or missing op family)") from None
-
-
 def known_ops() -> list[str]:
-    return sorted(_RULES)
+    return [definition.name for definition in all_opdefs()]
 
 
 def shape_error(graph: Graph, where: str, detail: str) -> ShapeError:
@@ -64,7 +41,7 @@ def infer_node(graph: Graph, node: Node) -> None:
     """Set the shape, dtype and known value of ``node``'s outputs from its inputs."""
     inputs: list[Value] = [graph.values[v] for v in node.inputs]
     try:
-        result = shape_rule_for(node.op)(node, *inputs)
+        result = opdef(node.op).shape(node, *inputs)
     except ShapeMismatch as exc:
         raise shape_error(graph, node.where, str(exc)) from None
     results = result if isinstance(result, list) else [result]

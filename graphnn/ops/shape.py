@@ -10,10 +10,10 @@ import sympy
 
 from graphnn.ops.dims import fmt, normalize_axis, product, product_dim
 from graphnn.ops.elementwise import dim_expression, expression
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+from graphnn.ops.opdef import NO_MACS, define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 
 
-@shape_rule("reshape")
 def reshape(node, x, *dynamic):
     dims = _target_dims(node, x, iter(dynamic))
     symbolic = _symbolic_reshape(x.shape, dims)
@@ -84,7 +84,6 @@ def _infer_minus_one(node, x, dims, have_coef, have_syms, want_coef, want_syms):
     return product_dim([coef, *rest.elements()], f"{node.name}_d{at}")
 
 
-@shape_rule("flatten")
 def flatten(node, x):
     rank = len(x.shape)
     if rank == 0:
@@ -107,7 +106,6 @@ def _product(dims, fresh):
     return int(total) if total.is_Integer else dim_expression(total)
 
 
-@shape_rule("transpose")
 def transpose(node, x):
     perm = node.attrs["perm"]
     if sorted(perm) != list(range(len(x.shape))):
@@ -115,7 +113,6 @@ def transpose(node, x):
     return TensorType(tuple(x.shape[p] for p in perm), x.dtype)
 
 
-@shape_rule("squeeze")
 def squeeze(node, x):
     dims = {normalize_axis(d, len(x.shape)) for d in node.attrs["dims"]}
     for d in sorted(dims):
@@ -124,7 +121,6 @@ def squeeze(node, x):
     return TensorType(tuple(s for i, s in enumerate(x.shape) if i not in dims), x.dtype, x.known)
 
 
-@shape_rule("unsqueeze")
 def unsqueeze(node, x):
     """``dims`` are positions in the output, as ONNX Unsqueeze's axes."""
     rank = len(x.shape) + len(node.attrs["dims"])
@@ -133,7 +129,6 @@ def unsqueeze(node, x):
     return TensorType(tuple(1 if i in dims else next(rest) for i in range(rank)), x.dtype, x.known)
 
 
-@shape_rule("concat")
 def concat(node, *xs):
     first = xs[0]
     dim = normalize_axis(node.attrs["dim"], len(first.shape))
@@ -155,7 +150,6 @@ def _sum_dim(dims, fresh):
     return sum(dims) if all(isinstance(d, int) for d in dims) else fresh
 
 
-@shape_rule("split")
 def split(node, x):
     dim = normalize_axis(node.attrs["dim"], len(x.shape))
     sizes = node.attrs["sizes"]
@@ -166,7 +160,6 @@ def split(node, x):
     return [TensorType(x.shape[:dim] + (s,) + x.shape[dim + 1:], x.dtype) for s in sizes]
 
 
-@shape_rule("expand")
 def expand(node, x, *dynamic):
     """``shape`` entries: an int (-1 keeps the input dim) or None (the next int64 input)."""
     entries, dynamic = node.attrs["shape"], iter(dynamic)
@@ -193,7 +186,6 @@ def _expanded(x, have, want, entries):
                         f"and a dynamic dim needs -1")
 
 
-@shape_rule("repeat")
 def repeat(node, x):
     repeats = node.attrs["repeats"]
     if len(repeats) < len(x.shape):
@@ -203,13 +195,24 @@ def repeat(node, x):
                             for i, (d, r) in enumerate(zip(padded, repeats))), x.dtype)
 
 
-@shape_rule("flip")
 def flip(node, x):
     for d in node.attrs["dims"]:
         normalize_axis(d, len(x.shape))
     return TensorType(x.shape, x.dtype)
 
 
-@shape_rule("full_like")
 def full_like(node, x):
     return TensorType(x.shape, node.attrs["dtype"])
+
+
+RESHAPE = define("reshape", shape=reshape, macs=NO_MACS)
+FLATTEN = define("flatten", shape=flatten, macs=NO_MACS)
+TRANSPOSE = define("transpose", shape=transpose, macs=NO_MACS)
+SQUEEZE = define("squeeze", shape=squeeze, macs=NO_MACS)
+UNSQUEEZE = define("unsqueeze", shape=unsqueeze, macs=NO_MACS)
+CONCAT = define("concat", shape=concat, macs=NO_MACS)
+SPLIT = define("split", shape=split, macs=NO_MACS)
+EXPAND = define("expand", shape=expand, macs=NO_MACS)
+REPEAT = define("repeat", shape=repeat, macs=NO_MACS)
+FLIP = define("flip", shape=flip, macs=NO_MACS)
+FULL_LIKE = define("full_like", shape=full_like, macs=NO_MACS)

@@ -7,10 +7,10 @@ pixel_(un)shuffle attrs: factor. channel_shuffle attrs: groups.
 import math
 
 from graphnn.ops.conv import check_channels_first
-from graphnn.ops.registry import ShapeMismatch, TensorType, shape_rule
+from graphnn.ops.opdef import NO_MACS, define
+from graphnn.ops.registry import ShapeMismatch, TensorType
 
 
-@shape_rule("resize")
 def resize(node, x):
     a = node.attrs
     spatial = len(a["sizes"] if a["sizes"] is not None else a["scales"])
@@ -40,7 +40,6 @@ def _times(node, x, i: int, by: int):
     return d * by if isinstance(d, int) else f"{node.name}_d{i}"
 
 
-@shape_rule("pixel_shuffle")
 def pixel_shuffle(node, x):
     r = node.attrs["factor"]
     check_channels_first(x, 2, None)
@@ -48,7 +47,6 @@ def pixel_shuffle(node, x):
     return TensorType((x.shape[0], channels, _times(node, x, 2, r), _times(node, x, 3, r)), x.dtype)
 
 
-@shape_rule("pixel_unshuffle")
 def pixel_unshuffle(node, x):
     r = node.attrs["factor"]
     check_channels_first(x, 2, None)
@@ -56,10 +54,15 @@ def pixel_unshuffle(node, x):
     return TensorType((x.shape[0], *dims), x.dtype)
 
 
-@shape_rule("channel_shuffle")
 def channel_shuffle(node, x):
     groups = node.attrs["groups"]
     if len(x.shape) < 3:
         raise ShapeMismatch(f"expects an input (N, C, *) of 3 or more dims, gets {len(x.shape)}-d")
     _divide(node, x, 1, groups, f"input channels (groups={groups})")
     return TensorType(x.shape, x.dtype)
+
+
+RESIZE = define("resize", shape=resize, macs=NO_MACS)
+PIXEL_SHUFFLE = define("pixel_shuffle", shape=pixel_shuffle, macs=NO_MACS)
+PIXEL_UNSHUFFLE = define("pixel_unshuffle", shape=pixel_unshuffle, macs=NO_MACS)
+CHANNEL_SHUFFLE = define("channel_shuffle", shape=channel_shuffle, macs=NO_MACS)

@@ -8,12 +8,11 @@ optional are touched, so the result is identical, bit for bit.
 import torch
 
 from graphnn.ir import Graph
+from graphnn.ops.conv import CONV, CONV_TRANSPOSE
+from graphnn.ops.linear import BILINEAR, LINEAR
+from graphnn.ops.opdef import op_names
 
-OPTIONAL_BIAS = {
-    "conv1d", "conv2d", "conv3d",
-    "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
-    "linear", "bilinear",
-}
+OPTIONAL_BIAS = op_names(*CONV.values(), *CONV_TRANSPOSE.values(), LINEAR, BILINEAR)
 
 
 def drop_zero_bias(graph: Graph) -> int:

@@ -13,8 +13,12 @@ from typing import Optional
 import torch
 
 from graphnn.ir import Graph, Node
+from graphnn.ops.conv import CONV
+from graphnn.ops.linear import LINEAR
+from graphnn.ops.norm import BATCH_NORM
+from graphnn.ops.opdef import op_names
 
-FOLDABLE = {"conv1d", "conv2d", "conv3d", "linear"}
+FOLDABLE = op_names(*CONV.values(), LINEAR)
 CHUNK_ELEMENTS = 1 << 20  # float64 temporaries of at most 8 MB while scaling a weight
 
 
@@ -36,7 +40,7 @@ def foldable_producer(graph: Graph, bn: Node) -> Optional[Node]:
     out = producer.outputs[0]
     if len(graph.consumers(out)) != 1 or out in graph.outputs:
         return None
-    if producer.op == "linear" and len(graph.values[out].shape) != 2:
+    if producer.op == LINEAR.name and len(graph.values[out].shape) != 2:
         return None
     return producer
 
@@ -81,7 +85,7 @@ def fold_batchnorm(graph: Graph) -> int:
     folded = 0
     scratch: dict = {}  # one float64 buffer for every fold
     for bn in graph.nodes():
-        if bn.op != "batch_norm":
+        if bn.op != BATCH_NORM.name:
             continue
         producer = foldable_producer(graph, bn)
         if producer is None:

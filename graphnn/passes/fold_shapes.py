@@ -6,6 +6,8 @@ input's own dim at the same index becomes ONNX's copy-dim (``"same"``), which ke
 the batch dynamic without Shape/Gather/Concat nodes. dce then drops the dead sizes.
 """
 from graphnn.ir import Graph, Node
+from graphnn.ops.shape import RESHAPE
+from graphnn.ops.structural import SIZE
 
 
 def _fold_entry(graph: Graph, reshape: Node, position: int, value_name: str):
@@ -14,7 +16,7 @@ def _fold_entry(graph: Graph, reshape: Node, position: int, value_name: str):
     if isinstance(value.known, int):
         return value.known
     size = graph.producer(value_name)
-    if size is not None and size.op == "size" and size.inputs[0] == reshape.inputs[0]:
+    if size is not None and size.op == SIZE.name and size.inputs[0] == reshape.inputs[0]:
         rank = len(graph.values[reshape.inputs[0]].shape)
         if size.attrs["dim"] % rank == position:
             return "same"
@@ -24,7 +26,7 @@ def _fold_entry(graph: Graph, reshape: Node, position: int, value_name: str):
 def fold_shapes(graph: Graph) -> int:
     folded = 0
     for node in graph.nodes():
-        if node.op != "reshape" or len(node.inputs) == 1:
+        if node.op != RESHAPE.name or len(node.inputs) == 1:
             continue
         entries, dynamic, kept = [], iter(node.inputs[1:]), []
         for position, entry in enumerate(node.attrs["shape"]):

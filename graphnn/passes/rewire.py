@@ -1,5 +1,6 @@
 """Small graph edits shared by passes."""
 from graphnn.ir import Graph, Node
+from graphnn.ops.opdef import OpDef
 
 
 def bypass(graph: Graph, node: Node) -> None:
@@ -8,9 +9,9 @@ def bypass(graph: Graph, node: Node) -> None:
     graph.remove_node(node)
 
 
-def bypass_all(graph: Graph, op: str) -> int:
+def bypass_all(graph: Graph, op: OpDef) -> int:
     """Bypass every node of a pass-through ``op``; returns how many were removed."""
-    nodes = [n for n in graph.nodes() if n.op == op]
+    nodes = [n for n in graph.nodes() if n.op == op.name]
     for node in nodes:
         bypass(graph, node)
     return len(nodes)

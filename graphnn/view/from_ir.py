@@ -11,12 +11,11 @@ from typing import Optional
 
 import torch
 
-from graphnn.errors import UnsupportedError
 from graphnn.ir import Graph, Node as IRNode
-from graphnn.ops.registry import shape_rule_for
+from graphnn.ops.opdef import find_opdef
 from graphnn.view.changes import Marks
 from graphnn.view.labels import key_attrs
-from graphnn.view.macs import IR_RULES, count
+from graphnn.view.macs import ir_count
 from graphnn.view.model import Node, Param, Tensor, Totals, View
 
 BUFFER_KEYS = {"running_mean", "running_var", "num_batches_tracked"}
@@ -66,13 +65,9 @@ def model_totals(model: torch.nn.Module) -> Totals:
 
 
 def family_of(op: str) -> str:
-    """The op family is the ``graphnn/ops`` module that holds its shape rule."""
-    if op == "opaque":
-        return "opaque"
-    try:
-        return shape_rule_for(op).__module__.rsplit(".", 1)[-1]
-    except UnsupportedError:
-        return "other"
+    """The op family: the ``graphnn/ops`` module that defines the op."""
+    definition = find_opdef(op)
+    return definition.family if definition is not None else "other"
 
 
 def view_of_graph(graph: Graph, model: Optional[torch.nn.Module] = None, marks: Optional[Marks] = None) -> View:
@@ -134,7 +129,7 @@ def _op_node(view: View, node: IRNode, known: _Tensors, torch_layers: Optional[s
     weights = {k: tuple(t.shape) for k, t in node.params.items() if isinstance(t, torch.Tensor)}
     ins = [view.sizes(view.tensors[i].shape) for i in node.inputs]
     outs = [view.sizes(view.tensors[o].shape) for o in node.outputs]
-    macs = node.attrs.get("macs") if node.op == "opaque" else count(IR_RULES, node.op, ins, outs, weights)
+    macs = node.attrs.get("macs") if node.op == "opaque" else ir_count(node.op, ins, outs, weights)
     notes = ["not exportable yet"] if node.op == "opaque" else []
     return Node(node.name, node.name, _kind(node, torch_layers), node.op, family_of(node.op),
                 list(node.inputs), list(node.outputs), node.module, node.module_class, node.source,

@@ -3,9 +3,10 @@
 ``torch.utils.flop_counter.FlopCounterMode`` counts the matrix products (mm, addmm, bmm,
 convolutions, attention) at 2 FLOPs per MAC and nothing else; these rules count the same
 products from shapes, so a Linear is ``out.numel() * in_features`` and a BatchNorm, an
-activation or a reshape is 0. One registry for IR ops, one for ONNX op types. Shapes given
-to a rule are concrete (symbols at their example sizes). Attention is its two products, the
-formula the counter applies to torch's fused attention kernels (``sdpa_flop_count``); on CPU
+activation or a reshape is 0. An IR op's rule is on its OpDef (graphnn/ops, NO_MACS for
+ops without products); ONNX op types have the table here. Shapes given to a rule are
+concrete (symbols at their example sizes). Attention is its two products, the formula the
+counter applies to torch's fused attention kernels (``sdpa_flop_count``); on CPU
 the counter does not see the fused kernel, so its total there leaves attention out.
 """
 from __future__ import annotations
@@ -13,33 +14,34 @@ from __future__ import annotations
 import math
 from typing import Callable, Optional
 
+from graphnn.ops import NO_MACS, opdef
+
 Shape = tuple
 MacRule = Callable[[list, list, dict], int]
-IR_RULES: dict[str, MacRule] = {}
 ONNX_RULES: dict[str, MacRule] = {}
 
 
-def _register(table: dict, ops: tuple) -> Callable[[MacRule], MacRule]:
+def onnx_macs(*ops: str) -> Callable[[MacRule], MacRule]:
+    """``fn(input shapes, output shapes, attributes) -> MACs`` for ONNX op types."""
     def register(fn: MacRule) -> MacRule:
         for op in ops:
-            table[op] = fn
+            ONNX_RULES[op] = fn
         return fn
     return register
 
 
-def ir_macs(*ops: str):
-    """``fn(input shapes, output shapes, {param name: shape}) -> MACs`` for IR ops."""
-    return _register(IR_RULES, ops)
-
-
-def onnx_macs(*ops: str):
-    """``fn(input shapes, output shapes, attributes) -> MACs`` for ONNX op types."""
-    return _register(ONNX_RULES, ops)
-
-
 def count(table: dict, op: str, ins: list, outs: list, extra: dict) -> Optional[int]:
-    """MACs of one op, 0 for ops without products, None when a shape it needs is unknown."""
-    rule = table.get(op)
+    """MACs of one ONNX op type, 0 for ops without products, None when a shape it needs is unknown."""
+    return count_with(table.get(op), ins, outs, extra)
+
+
+def ir_count(op: str, ins: list, outs: list, params: dict) -> Optional[int]:
+    """MACs of one IR op, by the MAC rule of its OpDef."""
+    rule = opdef(op).macs
+    return count_with(None if rule is NO_MACS else rule, ins, outs, params)
+
+
+def count_with(rule: Optional[MacRule], ins: list, outs: list, extra: dict) -> Optional[int]:
     if rule is None:
         return 0
     if any(s is None for s in outs) or any(s is None for s in ins):
@@ -48,53 +50,6 @@ def count(table: dict, op: str, ins: list, outs: list, extra: dict) -> Optional[
         return int(rule(ins, outs, extra))
     except (IndexError, KeyError, TypeError):  # an unusual signature: say unknown, not a wrong number
         return None
-
-
-# ----------------------------------------------------------------- IR ops
-@ir_macs("linear", "dynamic_quantized_linear")
-def _linear(ins, outs, params):
-    return math.prod(outs[0]) * params["weight"][-1]
-
-
-@ir_macs("conv1d", "conv2d", "conv3d")
-def _conv(ins, outs, params):
-    weight = params["weight"]  # [out, in / groups, *kernel]
-    return math.prod(outs[0]) * weight[1] * math.prod(weight[2:])
-
-
-@ir_macs("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
-def _conv_transpose(ins, outs, params):
-    weight = params["weight"]  # [in, out / groups, *kernel]: every input element meets a kernel
-    return math.prod(ins[0]) * weight[1] * math.prod(weight[2:])
-
-
-@ir_macs("matmul")
-def _matmul(ins, outs, params):
-    return math.prod(outs[0]) * ins[0][-1]
-
-
-@ir_macs("bilinear")
-def _bilinear(ins, outs, params):
-    weight = params["weight"]  # [out, in1, in2]
-    return math.prod(outs[0]) * weight[1] * weight[2]
-
-
-@ir_macs("attention")
-def _attention(ins, outs, params):
-    query, key, value = ins[:3]  # q @ k^T, then weights @ v
-    rows = math.prod(query[:-1])
-    return rows * key[-2] * query[-1] + rows * key[-2] * value[-1]
-
-
-def _recurrent(ins, outs, params):
-    """Per step and batch row, each gate weight matrix (input and hidden, each layer and
-    direction) is one matrix-vector product."""
-    steps = math.prod(ins[0][:-1])  # seq x batch (or batch for a cell)
-    weights = [shape for name, shape in params.items() if name.startswith("weight_")]  # [gates*H, in]
-    return steps * sum(shape[0] * shape[1] for shape in weights)
-
-
-ir_macs("lstm", "gru", "rnn", "lstm_cell", "gru_cell", "rnn_cell")(_recurrent)
 
 
 # ----------------------------------------------------------------- ONNX ops

@@ -11,21 +11,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from graphnn.frontend.rules import function_rule, method_rule, module_rule
+from graphnn.ops.activation import (CELU, ELU, GELU, GLU, HARDSHRINK, HARDSIGMOID, HARDSWISH, HARDTANH, LEAKY_RELU,
+                                    LOGSIGMOID, LOG_SOFTMAX, MISH, PRELU, RELU, SELU, SIGMOID, SILU, SOFTMAX, SOFTMIN,
+                                    SOFTPLUS, SOFTSHRINK, SOFTSIGN, TANH, TANHSHRINK, THRESHOLD)
 from graphnn.tensors import dtype_name, is_float
 
 # Activations without parameters: op -> (layers, functions, Tensor methods).
 _PLAIN = {
-    "relu": ((nn.ReLU,), (F.relu, torch.relu, torch.relu_), ("relu", "relu_")),
-    "selu": ((nn.SELU,), (F.selu, torch.selu, torch.selu_), ()),
-    "sigmoid": ((nn.Sigmoid,), (F.sigmoid, torch.sigmoid, torch.sigmoid_), ("sigmoid", "sigmoid_")),
-    "tanh": ((nn.Tanh,), (F.tanh, torch.tanh, torch.tanh_), ("tanh", "tanh_")),
-    "silu": ((nn.SiLU,), (F.silu,), ()),
-    "mish": ((nn.Mish,), (F.mish,), ()),
-    "softsign": ((nn.Softsign,), (F.softsign,), ()),
-    "hardsigmoid": ((nn.Hardsigmoid,), (F.hardsigmoid,), ()),
-    "hardswish": ((nn.Hardswish,), (F.hardswish,), ()),
-    "logsigmoid": ((nn.LogSigmoid,), (F.logsigmoid,), ()),
-    "tanhshrink": ((nn.Tanhshrink,), (F.tanhshrink,), ()),
+    RELU: ((nn.ReLU,), (F.relu, torch.relu, torch.relu_), ("relu", "relu_")),
+    SELU: ((nn.SELU,), (F.selu, torch.selu, torch.selu_), ()),
+    SIGMOID: ((nn.Sigmoid,), (F.sigmoid, torch.sigmoid, torch.sigmoid_), ("sigmoid", "sigmoid_")),
+    TANH: ((nn.Tanh,), (F.tanh, torch.tanh, torch.tanh_), ("tanh", "tanh_")),
+    SILU: ((nn.SiLU,), (F.silu,), ()),
+    MISH: ((nn.Mish,), (F.mish,), ()),
+    SOFTSIGN: ((nn.Softsign,), (F.softsign,), ()),
+    HARDSIGMOID: ((nn.Hardsigmoid,), (F.hardsigmoid,), ()),
+    HARDSWISH: ((nn.Hardswish,), (F.hardswish,), ()),
+    LOGSIGMOID: ((nn.LogSigmoid,), (F.logsigmoid,), ()),
+    TANHSHRINK: ((nn.Tanhshrink,), (F.tanhshrink,), ()),
 }
 
 
@@ -54,7 +57,7 @@ def hardtanh_layer(b, module, x):
 
 @function_rule(F.hardtanh, F.hardtanh_)
 def hardtanh(b, x, min_val=-1.0, max_val=1.0, inplace=False):
-    return b.emit("hardtanh", [x], min_val=float(min_val), max_val=float(max_val))
+    return b.emit(HARDTANH, [x], min_val=float(min_val), max_val=float(max_val))
 
 
 @function_rule(F.relu6)
@@ -69,7 +72,7 @@ def leaky_relu_layer(b, module, x):
 
 @function_rule(F.leaky_relu, F.leaky_relu_)
 def leaky_relu(b, x, negative_slope=0.01, inplace=False):
-    return b.emit("leaky_relu", [x], negative_slope=float(negative_slope))
+    return b.emit(LEAKY_RELU, [x], negative_slope=float(negative_slope))
 
 
 @module_rule(nn.RReLU)
@@ -87,13 +90,13 @@ def rrelu(b, x, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False, gen
 
 @module_rule(nn.PReLU)
 def prelu_layer(b, module, x):
-    return b.emit("prelu", [x], params={"weight": module.weight})
+    return b.emit(PRELU, [x], params={"weight": module.weight})
 
 
 @function_rule(F.prelu)  # F.prelu is torch.prelu
 @method_rule("prelu")
 def prelu(b, x, weight):
-    return b.emit("prelu", [x], params={"weight": b.module_tensor(weight, "prelu weight")})
+    return b.emit(PRELU, [x], params={"weight": b.module_tensor(weight, "prelu weight")})
 
 
 @module_rule(nn.Threshold)
@@ -103,7 +106,7 @@ def threshold_layer(b, module, x):
 
 @function_rule(F.threshold, torch.threshold, torch.threshold_)  # F.threshold_ is torch.threshold_
 def threshold(b, x, threshold, value, inplace=False):
-    return b.emit("threshold", [x], threshold=float(threshold), value=float(value))
+    return b.emit(THRESHOLD, [x], threshold=float(threshold), value=float(value))
 
 
 @module_rule(nn.Hardshrink)
@@ -114,7 +117,7 @@ def hardshrink_layer(b, module, x):
 @function_rule(F.hardshrink)  # F.hardshrink is torch.hardshrink
 @method_rule("hardshrink")
 def hardshrink(b, x, lambd=0.5):
-    return b.emit("hardshrink", [x], lambd=float(lambd))
+    return b.emit(HARDSHRINK, [x], lambd=float(lambd))
 
 
 @module_rule(nn.Softshrink)
@@ -124,7 +127,7 @@ def softshrink_layer(b, module, x):
 
 @function_rule(F.softshrink)
 def softshrink(b, x, lambd=0.5):
-    return b.emit("softshrink", [x], lambd=float(lambd))
+    return b.emit(SOFTSHRINK, [x], lambd=float(lambd))
 
 
 # ------------------------------------------------------------------ smooth
@@ -135,7 +138,7 @@ def elu_layer(b, module, x):
 
 @function_rule(F.elu, F.elu_)
 def elu(b, x, alpha=1.0, inplace=False):
-    return b.emit("elu", [x], alpha=float(alpha))
+    return b.emit(ELU, [x], alpha=float(alpha))
 
 
 @module_rule(nn.CELU)
@@ -145,7 +148,7 @@ def celu_layer(b, module, x):
 
 @function_rule(F.celu, torch.celu, torch.celu_)  # F.celu_ is torch.celu_
 def celu(b, x, alpha=1.0, inplace=False):
-    return b.emit("celu", [x], alpha=float(alpha))
+    return b.emit(CELU, [x], alpha=float(alpha))
 
 
 @module_rule(nn.GELU)
@@ -157,7 +160,7 @@ def gelu_layer(b, module, x):
 def gelu(b, x, approximate="none"):
     if approximate not in ("none", "tanh"):
         raise b.unsupported(f"gelu with approximate={approximate!r}")
-    return b.emit("gelu", [x], approximate=approximate)
+    return b.emit(GELU, [x], approximate=approximate)
 
 
 @module_rule(nn.Softplus)
@@ -167,7 +170,7 @@ def softplus_layer(b, module, x):
 
 @function_rule(F.softplus)
 def softplus(b, x, beta=1.0, threshold=20.0):
-    return b.emit("softplus", [x], beta=float(beta), threshold=float(threshold))
+    return b.emit(SOFTPLUS, [x], beta=float(beta), threshold=float(threshold))
 
 
 # ---------------------------------------------------------- over one dim
@@ -192,16 +195,16 @@ def _softmax_rule(op):
         elif is_float(dtype_name(dtype)):
             out_dtype = dtype_name(dtype)
         else:
-            raise b.unsupported(f"{op} with dtype={dtype}")
+            raise b.unsupported(f"{op.name} with dtype={dtype}")
         return b.emit(op, [x], dim=_dim(b, x, dim), dtype=out_dtype)
     return rule
 
 
-softmax = function_rule(F.softmax, torch.softmax)(_softmax_rule("softmax"))
+softmax = function_rule(F.softmax, torch.softmax)(_softmax_rule(SOFTMAX))
 method_rule("softmax")(softmax)
-log_softmax = function_rule(F.log_softmax, torch.log_softmax)(_softmax_rule("log_softmax"))
+log_softmax = function_rule(F.log_softmax, torch.log_softmax)(_softmax_rule(LOG_SOFTMAX))
 method_rule("log_softmax")(log_softmax)
-softmin = function_rule(F.softmin)(_softmax_rule("softmin"))
+softmin = function_rule(F.softmin)(_softmax_rule(SOFTMIN))
 
 
 @module_rule(nn.Softmax)
@@ -232,4 +235,4 @@ def glu_layer(b, module, x):
 
 @function_rule(F.glu)
 def glu(b, x, dim=-1):
-    return b.emit("glu", [x], dim=_dim(b, x, dim))
+    return b.emit(GLU, [x], dim=_dim(b, x, dim))

@@ -8,6 +8,7 @@ GatherND); ``x[...]`` reaches it through the indexing family's ``index_tensor`` 
 index expression holds more than one tensor in adjacent dims.
 """
 from graphnn.frontend.layers.elementwise import cast
+from graphnn.ops.advanced_indexing import INDEX_TENSORS
 
 
 def index_by_tensors(b, x, dim: int, indices: list):
@@ -17,4 +18,4 @@ def index_by_tensors(b, x, dim: int, indices: list):
     for index in indices:
         if b.dtype(index) not in ("int64", "int32"):
             raise b.unsupported(f"indexing with a {b.dtype(index)} tensor next to other tensor indices")
-    return b.emit("index_tensors", [x, *(cast(b, i, "int64") for i in indices)], dim=dim)
+    return b.emit(INDEX_TENSORS, [x, *(cast(b, i, "int64") for i in indices)], dim=dim)

@@ -15,6 +15,10 @@ import torch.nn.functional as F
 from graphnn.frontend.layers.elementwise import binary, cast, promote
 from graphnn.frontend.layers.shape import emit_reshape, transpose
 from graphnn.frontend.rules import Ref, function_rule, method_rule_for, module_rule
+from graphnn.ops.attention import ATTENTION
+from graphnn.ops.elementwise import ADD, LOGICAL_AND, LOGICAL_NOT, WHERE
+from graphnn.ops.linear import LINEAR
+from graphnn.ops.structural import SIZE
 
 
 @function_rule(F.scaled_dot_product_attention)
@@ -27,7 +31,7 @@ def scaled_dot_product_attention(b, query, key, value, attn_mask=None, dropout_p
         raise b.unsupported("is_causal together with attn_mask (torch refuses it too)")
     query, key, value = promote(b, query, key, value)
     inputs = [query, key, value] + ([_sdpa_mask(b, attn_mask, b.dtype(query))] if attn_mask is not None else [])
-    return b.emit("attention", inputs, scale=_scale(b, query, scale), causal=bool(is_causal),
+    return b.emit(ATTENTION, inputs, scale=_scale(b, query, scale), causal=bool(is_causal),
                   gqa=bool(enable_gqa), masked_rows="zero", weights=False)
 
 
@@ -54,16 +58,16 @@ def multihead_attention(b, m, query, key, value, key_padding_mask=None, need_wei
     heads, width = m.num_heads, m.head_dim
     q, k, v = (x if m.batch_first else transpose(b, x, 0, 1) for x in (query, key, value))  # (B, L, E)
     wq, wk, wv, bq, bk, bv = _projections(m)
-    q, k, v = (_split_heads(b, b.emit("linear", [x], params={"weight": w, "bias": bias}), heads, width)
+    q, k, v = (_split_heads(b, b.emit(LINEAR, [x], params={"weight": w, "bias": bias}), heads, width)
                for x, w, bias in ((q, wq, bq), (k, wk, bk), (v, wv, bv)))
     mask = _mha_mask(b, attn_mask, key_padding_mask, heads, b.dtype(q))
     causal = bool(is_causal) and attn_mask is None
-    outputs = b.emit("attention", [q, k, v] + ([mask] if mask is not None else []), num_outputs=2 if need_weights else 1,
+    outputs = b.emit(ATTENTION, [q, k, v] + ([mask] if mask is not None else []), num_outputs=2 if need_weights else 1,
                      scale=1.0 / math.sqrt(width), causal=causal, gqa=False, masked_rows="nan",
                      weights=bool(need_weights))
     attended, weights = (outputs if need_weights else (outputs, None))
     merged = emit_reshape(b, transpose(b, attended, 1, 2), ["same", "same", m.embed_dim])  # (B, L, E)
-    out = b.emit("linear", [merged], params={"weight": m.out_proj.weight, "bias": m.out_proj.bias})
+    out = b.emit(LINEAR, [merged], params={"weight": m.out_proj.weight, "bias": m.out_proj.bias})
     out = out if m.batch_first else transpose(b, out, 0, 1)
     if need_weights and average_attn_weights:
         weights = method_rule_for("mean")(b, weights, 1)
@@ -98,7 +102,7 @@ def _mha_mask(b, attn_mask, key_padding_mask, heads, dtype):
     masks = []
     if attn_mask is not None:
         if b.rank(attn_mask) == 3:  # (B*H, L, S)
-            sizes = [b.emit("size", [attn_mask], dim=d) for d in (1, 2)]
+            sizes = [b.emit(SIZE, [attn_mask], dim=d) for d in (1, 2)]
             attn_mask = emit_reshape(b, attn_mask, [-1, heads, *sizes])
         masks.append(attn_mask)
     if key_padding_mask is not None:  # (B, S) -> (B, 1, 1, S)
@@ -106,14 +110,14 @@ def _mha_mask(b, attn_mask, key_padding_mask, heads, dtype):
     if not masks:
         return None
     if all(b.dtype(m) == "bool" for m in masks):
-        keep = [b.emit("logical_not", [m]) for m in masks]
-        return keep[0] if len(keep) == 1 else b.emit("logical_and", keep)
+        keep = [b.emit(LOGICAL_NOT, [m]) for m in masks]
+        return keep[0] if len(keep) == 1 else b.emit(LOGICAL_AND, keep)
     additive = [_additive(b, m, dtype) for m in masks]
-    return additive[0] if len(additive) == 1 else binary(b, "add", *additive)
+    return additive[0] if len(additive) == 1 else binary(b, ADD, *additive)
 
 
 def _additive(b, mask, dtype):
     if b.dtype(mask) != "bool":
         return cast(b, mask, dtype)
     minus_inf, zero = b.constant(float("-inf"), dtype), b.constant(0.0, dtype)
-    return b.emit("where", [mask, minus_inf, zero])
+    return b.emit(WHERE, [mask, minus_inf, zero])

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from graphnn.frontend.layers.pad import emit_pad
 from graphnn.frontend.layers.pool import per_dim
 from graphnn.frontend.rules import function_rule, module_rule
+from graphnn.ops.conv import CONV, CONV_TRANSPOSE
 
 
 def conv_pads(padding, kernel: list, dilation: list) -> list:
@@ -38,7 +39,7 @@ def emit_conv(b, x, weight, bias, stride=1, padding=0, dilation=1, groups=1,
         x = emit_pad(b, x, [0, 0, *pads[:spatial], 0, 0, *pads[spatial:]], padding_mode,
                      name=f"{b.name}_pad")
         pads = [0] * 2 * spatial
-    return b.emit(f"conv{spatial}d", [x], params={"weight": weight, "bias": bias},
+    return b.emit(CONV[spatial], [x], params={"weight": weight, "bias": bias},
                   stride=per_dim(stride, spatial), pads=pads, dilation=dilation, groups=groups)
 
 
@@ -62,7 +63,7 @@ def emit_conv_transpose(b, x, weight, bias, stride=1, padding=0, output_padding=
                  output_padding=per_dim(output_padding, spatial))
     if output_size is not None:
         attrs["output_padding"] = _padding_for_size(b, x, weight, attrs, output_size)
-    return b.emit(f"conv_transpose{spatial}d", [x], params={"weight": weight, "bias": bias}, **attrs)
+    return b.emit(CONV_TRANSPOSE[spatial], [x], params={"weight": weight, "bias": bias}, **attrs)
 
 
 def _padding_for_size(b, x, weight, attrs, output_size) -> list:

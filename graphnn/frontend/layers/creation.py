@@ -12,6 +12,7 @@ import torch
 from graphnn.frontend.layers.elementwise import cast, default_float
 from graphnn.frontend.layers.shape import filled, size_entries
 from graphnn.frontend.rules import Ref, function_rule
+from graphnn.ops.creation import ARANGE, EYE_LIKE
 from graphnn.ops.dims import fmt
 from graphnn.tensors import dtype_name, torch_dtype
 
@@ -32,7 +33,7 @@ def arange(b, start, end=None, step=1, *, dtype=None, out=None, **layout_device_
         raise b.unsupported("torch.arange with a step computed in the graph")
     dynamic = [cast(b, v, "int64") for v in bounds if isinstance(v, Ref)]
     attrs = [None if isinstance(v, Ref) else v for v in bounds]
-    return b.emit("arange", dynamic, start=attrs[0], end=attrs[1], step=attrs[2], dtype=dtype)
+    return b.emit(ARANGE, dynamic, start=attrs[0], end=attrs[1], step=attrs[2], dtype=dtype)
 
 
 def _bound(b, value):
@@ -101,4 +102,4 @@ def eye(b, n, m=None, *, dtype=None, out=None, **layout_device_and_flags):
         return b.constant(torch.eye(*sizes, dtype=torch_dtype(dtype)))
     rows = sizes[0]
     zeros = filled(b, [rows, rows if m is None else sizes[1]], 0, dtype)
-    return b.emit("eye_like", [zeros])
+    return b.emit(EYE_LIKE, [zeros])

@@ -9,6 +9,7 @@ import torch
 from graphnn.frontend.layers.elementwise import cast
 from graphnn.frontend.layers.shape import checked_dim
 from graphnn.frontend.rules import function_rule, method_rule
+from graphnn.ops.cumulative import CUMSUM
 from graphnn.tensors import dtype_name, is_float
 
 
@@ -20,4 +21,4 @@ def cumsum(b, x, dim, *, dtype=None, out=None):
     else:
         target = b.dtype(x) if is_float(b.dtype(x)) else "int64"
     dim = checked_dim(b, x, dim) if b.rank(x) else 0
-    return b.emit("cumsum", [cast(b, x, target)], dim=dim)
+    return b.emit(CUMSUM, [cast(b, x, target)], dim=dim)

@@ -13,6 +13,8 @@ from graphnn.frontend.layers.elementwise import binary, float_dtype, promote
 from graphnn.frontend.layers.reduce import reduce
 from graphnn.frontend.rules import function_rule, module_rule
 from graphnn.ops.dims import broadcast, normalize_axis
+from graphnn.ops.elementwise import ADD, CLAMP, DIV, MUL, SUB
+from graphnn.ops.reduce import NORM, SUM
 from graphnn.ops.registry import ShapeMismatch
 
 
@@ -31,9 +33,9 @@ def cosine_similarity(b, x1, x2, dim=1, eps=1e-8):
     dim = _dim_from_end(b, x1, x2, dim)
     if any(b.rank(x) < -dim for x in (x1, x2)) or b.shape(x1)[dim] != b.shape(x2)[dim]:
         raise b.unsupported("cosine_similarity broadcasting along the reduced dim")
-    units = [binary(b, "div", x, b.emit("clamp", [reduce(b, "norm", x, dim, True, p=2.0)], min=eps, max=None))
+    units = [binary(b, DIV, x, b.emit(CLAMP, [reduce(b, NORM, x, dim, True, p=2.0)], min=eps, max=None))
              for x in (x1, x2)]
-    return reduce(b, "sum", binary(b, "mul", *units), dim)
+    return reduce(b, SUM, binary(b, MUL, *units), dim)
 
 
 @module_rule(nn.CosineSimilarity)
@@ -44,8 +46,8 @@ def cosine_similarity_layer(b, module, x1, x2):
 @function_rule(F.pairwise_distance)
 def pairwise_distance(b, x1, x2, p=2.0, eps=1e-6, keepdim=False):
     x1, x2 = promote(b, x1, x2, dtype=float_dtype(b, x1, x2))
-    shifted = binary(b, "add", binary(b, "sub", x1, x2), eps)
-    return reduce(b, "norm", shifted, -1, keepdim, p=float(p))
+    shifted = binary(b, ADD, binary(b, SUB, x1, x2), eps)
+    return reduce(b, NORM, shifted, -1, keepdim, p=float(p))
 
 
 @module_rule(nn.PairwiseDistance)

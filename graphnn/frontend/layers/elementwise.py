@@ -10,6 +10,11 @@ import operator
 import torch
 
 from graphnn.frontend.rules import Ref, function_rule, method_rule
+from graphnn.ops.elementwise import (ABS, ADD, CAST, CEIL, CLAMP, COS, DIV, EQ, ERF, EXP, FLOOR, FLOORDIV, FMOD, GE, GT,
+                                     LE, LOG, LOGICAL_AND, LOGICAL_NOT, LOGICAL_OR, LOGICAL_XOR, LT, MAXIMUM, MINIMUM,
+                                     MUL, NE, NEG, POW, RECIPROCAL, REMAINDER, ROUND, RSQRT, SIGN, SIN, SQRT, SUB,
+                                     TRUNCDIV, WHERE)
+from graphnn.ops.structural import IDENTITY
 from graphnn.tensors import dtype_name, is_float, torch_dtype
 
 
@@ -36,7 +41,7 @@ def result_dtype(b, *operands) -> str:
 
 def cast(b, x, dtype: str):
     """``x`` as ``dtype``: a cast node when it differs."""
-    return x if b.dtype(x) == dtype else b.emit("cast", [x], name=f"{b.name}_cast", dtype=dtype)
+    return x if b.dtype(x) == dtype else b.emit(CAST, [x], name=f"{b.name}_cast", dtype=dtype)
 
 
 def as_tensor(b, x, dtype: str):
@@ -75,16 +80,16 @@ def _register(functions, methods, rule):
 # ------------------------------------------------------------------ arithmetic
 def _additive(op):
     def rule(b, a, other, *, alpha=1, out=None):
-        if op == "add" and isinstance(a, (list, tuple)) and isinstance(other, (list, tuple)):
+        if op is ADD and isinstance(a, (list, tuple)) and isinstance(other, (list, tuple)):
             return [*a, *other]  # x.shape[:2] + (4,): sizes for a reshape
         if alpha != 1:
-            other = other * alpha if not isinstance(other, Ref) else binary(b, "mul", other, alpha)
+            other = other * alpha if not isinstance(other, Ref) else binary(b, MUL, other, alpha)
         return binary(b, op, a, other)
     return rule
 
 
-_register([operator.add, operator.iadd, torch.add], ["add", "__add__", "__radd__"], _additive("add"))
-_register([operator.sub, operator.isub, torch.sub, torch.subtract], ["sub", "subtract"], _additive("sub"))
+_register([operator.add, operator.iadd, torch.add], ["add", "__add__", "__radd__"], _additive(ADD))
+_register([operator.sub, operator.isub, torch.sub, torch.subtract], ["sub", "subtract"], _additive(SUB))
 
 
 def _simple_binary(op):
@@ -94,18 +99,18 @@ def _simple_binary(op):
 
 
 _SIMPLE_BINARY = {  # op: (torch functions, tensor methods)
-    "mul": ([operator.mul, operator.imul, torch.mul, torch.multiply], ["mul", "multiply"]),
-    "pow": ([operator.pow, operator.ipow, torch.pow], ["pow"]),
-    "remainder": ([operator.mod, operator.imod, torch.remainder], ["remainder"]),
-    "fmod": ([torch.fmod], ["fmod"]),
-    "maximum": ([torch.maximum], ["maximum"]),
-    "minimum": ([torch.minimum], ["minimum"]),
-    "floordiv": ([operator.floordiv, operator.ifloordiv, torch.floor_divide], ["floor_divide"]),
+    MUL: ([operator.mul, operator.imul, torch.mul, torch.multiply], ["mul", "multiply"]),
+    POW: ([operator.pow, operator.ipow, torch.pow], ["pow"]),
+    REMAINDER: ([operator.mod, operator.imod, torch.remainder], ["remainder"]),
+    FMOD: ([torch.fmod], ["fmod"]),
+    MAXIMUM: ([torch.maximum], ["maximum"]),
+    MINIMUM: ([torch.minimum], ["minimum"]),
+    FLOORDIV: ([operator.floordiv, operator.ifloordiv, torch.floor_divide], ["floor_divide"]),
 }
 for _op, (_functions, _methods) in _SIMPLE_BINARY.items():
     _register(_functions, _methods, _simple_binary(_op))
 
-_ROUNDING_MODES = {None: "div", "trunc": "truncdiv", "floor": "floordiv"}
+_ROUNDING_MODES = {None: DIV, "trunc": TRUNCDIV, "floor": FLOORDIV}
 
 
 @function_rule(operator.truediv, operator.itruediv, torch.div, torch.divide, torch.true_divide)
@@ -120,12 +125,12 @@ def div(b, a, other, *, rounding_mode=None, out=None):
 
 # ------------------------------------------------------------------ comparisons and logic
 _COMPARISONS = {
-    "eq": ([operator.eq, torch.eq], ["eq"]),
-    "ne": ([operator.ne, torch.ne, torch.not_equal], ["ne", "not_equal"]),
-    "lt": ([operator.lt, torch.lt, torch.less], ["lt", "less"]),
-    "le": ([operator.le, torch.le, torch.less_equal], ["le", "less_equal"]),
-    "gt": ([operator.gt, torch.gt, torch.greater], ["gt", "greater"]),
-    "ge": ([operator.ge, torch.ge, torch.greater_equal], ["ge", "greater_equal"]),
+    EQ: ([operator.eq, torch.eq], ["eq"]),
+    NE: ([operator.ne, torch.ne, torch.not_equal], ["ne", "not_equal"]),
+    LT: ([operator.lt, torch.lt, torch.less], ["lt", "less"]),
+    LE: ([operator.le, torch.le, torch.less_equal], ["le", "less_equal"]),
+    GT: ([operator.gt, torch.gt, torch.greater], ["gt", "greater"]),
+    GE: ([operator.ge, torch.ge, torch.greater_equal], ["ge", "greater_equal"]),
 }
 for _op, (_functions, _methods) in _COMPARISONS.items():
     _register(_functions, _methods, _simple_binary(_op))
@@ -141,35 +146,35 @@ def _bool_operator(op):
     """``&``, ``|``, ``^`` on bool tensors are the logical ops; on ints they are bitwise."""
     def rule(b, a, other):
         if result_dtype(b, a, other) != "bool":
-            raise b.unsupported(f"bitwise {op.split('_')[1]} on integer tensors")
+            raise b.unsupported(f"bitwise {op.name.split('_')[1]} on integer tensors")
         return binary(b, op, a, other, dtype="bool")
     return rule
 
 
-_LOGICAL = {"logical_and": operator.and_, "logical_or": operator.or_, "logical_xor": operator.xor}
+_LOGICAL = {LOGICAL_AND: operator.and_, LOGICAL_OR: operator.or_, LOGICAL_XOR: operator.xor}
 for _op, _operator in _LOGICAL.items():
-    _register([getattr(torch, _op)], [_op], _logical(_op))
+    _register([getattr(torch, _op.name)], [_op.name], _logical(_op))
     function_rule(_operator)(_bool_operator(_op))
 
 
 @function_rule(torch.logical_not)
 @method_rule("logical_not", "logical_not_")
 def logical_not(b, x, *, out=None):
-    return b.emit("logical_not", [cast(b, x, "bool")])
+    return b.emit(LOGICAL_NOT, [cast(b, x, "bool")])
 
 
 @function_rule(operator.invert)
 def invert(b, x):
     if b.dtype(x) != "bool":
         raise b.unsupported("bitwise not (~) on an integer tensor")
-    return b.emit("logical_not", [x])
+    return b.emit(LOGICAL_NOT, [x])
 
 
 @function_rule(torch.where)
 def where(b, condition, input=None, other=None, *, out=None):
     if input is None or other is None:
         raise b.unsupported("torch.where(condition) without values (its output size depends on the data)")
-    return b.emit("where", [cast(b, condition, "bool"), *promote(b, input, other)])
+    return b.emit(WHERE, [cast(b, condition, "bool"), *promote(b, input, other)])
 
 
 @method_rule("where")
@@ -184,7 +189,7 @@ def _unary(op, to_float=False, identity_on_int=False):
     def rule(b, x, *, out=None):
         dtype = b.dtype(x)
         if identity_on_int and not is_float(dtype):
-            return b.emit("identity", [x])
+            return b.emit(IDENTITY, [x])
         if to_float and not is_float(dtype):
             x = cast(b, x, default_float())
         return b.emit(op, [x])
@@ -192,19 +197,19 @@ def _unary(op, to_float=False, identity_on_int=False):
 
 
 _UNARY = {  # op: (torch functions, tensor methods, kind)
-    "neg": ([operator.neg, torch.neg, torch.negative], ["neg", "negative"], {}),
-    "abs": ([operator.abs, torch.abs, torch.absolute], ["abs", "absolute"], {}),
-    "sign": ([torch.sign], ["sign"], {}),
-    "exp": ([torch.exp], ["exp"], {"to_float": True}),
-    "log": ([torch.log], ["log"], {"to_float": True}),
-    "sqrt": ([torch.sqrt], ["sqrt"], {"to_float": True}),
-    "rsqrt": ([torch.rsqrt], ["rsqrt"], {"to_float": True}),
-    "reciprocal": ([torch.reciprocal], ["reciprocal"], {"to_float": True}),
-    "sin": ([torch.sin], ["sin"], {"to_float": True}),
-    "cos": ([torch.cos], ["cos"], {"to_float": True}),
-    "erf": ([torch.erf, torch.special.erf], ["erf"], {"to_float": True}),
-    "floor": ([torch.floor], ["floor"], {"identity_on_int": True}),
-    "ceil": ([torch.ceil], ["ceil"], {"identity_on_int": True}),
+    NEG: ([operator.neg, torch.neg, torch.negative], ["neg", "negative"], {}),
+    ABS: ([operator.abs, torch.abs, torch.absolute], ["abs", "absolute"], {}),
+    SIGN: ([torch.sign], ["sign"], {}),
+    EXP: ([torch.exp], ["exp"], {"to_float": True}),
+    LOG: ([torch.log], ["log"], {"to_float": True}),
+    SQRT: ([torch.sqrt], ["sqrt"], {"to_float": True}),
+    RSQRT: ([torch.rsqrt], ["rsqrt"], {"to_float": True}),
+    RECIPROCAL: ([torch.reciprocal], ["reciprocal"], {"to_float": True}),
+    SIN: ([torch.sin], ["sin"], {"to_float": True}),
+    COS: ([torch.cos], ["cos"], {"to_float": True}),
+    ERF: ([torch.erf, torch.special.erf], ["erf"], {"to_float": True}),
+    FLOOR: ([torch.floor], ["floor"], {"identity_on_int": True}),
+    CEIL: ([torch.ceil], ["ceil"], {"identity_on_int": True}),
 }
 for _op, (_functions, _methods, _kind) in _UNARY.items():
     _register(_functions, _methods, _unary(_op, **_kind))
@@ -215,12 +220,12 @@ for _op, (_functions, _methods, _kind) in _UNARY.items():
 def round_(b, x, *, decimals=0, out=None):
     """Round half to even; ``decimals`` scales by 10**decimals around it as torch does."""
     if not is_float(b.dtype(x)):
-        return b.emit("identity", [x])
+        return b.emit(IDENTITY, [x])
     if decimals == 0:
-        return b.emit("round", [x])
+        return b.emit(ROUND, [x])
     scale = 10.0 ** abs(decimals)
-    inward, outward = ("mul", "div") if decimals > 0 else ("div", "mul")
-    return binary(b, outward, b.emit("round", [binary(b, inward, x, scale)]), scale)
+    inward, outward = (MUL, DIV) if decimals > 0 else (DIV, MUL)
+    return binary(b, outward, b.emit(ROUND, [binary(b, inward, x, scale)]), scale)
 
 
 # ------------------------------------------------------------------ clamp
@@ -231,11 +236,11 @@ def clamp(b, x, min=None, max=None, *, out=None):
     if min is None and max is None:
         raise b.unsupported("clamp without min and max")
     if isinstance(min, Ref) or isinstance(max, Ref):
-        out = x if min is None else binary(b, "maximum", x, min)
-        return out if max is None else binary(b, "minimum", out, max)
+        out = x if min is None else binary(b, MAXIMUM, x, min)
+        return out if max is None else binary(b, MINIMUM, out, max)
     dtype = result_dtype(b, x, *[v for v in (min, max) if v is not None])
     number = float if is_float(dtype) else int
-    return b.emit("clamp", [cast(b, x, dtype)],
+    return b.emit(CLAMP, [cast(b, x, dtype)],
                   min=None if min is None else number(min), max=None if max is None else number(max))
 
 
@@ -261,7 +266,7 @@ _CAST_METHODS = {
 
 def _cast_method(dtype):
     def rule(b, x, memory_format=None):
-        return b.emit("cast", [x], dtype=dtype)
+        return b.emit(CAST, [x], dtype=dtype)
     return rule
 
 
@@ -276,10 +281,10 @@ def to(b, x, *args, dtype=None, **device_and_flags):
         if isinstance(arg, torch.dtype):
             dtype = arg
         elif isinstance(arg, Ref):
-            return b.emit("cast", [x], dtype=b.dtype(arg))
+            return b.emit(CAST, [x], dtype=b.dtype(arg))
     if dtype is None:
-        return b.emit("identity", [x])
-    return b.emit("cast", [x], dtype=dtype_name(dtype))
+        return b.emit(IDENTITY, [x])
+    return b.emit(CAST, [x], dtype=dtype_name(dtype))
 
 
 _TYPE_NAMES = {  # x.type("torch.FloatTensor")
@@ -294,12 +299,12 @@ _TYPE_NAMES = {  # x.type("torch.FloatTensor")
 @method_rule("type")
 def type_(b, x, dtype=None, non_blocking=False, **kwargs):
     if isinstance(dtype, torch.dtype):
-        return b.emit("cast", [x], dtype=dtype_name(dtype))
+        return b.emit(CAST, [x], dtype=dtype_name(dtype))
     if dtype in _TYPE_NAMES:
-        return b.emit("cast", [x], dtype=_TYPE_NAMES[dtype])
+        return b.emit(CAST, [x], dtype=_TYPE_NAMES[dtype])
     raise b.unsupported(f"x.type({dtype!r})")
 
 
 @method_rule("type_as")
 def type_as(b, x, other):
-    return b.emit("cast", [x], dtype=b.dtype(other))
+    return b.emit(CAST, [x], dtype=b.dtype(other))

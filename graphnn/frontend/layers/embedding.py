@@ -14,6 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from graphnn.frontend.rules import function_rule, module_rule
+from graphnn.ops.embedding import EMBEDDING, EMBEDDING_BAG
+from graphnn.ops.indexing import INDEX_SELECT
 
 BAG_MODES = ("sum", "mean", "max")
 
@@ -29,7 +31,7 @@ def _refuse_max_norm(b, max_norm):
 @module_rule(nn.Embedding)
 def embedding_layer(b, module, input):
     _refuse_max_norm(b, module.max_norm)
-    return b.emit("embedding", [input], params={"weight": module.weight})
+    return b.emit(EMBEDDING, [input], params={"weight": module.weight})
 
 
 @function_rule(F.embedding)
@@ -40,8 +42,8 @@ def embedding(b, input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     _refuse_max_norm(b, max_norm)
     table = b.constant_value(weight)
     if table is None:
-        return b.emit("index_select", [weight, input], dim=0)
-    return b.emit("embedding", [input], params={"weight": table})
+        return b.emit(INDEX_SELECT, [weight, input], dim=0)
+    return b.emit(EMBEDDING, [input], params={"weight": table})
 
 
 @module_rule(nn.EmbeddingBag)
@@ -74,6 +76,6 @@ def _bag(b, input, weight, offsets, per_sample_weights, mode, include_last_offse
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight.shape[0]  # torch counts a negative padding_idx from the end
     inputs = [input] + [t for t in (offsets, per_sample_weights) if t is not None]
-    return b.emit("embedding_bag", inputs, params={"weight": weight}, mode=mode, padding_idx=padding_idx,
+    return b.emit(EMBEDDING_BAG, inputs, params={"weight": weight}, mode=mode, padding_idx=padding_idx,
                   offsets=offsets is not None, per_sample_weights=per_sample_weights is not None,
                   include_last_offset=bool(include_last_offset) and offsets is not None)

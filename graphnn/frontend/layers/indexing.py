@@ -15,6 +15,10 @@ import torch
 
 from graphnn.frontend.layers.shape import INT64_MAX, checked_dim
 from graphnn.frontend.rules import Ref, function_rule, method_rule
+from graphnn.ops.elementwise import CAST
+from graphnn.ops.indexing import GATHER, INDEX_SELECT, SLICE, SLICE_SCATTER
+from graphnn.ops.shape import UNSQUEEZE
+from graphnn.ops.structural import IDENTITY
 
 
 @dataclass
@@ -34,16 +38,16 @@ def index_tensor(b, x, index):
     plan = _plan(b, x, items)
     out = _slice(b, x, plan.slices) if plan.slices else x
     for dim, i in sorted(plan.selects, reverse=True):  # later dims first: earlier ones keep their index
-        out = b.emit("index_select", [out, b.constant(i, dtype="int64")], dim=dim)
+        out = b.emit(INDEX_SELECT, [out, b.constant(i, dtype="int64")], dim=dim)
     if len(plan.tensors) == 1:
         dim, tensor = plan.tensors[0]
         dim -= sum(1 for d, _ in plan.selects if d < dim)
-        out = b.emit("index_select", [out, tensor], dim=dim)
+        out = b.emit(INDEX_SELECT, [out, tensor], dim=dim)
     elif plan.tensors:
         out = _index_by_tensors(b, out, plan)
     if plan.new_axes:
-        out = b.emit("unsqueeze", [out], dims=plan.new_axes)
-    return out if out is not x else b.emit("identity", [x])
+        out = b.emit(UNSQUEEZE, [out], dims=plan.new_axes)
+    return out if out is not x else b.emit(IDENTITY, [x])
 
 
 def _item(b, item):
@@ -122,7 +126,7 @@ def _slice(b, x, slices):
     """One slice op; traced bounds are None entries read from the inputs, starts first."""
     dims, starts, stops, steps = (list(column) for column in zip(*slices))
     dynamic = [v for v in starts + stops if isinstance(v, Ref)]
-    return b.emit("slice", [x, *dynamic], dims=dims, steps=steps,
+    return b.emit(SLICE, [x, *dynamic], dims=dims, steps=steps,
                   starts=[None if isinstance(v, Ref) else v for v in starts],
                   ends=[None if isinstance(v, Ref) else v for v in stops])
 
@@ -149,13 +153,13 @@ def narrow(b, x, dim, start, length):
 @function_rule(torch.index_select)
 @method_rule("index_select")
 def index_select(b, x, dim, index, *, out=None):
-    return b.emit("index_select", [x, index], dim=checked_dim(b, x, dim))
+    return b.emit(INDEX_SELECT, [x, index], dim=checked_dim(b, x, dim))
 
 
 @function_rule(torch.gather)
 @method_rule("gather")
 def gather(b, x, dim, index, *, sparse_grad=False, out=None):
-    return b.emit("gather", [x, index], dim=checked_dim(b, x, dim))
+    return b.emit(GATHER, [x, index], dim=checked_dim(b, x, dim))
 
 
 # ------------------------------------------------------------------ writing into a part
@@ -170,10 +174,10 @@ def slice_scatter(b, x, src, dim=0, start=None, end=None, step=1):
     start = 0 if start is None else _bound(b, start)
     end = INT64_MAX if end is None else _bound(b, end)
     dynamic = [v for v in (start, end) if isinstance(v, Ref)]
-    src = b.emit("cast", [src], dtype=b.dtype(x)) if b.dtype(src) != b.dtype(x) else src
+    src = b.emit(CAST, [src], dtype=b.dtype(x)) if b.dtype(src) != b.dtype(x) else src
     if (start, end) == (0, INT64_MAX):
         return src  # the whole dim: x[:, :4] = y is a slice of every row, then of dim 1
-    return b.emit("slice_scatter", [x, src, *dynamic], dim=dim,
+    return b.emit(SLICE_SCATTER, [x, src, *dynamic], dim=dim,
                   start=None if isinstance(start, Ref) else start, end=None if isinstance(end, Ref) else end)
 
 
@@ -185,4 +189,4 @@ def select_scatter(b, x, src, dim, index):
     if not isinstance(index, int):
         raise b.unsupported("assigning to x[i] with an index computed in the graph")
     end = index + 1 if index != -1 else None
-    return slice_scatter(b, x, b.emit("unsqueeze", [src], dims=[dim]), dim, index, end)
+    return slice_scatter(b, x, b.emit(UNSQUEEZE, [src], dims=[dim]), dim, index, end)

@@ -13,27 +13,30 @@ import torch.nn.functional as F
 
 from graphnn.frontend.layers.elementwise import binary, promote
 from graphnn.frontend.rules import function_rule, method_rule, module_rule
+from graphnn.ops.elementwise import ADD, MUL
+from graphnn.ops.linear import BILINEAR, EINSUM, LINEAR, MATMUL
+from graphnn.ops.shape import TRANSPOSE
 
 
 @module_rule(nn.Linear)
 def linear_layer(b, module, x):
-    return b.emit("linear", [x], params={"weight": module.weight, "bias": module.bias})
+    return b.emit(LINEAR, [x], params={"weight": module.weight, "bias": module.bias})
 
 
 @function_rule(F.linear)
 def linear(b, x, weight, bias=None):
     w, bias_value = b.constant_value(weight), b.constant_value(bias)
     if w is not None and (bias is None or bias_value is not None):
-        return b.emit("linear", [x], params={"weight": w, "bias": bias_value})
+        return b.emit(LINEAR, [x], params={"weight": w, "bias": bias_value})
     rank = b.rank(weight)
-    weight_t = b.emit("transpose", [weight], perm=[1, 0]) if rank == 2 else weight
+    weight_t = b.emit(TRANSPOSE, [weight], perm=[1, 0]) if rank == 2 else weight
     out = matmul(b, x, weight_t)
-    return out if bias is None else binary(b, "add", out, bias)
+    return out if bias is None else binary(b, ADD, out, bias)
 
 
 @module_rule(nn.Bilinear)
 def bilinear_layer(b, module, x1, x2):
-    return b.emit("bilinear", promote(b, x1, x2), params={"weight": module.weight, "bias": module.bias})
+    return b.emit(BILINEAR, promote(b, x1, x2), params={"weight": module.weight, "bias": module.bias})
 
 
 @function_rule(F.bilinear)
@@ -41,13 +44,13 @@ def bilinear(b, x1, x2, weight, bias=None):
     w, bias_value = b.constant_value(weight), b.constant_value(bias)
     if w is None or (bias is not None and bias_value is None):
         raise b.unsupported("F.bilinear with a weight or bias computed in the graph")
-    return b.emit("bilinear", promote(b, x1, x2), params={"weight": w, "bias": bias_value})
+    return b.emit(BILINEAR, promote(b, x1, x2), params={"weight": w, "bias": bias_value})
 
 
 @function_rule(torch.matmul, operator.matmul, torch.mm, torch.bmm)
 @method_rule("matmul", "mm", "bmm", "__matmul__")
 def matmul(b, a, other, *, out=None):
-    return b.emit("matmul", promote(b, a, other))
+    return b.emit(MATMUL, promote(b, a, other))
 
 
 @function_rule(torch.addmm, torch.baddbmm)
@@ -56,10 +59,10 @@ def addmm(b, input, mat1, mat2, *, beta=1, alpha=1, out=None):
     """beta * input + alpha * (mat1 @ mat2), scaling only when a factor is not 1."""
     product = matmul(b, mat1, mat2)
     if alpha != 1:
-        product = binary(b, "mul", product, alpha)
+        product = binary(b, MUL, product, alpha)
     if beta != 1:
-        input = binary(b, "mul", input, beta)
-    return binary(b, "add", input, product) if beta != 0 else product
+        input = binary(b, MUL, input, beta)
+    return binary(b, ADD, input, product) if beta != 0 else product
 
 
 @function_rule(torch.einsum)
@@ -67,7 +70,7 @@ def einsum(b, equation, *operands):
     """torch.einsum("ij,jk", a, b) or ("ij,jk", [a, b]); the op gets an explicit ``->``."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    return b.emit("einsum", promote(b, *operands), equation=explicit_equation(b, equation))
+    return b.emit(EINSUM, promote(b, *operands), equation=explicit_equation(b, equation))
 
 
 def explicit_equation(b, equation: str) -> str:

@@ -13,6 +13,8 @@ from torch.nn import _reduction as legacy
 
 from graphnn.frontend.layers.elementwise import promote
 from graphnn.frontend.rules import function_rule, module_rule
+from graphnn.ops.loss import (BINARY_CROSS_ENTROPY, BINARY_CROSS_ENTROPY_WITH_LOGITS, CROSS_ENTROPY, HUBER_LOSS, KL_DIV,
+                              L1_LOSS, MSE_LOSS, NLL_LOSS, SMOOTH_L1_LOSS)
 
 REDUCTIONS = ("none", "mean", "sum")
 
@@ -46,7 +48,7 @@ def _cross_entropy(b, input, target, weight, ignore_index, reduction, label_smoo
         raise b.unsupported(f"label_smoothing with a number of classes ({classes}) that varies at run time "
                             f"(smoothing spreads label_smoothing / classes; keep the class dim static)")
     probabilities = b.dtype(target) not in ("int64", "int32")
-    return _class_loss(b, "cross_entropy", input, target, weight, ignore_index, reduction,
+    return _class_loss(b, CROSS_ENTROPY, input, target, weight, ignore_index, reduction,
                        label_smoothing=float(label_smoothing), probabilities=probabilities)
 
 
@@ -65,38 +67,38 @@ def cross_entropy(b, input, target, weight=None, size_average=None, ignore_index
 
 @module_rule(nn.NLLLoss)
 def nll_loss_layer(b, module, input, target):
-    return _class_loss(b, "nll_loss", input, target, module.weight, module.ignore_index,
+    return _class_loss(b, NLL_LOSS, input, target, module.weight, module.ignore_index,
                        _reduction(b, module.reduction))
 
 
 @function_rule(F.nll_loss)
 def nll_loss(b, input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
-    return _class_loss(b, "nll_loss", input, target, b.module_tensor(weight, "class weight"), ignore_index,
+    return _class_loss(b, NLL_LOSS, input, target, b.module_tensor(weight, "class weight"), ignore_index,
                        _reduction(b, reduction, size_average, reduce))
 
 
 # ------------------------------------------------------- regression losses
 @module_rule(nn.MSELoss)
 def mse_loss_layer(b, module, input, target):
-    return _elementwise(b, "mse_loss", input, target, _reduction(b, module.reduction))
+    return _elementwise(b, MSE_LOSS, input, target, _reduction(b, module.reduction))
 
 
 @function_rule(F.mse_loss)
 def mse_loss(b, input, target, size_average=None, reduce=None, reduction="mean", weight=None):
     """With ``weight`` torch's mean divides by the sum of the weights."""
-    return _elementwise(b, "mse_loss", input, target, _reduction(b, reduction, size_average, reduce),
+    return _elementwise(b, MSE_LOSS, input, target, _reduction(b, reduction, size_average, reduce),
                         b.module_tensor(weight, "loss weight"))
 
 
 @module_rule(nn.L1Loss)
 def l1_loss_layer(b, module, input, target):
-    return _elementwise(b, "l1_loss", input, target, _reduction(b, module.reduction))
+    return _elementwise(b, L1_LOSS, input, target, _reduction(b, module.reduction))
 
 
 @function_rule(F.l1_loss)
 def l1_loss(b, input, target, size_average=None, reduce=None, reduction="mean", weight=None):
-    return _elementwise(b, "l1_loss", input, target, _reduction(b, reduction, size_average, reduce),
+    return _elementwise(b, L1_LOSS, input, target, _reduction(b, reduction, size_average, reduce),
                         b.module_tensor(weight, "loss weight"))
 
 
@@ -112,8 +114,8 @@ def smooth_l1_loss(b, input, target, size_average=None, reduce=None, reduction="
         raise b.unsupported(f"beta={beta} (torch wants beta >= 0)")
     reduction = _reduction(b, reduction, size_average, reduce)
     if beta == 0:
-        return _elementwise(b, "l1_loss", input, target, reduction)
-    return _elementwise(b, "smooth_l1_loss", input, target, reduction, beta=float(beta))
+        return _elementwise(b, L1_LOSS, input, target, reduction)
+    return _elementwise(b, SMOOTH_L1_LOSS, input, target, reduction, beta=float(beta))
 
 
 @module_rule(nn.HuberLoss)
@@ -126,25 +128,25 @@ def huber_loss(b, input, target, reduction="mean", delta=1.0, weight=None):
     """With ``weight`` torch's mean is the plain mean of the weighted losses."""
     if delta <= 0:
         raise b.unsupported(f"delta={delta} (torch wants delta > 0)")
-    return _elementwise(b, "huber_loss", input, target, _reduction(b, reduction),
+    return _elementwise(b, HUBER_LOSS, input, target, _reduction(b, reduction),
                         b.module_tensor(weight, "loss weight"), delta=float(delta))
 
 
 # --------------------------------------------------- probabilistic losses
 @module_rule(nn.BCELoss)
 def bce_loss_layer(b, module, input, target):
-    return _elementwise(b, "binary_cross_entropy", input, target, _reduction(b, module.reduction), module.weight)
+    return _elementwise(b, BINARY_CROSS_ENTROPY, input, target, _reduction(b, module.reduction), module.weight)
 
 
 @function_rule(F.binary_cross_entropy)
 def binary_cross_entropy(b, input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
-    return _elementwise(b, "binary_cross_entropy", input, target, _reduction(b, reduction, size_average, reduce),
+    return _elementwise(b, BINARY_CROSS_ENTROPY, input, target, _reduction(b, reduction, size_average, reduce),
                         b.module_tensor(weight, "loss weight"))
 
 
 def _bce_with_logits(b, input, target, weight, pos_weight, reduction):
     input, target = promote(b, input, target)
-    return b.emit("binary_cross_entropy_with_logits", [input, target],
+    return b.emit(BINARY_CROSS_ENTROPY_WITH_LOGITS, [input, target],
                   params={"weight": weight, "pos_weight": pos_weight}, reduction=reduction)
 
 
@@ -175,4 +177,4 @@ def kl_div(b, input, target, size_average=None, reduce=None, reduction="mean", l
     reduction = _reduction(b, reduction, size_average, reduce, allowed=KL_REDUCTIONS)
     if reduction == "batchmean" and b.rank(input) == 0:
         reduction = "sum"  # torch: a 0-d input has no batch to divide by
-    return _elementwise(b, "kl_div", input, target, reduction, log_target=bool(log_target))
+    return _elementwise(b, KL_DIV, input, target, reduction, log_target=bool(log_target))

@@ -11,6 +11,8 @@ import torch
 
 from graphnn.frontend.layers.elementwise import cast
 from graphnn.frontend.rules import Ref, function_rule, method_rule
+from graphnn.ops.elementwise import LOGICAL_AND, LOGICAL_NOT, LOGICAL_OR, WHERE
+from graphnn.ops.masking import TRILU
 
 
 @function_rule(torch.masked_fill)
@@ -26,7 +28,7 @@ def masked_fill(b, x, mask, value):
         fill = cast(b, value, b.dtype(x))
     else:
         fill = b.constant(value, dtype=b.dtype(x))
-    return b.emit("where", [mask, fill, x])
+    return b.emit(WHERE, [mask, fill, x])
 
 
 def _masked_fill_bool(b, x, mask, value):
@@ -34,11 +36,11 @@ def _masked_fill_bool(b, x, mask, value):
     ``x & ~mask`` fills False, a traced bool value both."""
     if not isinstance(value, Ref):
         if bool(value):
-            return b.emit("logical_or", [x, mask])
-        return b.emit("logical_and", [x, b.emit("logical_not", [mask])])
+            return b.emit(LOGICAL_OR, [x, mask])
+        return b.emit(LOGICAL_AND, [x, b.emit(LOGICAL_NOT, [mask])])
     value = cast(b, value, "bool")
-    kept = b.emit("logical_and", [x, b.emit("logical_not", [mask])])
-    return b.emit("logical_or", [kept, b.emit("logical_and", [mask, value])])
+    kept = b.emit(LOGICAL_AND, [x, b.emit(LOGICAL_NOT, [mask])])
+    return b.emit(LOGICAL_OR, [kept, b.emit(LOGICAL_AND, [mask, value])])
 
 
 def _triangle(upper: bool):
@@ -50,7 +52,7 @@ def _triangle(upper: bool):
             diagonal = known
         if b.rank(x) < 2:
             raise b.shape_error(f"expects a matrix or a batch of them, gets a {b.rank(x)}-d tensor")
-        return b.emit("trilu", [x], upper=upper, diagonal=int(diagonal))
+        return b.emit(TRILU, [x], upper=upper, diagonal=int(diagonal))
     return rule
 
 

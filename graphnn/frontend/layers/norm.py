@@ -11,6 +11,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from graphnn.frontend.rules import Ref, function_rule, module_rule
+from graphnn.ops.norm import (BATCH_NORM, BATCH_STATS_NORM, GROUP_NORM, INSTANCE_NORM, LAYER_NORM, LP_NORMALIZE, LRN,
+                              RMS_NORM)
 from graphnn.tensors import torch_dtype
 
 # accepted input ranks per layer class (torch raises on any other)
@@ -42,17 +44,17 @@ def _static_shape(b, shape):
 def _batch_norm(b, x, running_mean, running_var, weight, bias, batch_stats, eps):
     affine = {"weight": weight, "bias": bias}
     if batch_stats:
-        return b.emit("batch_stats_norm", [x], params=affine, eps=float(eps))
+        return b.emit(BATCH_STATS_NORM, [x], params=affine, eps=float(eps))
     if running_mean is None or running_var is None:
         raise b.unsupported("batch_norm in eval mode without running statistics")
     stats = {"running_mean": running_mean, "running_var": running_var}
-    return b.emit("batch_norm", [x], params={**stats, **affine}, eps=float(eps))
+    return b.emit(BATCH_NORM, [x], params={**stats, **affine}, eps=float(eps))
 
 
 def _instance_norm(b, x, running_mean, running_var, weight, bias, use_input_stats, eps):
     if not use_input_stats:  # tracked statistics in eval: a per-channel batch_norm
         return _batch_norm(b, x, running_mean, running_var, weight, bias, False, eps)
-    return b.emit("instance_norm", [x], params={"weight": weight, "bias": bias}, eps=float(eps))
+    return b.emit(INSTANCE_NORM, [x], params={"weight": weight, "bias": bias}, eps=float(eps))
 
 
 @module_rule(*_BATCH_NORM_RANKS)
@@ -91,7 +93,7 @@ def instance_norm(b, x, running_mean=None, running_var=None, weight=None, bias=N
 
 # ------------------------------------------------------------- layer / rms / group
 def _layer_norm(b, x, normalized_shape, weight, bias, eps):
-    return b.emit("layer_norm", [x], params={"weight": weight, "bias": bias},
+    return b.emit(LAYER_NORM, [x], params={"weight": weight, "bias": bias},
                   normalized_shape=_static_shape(b, normalized_shape), eps=float(eps))
 
 
@@ -109,7 +111,7 @@ def layer_norm(b, x, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_e
 def _rms_norm(b, x, normalized_shape, weight, eps):
     """eps=None is torch's default: the machine epsilon of the input's dtype."""
     eps = torch.finfo(torch_dtype(b.dtype(x))).eps if eps is None else eps
-    return b.emit("rms_norm", [x], params={"weight": weight},
+    return b.emit(RMS_NORM, [x], params={"weight": weight},
                   normalized_shape=_static_shape(b, normalized_shape), eps=float(eps))
 
 
@@ -124,7 +126,7 @@ def rms_norm(b, x, normalized_shape, weight=None, eps=None):
 
 
 def _group_norm(b, x, num_groups, weight, bias, eps):
-    return b.emit("group_norm", [x], params={"weight": weight, "bias": bias},
+    return b.emit(GROUP_NORM, [x], params={"weight": weight, "bias": bias},
                   num_groups=int(num_groups), eps=float(eps))
 
 
@@ -146,7 +148,7 @@ def local_response_norm_layer(b, module, x):
 
 @function_rule(F.local_response_norm)
 def local_response_norm(b, x, size, alpha=1e-4, beta=0.75, k=1.0):
-    return b.emit("lrn", [x], size=int(size), alpha=float(alpha), beta=float(beta), k=float(k))
+    return b.emit(LRN, [x], size=int(size), alpha=float(alpha), beta=float(beta), k=float(k))
 
 
 @function_rule(F.normalize)
@@ -154,4 +156,4 @@ def normalize(b, x, p=2.0, dim=1, eps=1e-12, out=None):
     """x / max(||x||_p, eps) along dim; p must be positive (p=0 counts nonzeros)."""
     if not p > 0:
         raise b.unsupported(f"F.normalize with p={p}")
-    return b.emit("lp_normalize", [x], p=float(p), dim=int(dim), eps=float(eps))
+    return b.emit(LP_NORMALIZE, [x], p=float(p), dim=int(dim), eps=float(eps))

@@ -8,6 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from graphnn.frontend.rules import function_rule, module_rule
+from graphnn.ops.pad import PAD
 
 MODES = ("constant", "reflect", "replicate", "circular")
 
@@ -35,7 +36,7 @@ def emit_pad(b, x, pads: list, mode: str = "constant", value=None, name=None):
     """One ``pad`` op; ``pads`` in ONNX layout."""
     if mode not in MODES:
         raise b.unsupported(f"padding mode {mode!r}")
-    return b.emit("pad", [x], name=name, pads=[int(p) for p in pads], mode=mode,
+    return b.emit(PAD, [x], name=name, pads=[int(p) for p in pads], mode=mode,
                   value=float(value or 0.0))
 
 

@@ -16,6 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from graphnn.frontend.rules import function_rule, module_rule
+from graphnn.ops.pool import ADAPTIVE_POOL, AVG_POOL, GLOBAL_POOL, LP_POOL, MAX_POOL
 
 
 def per_dim(value, spatial: int) -> list:
@@ -33,7 +34,7 @@ def max_pool(b, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fa
              return_indices=False, *, spatial: int):
     if return_indices:
         raise b.unsupported("max pooling with return_indices=True")
-    return b.emit(f"max_pool{spatial}d", [x], **_window(kernel_size, stride, padding, spatial),
+    return b.emit(MAX_POOL[spatial], [x], **_window(kernel_size, stride, padding, spatial),
                   dilation=per_dim(dilation, spatial), ceil_mode=bool(ceil_mode))
 
 
@@ -41,12 +42,12 @@ def avg_pool(b, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_i
              divisor_override=None, *, spatial: int):
     if divisor_override is not None:
         raise b.unsupported("average pooling with divisor_override")
-    return b.emit(f"avg_pool{spatial}d", [x], **_window(kernel_size, stride, padding, spatial),
+    return b.emit(AVG_POOL[spatial], [x], **_window(kernel_size, stride, padding, spatial),
                   ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad))
 
 
 def lp_pool(b, x, norm_type, kernel_size, stride=None, ceil_mode=False, *, spatial: int):
-    return b.emit(f"lp_pool{spatial}d", [x], **_window(kernel_size, stride, 0, spatial),
+    return b.emit(LP_POOL[spatial], [x], **_window(kernel_size, stride, 0, spatial),
                   p=float(norm_type), ceil_mode=bool(ceil_mode))
 
 
@@ -57,14 +58,14 @@ def adaptive_pool(b, x, output_size, return_indices=False, *, kind: str, spatial
     sizes = list(b.shape(x)[-spatial:])
     outs = per_dim(output_size, spatial)
     if all(out == 1 for out in outs):
-        return b.emit(f"global_{kind}_pool", [x], spatial=spatial)
+        return b.emit(GLOBAL_POOL[kind], [x], spatial=spatial)
     _check_static(b, sizes, outs, kind)
     wanted = [size if out is None else out for out, size in zip(outs, sizes)]
     if all(isinstance(size, int) and size % out == 0 for size, out in zip(sizes, wanted)):
         kernel = [size // out for size, out in zip(sizes, wanted)]
         pool = max_pool if kind == "max" else avg_pool
         return pool(b, x, kernel, kernel, spatial=spatial)
-    return b.emit(f"adaptive_{kind}_pool", [x], output_size=outs)
+    return b.emit(ADAPTIVE_POOL[kind], [x], output_size=outs)
 
 
 def _check_static(b, sizes: list, outs: list, kind: str) -> None:

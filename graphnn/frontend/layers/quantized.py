@@ -21,6 +21,8 @@ import torch
 import torch.ao.nn.quantized.dynamic as nnqd
 
 from graphnn.frontend.rules import module_rule
+from graphnn.ops.linear import LINEAR
+from graphnn.ops.quantized import DYNAMIC_QUANTIZED_LINEAR
 
 # Quantized engines whose dynamic linear honours reduce_range=True (qnnpack ignores it).
 _REDUCED_RANGE_ENGINES = {"x86", "fbgemm", "onednn"}
@@ -34,12 +36,12 @@ _REDUCE_RANGE_SINCE_VERSION = 4
 def dynamic_linear(b, module, x):
     weight = module.weight()
     if not weight.is_quantized:  # float16 weights: torch computes a float32 linear on them
-        return b.emit("linear", [x], params={"weight": weight.float(), "bias": module.bias()})
+        return b.emit(LINEAR, [x], params={"weight": weight.float(), "bias": module.bias()})
     if weight.dtype != torch.qint8:
         raise b.unsupported(f"a dynamic quantized Linear with {weight.dtype} weights (quantize with "
                             f"dtype=torch.qint8 or torch.float16)")
     scale, zero_point = _weight_quantization(b, weight)
-    return b.emit("dynamic_quantized_linear", [x], activation_qmax=activation_qmax(module),
+    return b.emit(DYNAMIC_QUANTIZED_LINEAR, [x], activation_qmax=activation_qmax(module),
                   exact_products=torch.backends.quantized.engine in _EXACT_PRODUCT_ENGINES,
                   params={"weight": weight.int_repr(), "weight_scale": scale,
                           "weight_zero_point": zero_point, "bias": module.bias()})

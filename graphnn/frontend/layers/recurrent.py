@@ -14,9 +14,12 @@ import torch
 import torch.nn as nn
 
 from graphnn.frontend.rules import Ref, function_rule, layer_label, module_rule
+from graphnn.ops.recurrent import GRU, GRU_CELL, LSTM, LSTM_CELL, RNN, RNN_CELL
+from graphnn.ops.shape import EXPAND, SQUEEZE, UNSQUEEZE
+from graphnn.ops.structural import CONSTANT
 
-_LAYER_OPS = {nn.RNN: "rnn", nn.LSTM: "lstm", nn.GRU: "gru"}
-_CELL_OPS = {nn.RNNCell: "rnn_cell", nn.LSTMCell: "lstm_cell", nn.GRUCell: "gru_cell"}
+_LAYER_OPS = {nn.RNN: RNN, nn.LSTM: LSTM, nn.GRU: GRU}
+_CELL_OPS = {nn.RNNCell: RNN_CELL, nn.LSTMCell: LSTM_CELL, nn.GRUCell: GRU_CELL}
 
 
 @module_rule(*_LAYER_OPS)
@@ -31,7 +34,7 @@ def recurrent_layer(b, module, input, hx=None):
         num_layers=module.num_layers, bidirectional=module.bidirectional, batch_first=module.batch_first,
         **_nonlinearity(module),
     )
-    return output, (tuple(final) if op == "lstm" else final[0])
+    return output, (tuple(final) if op is LSTM else final[0])
 
 
 @module_rule(*_CELL_OPS)
@@ -41,7 +44,7 @@ def recurrent_cell(b, module, input, hx=None):
     label = layer_label(type(module))
     outputs = emit_cell(b, op, label, input, _states(b, label, op, hx),
                         dict(module.named_parameters(recurse=False)), **_nonlinearity(module))
-    return tuple(outputs) if op == "lstm_cell" else outputs[0]
+    return tuple(outputs) if op is LSTM_CELL else outputs[0]
 
 
 def _functional_layer(op, label, **fixed):
@@ -61,10 +64,10 @@ def _functional_layer(op, label, **fixed):
     return rule
 
 
-function_rule(torch.lstm)(_functional_layer("lstm", "torch.lstm"))
-function_rule(torch.gru)(_functional_layer("gru", "torch.gru"))
-function_rule(torch.rnn_tanh)(_functional_layer("rnn", "torch.rnn_tanh", nonlinearity="tanh"))
-function_rule(torch.rnn_relu)(_functional_layer("rnn", "torch.rnn_relu", nonlinearity="relu"))
+function_rule(torch.lstm)(_functional_layer(LSTM, "torch.lstm"))
+function_rule(torch.gru)(_functional_layer(GRU, "torch.gru"))
+function_rule(torch.rnn_tanh)(_functional_layer(RNN, "torch.rnn_tanh", nonlinearity="tanh"))
+function_rule(torch.rnn_relu)(_functional_layer(RNN, "torch.rnn_relu", nonlinearity="relu"))
 
 
 def _functional_cell(op, label, **fixed):
@@ -75,14 +78,14 @@ def _functional_cell(op, label, **fixed):
         if ("bias_ih" in weights) != ("bias_hh" in weights):
             raise b.unsupported(f"{label} with only one of b_ih and b_hh")
         outputs = emit_cell(b, op, label, input, _states(b, label, op, hx), weights, **fixed)
-        return tuple(outputs) if op == "lstm_cell" else outputs[0]
+        return tuple(outputs) if op is LSTM_CELL else outputs[0]
     return rule
 
 
-function_rule(torch.lstm_cell)(_functional_cell("lstm_cell", "torch.lstm_cell"))
-function_rule(torch.gru_cell)(_functional_cell("gru_cell", "torch.gru_cell"))
-function_rule(torch.rnn_tanh_cell)(_functional_cell("rnn_cell", "torch.rnn_tanh_cell", nonlinearity="tanh"))
-function_rule(torch.rnn_relu_cell)(_functional_cell("rnn_cell", "torch.rnn_relu_cell", nonlinearity="relu"))
+function_rule(torch.lstm_cell)(_functional_cell(LSTM_CELL, "torch.lstm_cell"))
+function_rule(torch.gru_cell)(_functional_cell(GRU_CELL, "torch.gru_cell"))
+function_rule(torch.rnn_tanh_cell)(_functional_cell(RNN_CELL, "torch.rnn_tanh_cell", nonlinearity="tanh"))
+function_rule(torch.rnn_relu_cell)(_functional_cell(RNN_CELL, "torch.rnn_relu_cell", nonlinearity="relu"))
 
 
 def emit_layer(b, op, label, input, states, weights, *, batch_first, **attrs):
@@ -91,10 +94,10 @@ def emit_layer(b, op, label, input, states, weights, *, batch_first, **attrs):
     unbatched = b.rank(input) == 2
     if unbatched:  # (seq, features): a batch of one at dim 1, whatever batch_first says
         input, states = _add_batch_dim(b, input, states, dim=1)
-    outputs = b.emit(op, [input, *states], params=weights, num_outputs=3 if op == "lstm" else 2,
+    outputs = b.emit(op, [input, *states], params=weights, num_outputs=3 if op is LSTM else 2,
                      hidden_size=weights["weight_hh_l0"].shape[1], batch_first=batch_first and not unbatched,
                      **attrs)
-    return [b.emit("squeeze", [o], dims=[1]) for o in outputs] if unbatched else outputs
+    return [b.emit(SQUEEZE, [o], dims=[1]) for o in outputs] if unbatched else outputs
 
 
 def emit_cell(b, op, label, input, states, weights, **attrs):
@@ -103,10 +106,10 @@ def emit_cell(b, op, label, input, states, weights, **attrs):
     unbatched = b.rank(input) == 1
     if unbatched:
         input, states = _add_batch_dim(b, input, states, dim=0)
-    outputs = b.emit(op, [input, *states], params=weights, num_outputs=2 if op == "lstm_cell" else 1,
+    outputs = b.emit(op, [input, *states], params=weights, num_outputs=2 if op is LSTM_CELL else 1,
                      hidden_size=weights["weight_hh"].shape[1], **attrs)
     outputs = outputs if isinstance(outputs, list) else [outputs]
-    return [b.emit("squeeze", [o], dims=[0]) for o in outputs] if unbatched else outputs
+    return [b.emit(SQUEEZE, [o], dims=[0]) for o in outputs] if unbatched else outputs
 
 
 def _layer_param_names(num_layers, bidirectional, has_biases):
@@ -140,7 +143,7 @@ def _states(b, label, op, hx):
     they are all zeros."""
     if hx is None:
         return []
-    lstm = op.startswith("lstm")
+    lstm = op in (LSTM, LSTM_CELL)
     states = list(hx) if lstm and isinstance(hx, (tuple, list)) else [hx]
     if len(states) != (2 if lstm else 1) or not all(isinstance(s, Ref) for s in states):
         expected = "a tuple (h0, c0) of tensors" if lstm else "a tensor h0"
@@ -151,17 +154,17 @@ def _states(b, label, op, hx):
 def _is_zeros(b, ref):
     """A constant of zeros, or a zero expanded to traced sizes (``torch.zeros(2, x.size(0), 4)``)."""
     producer = b.graph.producer(ref.name)
-    if producer is not None and producer.op == "expand":
+    if producer is not None and producer.op == EXPAND.name:
         producer = b.graph.producer(producer.inputs[0])
-    return producer is not None and producer.op == "constant" and not producer.params["value"].any()
+    return producer is not None and producer.op == CONSTANT.name and not producer.params["value"].any()
 
 
 def _add_batch_dim(b, input, states, dim):
     """Unbatched call: input and states get a batch of one. The batch dim is the same
     for both: 1 for layers (seq, batch, features) / (layers*dirs, batch, hidden), 0 for
     cells (batch, features) / (batch, hidden)."""
-    return (b.emit("unsqueeze", [input], dims=[dim]),
-            [b.emit("unsqueeze", [s], dims=[dim]) for s in states])
+    return (b.emit(UNSQUEEZE, [input], dims=[dim]),
+            [b.emit(UNSQUEEZE, [s], dims=[dim]) for s in states])
 
 
 def _nonlinearity(module):

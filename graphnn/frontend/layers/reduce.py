@@ -10,6 +10,9 @@ import torch
 from graphnn.frontend.layers.elementwise import binary, cast
 from graphnn.frontend.layers.shape import checked_dim
 from graphnn.frontend.rules import Ref, function_rule, method_rule
+from graphnn.ops.elementwise import MAXIMUM, MINIMUM
+from graphnn.ops.reduce import AMAX, AMIN, ARGMAX, ARGMIN, LOGSUMEXP, MAX_DIM, MEAN, MIN_DIM, NORM, PROD, STD, SUM, VAR
+from graphnn.ops.shape import RESHAPE
 from graphnn.tensors import dtype_name, is_float
 
 
@@ -36,8 +39,8 @@ def _accumulate(op):
     return rule
 
 
-function_rule(torch.sum)(method_rule("sum")(_accumulate("sum")))
-function_rule(torch.prod)(method_rule("prod")(_accumulate("prod")))
+function_rule(torch.sum)(method_rule("sum")(_accumulate(SUM)))
+function_rule(torch.prod)(method_rule("prod")(_accumulate(PROD)))
 
 
 @function_rule(torch.mean)
@@ -45,50 +48,50 @@ function_rule(torch.prod)(method_rule("prod")(_accumulate("prod")))
 def mean(b, x, dim=None, keepdim=False, *, dtype=None, out=None):
     if dtype is not None:
         x = cast(b, x, dtype_name(dtype))
-    return reduce(b, "mean", x, dim, keepdim)
+    return reduce(b, MEAN, x, dim, keepdim)
 
 
 @function_rule(torch.amax)
 @method_rule("amax")
 def amax(b, x, dim=(), keepdim=False, *, out=None):
-    return reduce(b, "amax", x, dim, keepdim)
+    return reduce(b, AMAX, x, dim, keepdim)
 
 
 @function_rule(torch.amin)
 @method_rule("amin")
 def amin(b, x, dim=(), keepdim=False, *, out=None):
-    return reduce(b, "amin", x, dim, keepdim)
+    return reduce(b, AMIN, x, dim, keepdim)
 
 
-def _extreme(name, elementwise, return_type):
+def _extreme(whole, elementwise, along_dim, return_type):
     """torch.max(x) -> amax of all; torch.max(x, other) -> maximum; torch.max(x, dim)
     -> (values, indices), one two-output op."""
     def rule(b, x, dim=None, keepdim=False, *, out=None):
         if dim is None:
-            return reduce(b, "a" + name, x)
+            return reduce(b, whole, x)
         if isinstance(dim, Ref):
             return binary(b, elementwise, x, dim)
-        outputs = b.emit(f"{name}_dim", [x], num_outputs=2, dim=checked_dim(b, x, dim), keepdim=bool(keepdim))
+        outputs = b.emit(along_dim, [x], num_outputs=2, dim=checked_dim(b, x, dim), keepdim=bool(keepdim))
         return return_type(outputs)
     return rule
 
 
-function_rule(torch.max)(method_rule("max")(_extreme("max", "maximum", torch.return_types.max)))
-function_rule(torch.min)(method_rule("min")(_extreme("min", "minimum", torch.return_types.min)))
+function_rule(torch.max)(method_rule("max")(_extreme(AMAX, MAXIMUM, MAX_DIM, torch.return_types.max)))
+function_rule(torch.min)(method_rule("min")(_extreme(AMIN, MINIMUM, MIN_DIM, torch.return_types.min)))
 
 
 def _arg(op):
     def rule(b, x, dim=None, keepdim=False, *, out=None):
         if dim is None and keepdim:
-            raise b.unsupported(f"{op} with keepdim=True over all dims")
+            raise b.unsupported(f"{op.name} with keepdim=True over all dims")
         if dim is None:
-            x, dim = b.emit("reshape", [x], shape=[-1]), 0
+            x, dim = b.emit(RESHAPE, [x], shape=[-1]), 0
         return b.emit(op, [x], dim=checked_dim(b, x, dim), keepdim=bool(keepdim))
     return rule
 
 
-function_rule(torch.argmax)(method_rule("argmax")(_arg("argmax")))
-function_rule(torch.argmin)(method_rule("argmin")(_arg("argmin")))
+function_rule(torch.argmax)(method_rule("argmax")(_arg(ARGMAX)))
+function_rule(torch.argmin)(method_rule("argmin")(_arg(ARGMIN)))
 
 
 def _spread(op):
@@ -103,8 +106,8 @@ def _spread(op):
     return rule
 
 
-function_rule(torch.var)(method_rule("var")(_spread("var")))
-function_rule(torch.std)(method_rule("std")(_spread("std")))
+function_rule(torch.var)(method_rule("var")(_spread(VAR)))
+function_rule(torch.std)(method_rule("std")(_spread(STD)))
 
 _NORM_ORDERS = {"fro": 2.0, None: 2.0}
 
@@ -115,7 +118,7 @@ def _norm(b, x, p, dim, keepdim, dtype):
     p = _NORM_ORDERS.get(p, p)
     if not isinstance(p, (int, float)):
         raise b.unsupported(f"norm of order {p!r}")
-    return reduce(b, "norm", x, dim, keepdim, p=float(p))
+    return reduce(b, NORM, x, dim, keepdim, p=float(p))
 
 
 @function_rule(torch.norm)
@@ -142,5 +145,5 @@ def linalg_norm(b, x, ord=None, dim=None, keepdim=False, *, dtype=None, out=None
 @function_rule(torch.logsumexp)
 @method_rule("logsumexp")
 def logsumexp(b, x, dim, keepdim=False, *, out=None):
-    return reduce(b, "logsumexp", x, dim, keepdim)
+    return reduce(b, LOGSUMEXP, x, dim, keepdim)
 

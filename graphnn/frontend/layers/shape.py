@@ -13,7 +13,11 @@ import torch.nn as nn
 from graphnn.frontend.layers.elementwise import promote
 from graphnn.frontend.rules import Ref, ShapeRef, function_rule, method_rule, module_rule
 from graphnn.ops.dims import normalize_axis
+from graphnn.ops.indexing import SLICE
 from graphnn.ops.registry import ShapeMismatch
+from graphnn.ops.shape import (CONCAT, EXPAND, FLATTEN, FLIP, FULL_LIKE, REPEAT, RESHAPE, SPLIT, SQUEEZE, TRANSPOSE,
+                               UNSQUEEZE)
+from graphnn.ops.structural import IDENTITY, SIZE
 from graphnn.tensors import dtype_name, torch_dtype
 
 INT64_MAX = 2**63 - 1  # a slice end meaning "to the end"
@@ -60,7 +64,7 @@ def size_entries(b, sizes) -> list:
 
 def shape_of(b, x) -> list:
     """``x``'s shape as ints, with a ``size`` node for each dynamic dim."""
-    return [d if isinstance(d, int) else b.emit("size", [x], dim=i) for i, d in enumerate(b.shape(x))]
+    return [d if isinstance(d, int) else b.emit(SIZE, [x], dim=i) for i, d in enumerate(b.shape(x))]
 
 
 def _dims(dims) -> list:
@@ -82,7 +86,7 @@ def emit_reshape(b, x, dims):
             entries.append(d)
         else:
             raise b.unsupported(f"a reshape dim of type {type(d).__name__}")
-    return b.emit("reshape", [x, *dynamic], shape=entries)
+    return b.emit(RESHAPE, [x, *dynamic], shape=entries)
 
 
 @method_rule("view", "reshape")
@@ -105,12 +109,12 @@ def view_as(b, x, other):
 @function_rule(torch.flatten)
 @method_rule("flatten")
 def flatten(b, x, start_dim=0, end_dim=-1):
-    return b.emit("flatten", [x], start_dim=start_dim, end_dim=end_dim)
+    return b.emit(FLATTEN, [x], start_dim=start_dim, end_dim=end_dim)
 
 
 @module_rule(nn.Flatten)
 def flatten_layer(b, module, x):
-    return b.emit("flatten", [x], start_dim=module.start_dim, end_dim=module.end_dim)
+    return b.emit(FLATTEN, [x], start_dim=module.start_dim, end_dim=module.end_dim)
 
 
 @function_rule(torch.unflatten)
@@ -135,7 +139,7 @@ def unflatten_layer(b, module, x):
 @function_rule(torch.permute)
 @method_rule("permute")
 def permute(b, x, *dims):
-    return b.emit("transpose", [x], perm=[checked_dim(b, x, d) for d in _dims(dims)])
+    return b.emit(TRANSPOSE, [x], perm=[checked_dim(b, x, d) for d in _dims(dims)])
 
 
 @function_rule(torch.transpose, torch.swapaxes, torch.swapdims)
@@ -144,7 +148,7 @@ def transpose(b, x, dim0, dim1):
     perm = list(range(b.rank(x)))
     a, c = checked_dim(b, x, dim0), checked_dim(b, x, dim1)
     perm[a], perm[c] = perm[c], perm[a]
-    return b.emit("transpose", [x], perm=perm)
+    return b.emit(TRANSPOSE, [x], perm=perm)
 
 
 @function_rule(torch.t)
@@ -153,7 +157,7 @@ def t(b, x):
     """Transposes a 2-d tensor; 0-d and 1-d ones are returned as they are."""
     if b.rank(x) > 2:
         raise b.unsupported(f"x.t() on a {b.rank(x)}-d tensor (torch allows <= 2-d)")
-    return b.emit("transpose", [x], perm=list(reversed(range(b.rank(x)))))
+    return b.emit(TRANSPOSE, [x], perm=list(reversed(range(b.rank(x)))))
 
 
 # ------------------------------------------------------------------ squeeze / unsqueeze
@@ -181,20 +185,20 @@ def squeeze(b, x, dim=None):
                     f"export with a static shape (dynamic_batch=False / --static)"
                 )
         dims = [d for d in dims if shape[d] == 1]
-    return b.emit("squeeze", [x], dims=dims) if dims else b.emit("identity", [x])
+    return b.emit(SQUEEZE, [x], dims=dims) if dims else b.emit(IDENTITY, [x])
 
 
 @function_rule(torch.unsqueeze)
 @method_rule("unsqueeze", "unsqueeze_")
 def unsqueeze(b, x, dim):
-    return b.emit("unsqueeze", [x], dims=[checked_dim(b, x, dim, extra=1)])
+    return b.emit(UNSQUEEZE, [x], dims=[checked_dim(b, x, dim, extra=1)])
 
 
 # ------------------------------------------------------------------ joining
 @function_rule(torch.cat, torch.concat)
 def cat(b, tensors, dim=0, *, out=None):
     tensors = promote(b, *tensors)
-    return b.emit("concat", tensors, dim=checked_dim(b, tensors[0], dim))
+    return b.emit(CONCAT, tensors, dim=checked_dim(b, tensors[0], dim))
 
 
 @function_rule(torch.concatenate)
@@ -206,12 +210,12 @@ def concatenate(b, tensors, axis=0, *, out=None):
 def stack(b, tensors, dim=0, *, out=None):
     tensors = promote(b, *tensors)
     dim = checked_dim(b, tensors[0], dim, extra=1)
-    return b.emit("concat", [b.emit("unsqueeze", [t], dims=[dim]) for t in tensors], dim=dim)
+    return b.emit(CONCAT, [b.emit(UNSQUEEZE, [t], dims=[dim]) for t in tensors], dim=dim)
 
 
 # ------------------------------------------------------------------ splitting
 def _split(b, x, dim, sizes):
-    outputs = b.emit("split", [x], num_outputs=len(sizes), dim=dim, sizes=sizes)
+    outputs = b.emit(SPLIT, [x], num_outputs=len(sizes), dim=dim, sizes=sizes)
     return tuple(outputs) if isinstance(outputs, list) else (outputs,)
 
 
@@ -241,7 +245,7 @@ def chunk(b, x, chunks, dim=0):
 def unbind(b, x, dim=0):
     dim = checked_dim(b, x, dim)
     pieces = _split(b, x, dim, [1] * static_size(b, x, dim, "unbind"))
-    return tuple(b.emit("squeeze", [p], dims=[dim]) for p in pieces)
+    return tuple(b.emit(SQUEEZE, [p], dims=[dim]) for p in pieces)
 
 
 # ------------------------------------------------------------------ replicating
@@ -258,7 +262,7 @@ def emit_expand(b, x, entries):
             dynamic.append(entry)
         else:
             attrs.append(entry)
-    return b.emit("expand", [x, *dynamic], shape=attrs)
+    return b.emit(EXPAND, [x, *dynamic], shape=attrs)
 
 
 @method_rule("expand")
@@ -276,7 +280,7 @@ def repeat(b, x, *repeats):
     repeats = size_entries(b, repeats)
     if not all(isinstance(r, int) for r in repeats):
         raise b.unsupported("x.repeat with traced repeat counts")
-    return b.emit("repeat", [x], repeats=repeats)
+    return b.emit(REPEAT, [x], repeats=repeats)
 
 
 @function_rule(torch.tile)
@@ -289,7 +293,7 @@ def tile(b, x, dims):
 @function_rule(torch.flip)
 @method_rule("flip")
 def flip(b, x, *dims):
-    return b.emit("flip", [x], dims=sorted({checked_dim(b, x, d) for d in _dims(dims)}))
+    return b.emit(FLIP, [x], dims=sorted({checked_dim(b, x, d) for d in _dims(dims)}))
 
 
 @function_rule(torch.roll)
@@ -305,9 +309,9 @@ def roll(b, x, shifts, dims=None):
         cut = size - shift % size
         if cut == size:
             continue
-        tail = b.emit("slice", [x], dims=[dim], starts=[cut], ends=[INT64_MAX], steps=[1])
-        head = b.emit("slice", [x], dims=[dim], starts=[0], ends=[cut], steps=[1])
-        x = b.emit("concat", [tail, head], dim=dim)
+        tail = b.emit(SLICE, [x], dims=[dim], starts=[cut], ends=[INT64_MAX], steps=[1])
+        head = b.emit(SLICE, [x], dims=[dim], starts=[0], ends=[cut], steps=[1])
+        x = b.emit(CONCAT, [tail, head], dim=dim)
     return x
 
 
@@ -316,7 +320,7 @@ def _full_like(b, x, fill_value, dtype):
     if isinstance(fill_value, Ref):
         raise b.unsupported("a fill value computed in the graph")
     dtype = dtype_name(dtype) if dtype is not None else b.dtype(x)
-    return b.emit("full_like", [x], value=fill_value, dtype=dtype)
+    return b.emit(FULL_LIKE, [x], value=fill_value, dtype=dtype)
 
 
 @function_rule(torch.zeros_like)

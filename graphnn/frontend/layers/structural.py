@@ -8,8 +8,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from graphnn.tensors import torch_dtype
 from graphnn.frontend.rules import Ref, ShapeRef, function_rule, method_rule, module_rule
+from graphnn.ops.shape import TRANSPOSE
+from graphnn.ops.structural import DROPOUT, IDENTITY, SIZE
+from graphnn.tensors import torch_dtype
 
 
 @function_rule(builtins.getattr)
@@ -24,10 +26,10 @@ def getattr_(b, obj, name, *default):
         return _STATIC_ATTRIBUTES[name](b, obj)
     perm = list(range(b.rank(obj)))
     if name == "T":
-        return b.emit("transpose", [obj], perm=perm[::-1])
+        return b.emit(TRANSPOSE, [obj], perm=perm[::-1])
     if name in ("mT", "mH") and len(perm) >= 2:  # real tensors: the conjugate is a no-op
         perm[-2:] = perm[-1], perm[-2]
-        return b.emit("transpose", [obj], perm=perm)
+        return b.emit(TRANSPOSE, [obj], perm=perm)
     raise b.unsupported(f"reading attribute .{name} of a tensor")
 
 
@@ -56,7 +58,7 @@ def numel(b, x):
 def size(b, x, dim=None):
     if dim is None:
         return ShapeRef(x)
-    return b.emit("size", [x], dim=dim)
+    return b.emit(SIZE, [x], dim=dim)
 
 
 @function_rule(operator.getitem)
@@ -74,26 +76,26 @@ def getitem(b, obj, index):
 def _index_shape(b, shape_ref, index):
     rank = b.rank(shape_ref.tensor)
     if isinstance(index, int):
-        return b.emit("size", [shape_ref.tensor], dim=index)
+        return b.emit(SIZE, [shape_ref.tensor], dim=index)
     if isinstance(index, slice):
-        return [b.emit("size", [shape_ref.tensor], dim=d) for d in range(rank)[index]]
+        return [b.emit(SIZE, [shape_ref.tensor], dim=d) for d in range(rank)[index]]
     raise b.unsupported(f"indexing x.shape with {index!r}")
 
 
 @module_rule(nn.Identity)
 def identity_layer(b, module, x, *args, **kwargs):
-    return b.emit("identity", [x])
+    return b.emit(IDENTITY, [x])
 
 
 @method_rule("contiguous", "clone", "detach")
 def identity_method(b, x, *args, **kwargs):
-    return b.emit("identity", [x])
+    return b.emit(IDENTITY, [x])
 
 
 @module_rule(nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
              nn.FeatureAlphaDropout)
 def dropout_layer(b, module, x):
-    return b.emit("dropout", [x], p=module.p)
+    return b.emit(DROPOUT, [x], p=module.p)
 
 
 @function_rule(F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, F.alpha_dropout,
@@ -101,7 +103,7 @@ def dropout_layer(b, module, x):
 def dropout_function(b, x, p=0.5, training=True, inplace=False):
     if training:
         raise b.unsupported("dropout with training=True in eval-mode export (pass training=self.training)")
-    return b.emit("dropout", [x], p=p)
+    return b.emit(DROPOUT, [x], p=p)
 
 
 @function_rule(torch.fx._symbolic_trace._assert_is_none)
@@ -124,4 +126,4 @@ def stochastic_depth(b, x, p, mode, training=True):
     """torchvision's StochasticDepth (EfficientNet, ConvNeXt): the identity in eval mode."""
     if training:
         raise b.unsupported("stochastic_depth with training=True")
-    return b.emit("dropout", [x], p=p)
+    return b.emit(DROPOUT, [x], p=p)

@@ -12,6 +12,8 @@ import torch.nn as nn
 
 from graphnn.frontend.layers.elementwise import binary
 from graphnn.frontend.rules import function_rule_for, module_rule
+from graphnn.ops.attention import ZERO_PADDED
+from graphnn.ops.elementwise import ADD
 
 
 def _activation(b, layer, x):
@@ -40,12 +42,12 @@ def encoder_layer(b, m, src, src_mask=None, src_key_padding_mask=None, is_causal
     x = src
     if m.norm_first:
         normed = b.call_module("norm1", m.norm1, x)
-        x = binary(b, "add", x, _attend(b, "self_attn", m.self_attn, normed, normed, src_mask,
+        x = binary(b, ADD, x, _attend(b, "self_attn", m.self_attn, normed, normed, src_mask,
                                         src_key_padding_mask, is_causal))
-        return binary(b, "add", x, _feed_forward(b, m, b.call_module("norm2", m.norm2, x)))
-    x = b.call_module("norm1", m.norm1, binary(b, "add", x, _attend(
+        return binary(b, ADD, x, _feed_forward(b, m, b.call_module("norm2", m.norm2, x)))
+    x = b.call_module("norm1", m.norm1, binary(b, ADD, x, _attend(
         b, "self_attn", m.self_attn, x, x, src_mask, src_key_padding_mask, is_causal)))
-    return b.call_module("norm2", m.norm2, binary(b, "add", x, _feed_forward(b, m, x)))
+    return b.call_module("norm2", m.norm2, binary(b, ADD, x, _feed_forward(b, m, x)))
 
 
 @module_rule(nn.TransformerDecoderLayer)
@@ -54,16 +56,16 @@ def decoder_layer(b, m, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_pa
     x = tgt
     if m.norm_first:
         normed = b.call_module("norm1", m.norm1, x)
-        x = binary(b, "add", x, _attend(b, "self_attn", m.self_attn, normed, normed, tgt_mask,
+        x = binary(b, ADD, x, _attend(b, "self_attn", m.self_attn, normed, normed, tgt_mask,
                                         tgt_key_padding_mask, tgt_is_causal))
-        x = binary(b, "add", x, _attend(b, "multihead_attn", m.multihead_attn, b.call_module("norm2", m.norm2, x),
+        x = binary(b, ADD, x, _attend(b, "multihead_attn", m.multihead_attn, b.call_module("norm2", m.norm2, x),
                                         memory, memory_mask, memory_key_padding_mask, memory_is_causal))
-        return binary(b, "add", x, _feed_forward(b, m, b.call_module("norm3", m.norm3, x)))
-    x = b.call_module("norm1", m.norm1, binary(b, "add", x, _attend(
+        return binary(b, ADD, x, _feed_forward(b, m, b.call_module("norm3", m.norm3, x)))
+    x = b.call_module("norm1", m.norm1, binary(b, ADD, x, _attend(
         b, "self_attn", m.self_attn, x, x, tgt_mask, tgt_key_padding_mask, tgt_is_causal)))
-    x = b.call_module("norm2", m.norm2, binary(b, "add", x, _attend(
+    x = b.call_module("norm2", m.norm2, binary(b, ADD, x, _attend(
         b, "multihead_attn", m.multihead_attn, x, memory, memory_mask, memory_key_padding_mask, memory_is_causal)))
-    return b.call_module("norm3", m.norm3, binary(b, "add", x, _feed_forward(b, m, x)))
+    return b.call_module("norm3", m.norm3, binary(b, ADD, x, _feed_forward(b, m, x)))
 
 
 @module_rule(nn.TransformerEncoder)
@@ -73,7 +75,7 @@ def encoder(b, m, src, mask=None, src_key_padding_mask=None, is_causal=None):
         x = b.call_module(f"layers.{i}", layer, x, src_mask=mask, src_key_padding_mask=src_key_padding_mask,
                           is_causal=bool(is_causal))
     if _nested_fast_path(b, m, src, mask, src_key_padding_mask):
-        x = b.emit("zero_padded", [x, src_key_padding_mask], batch_first=m.layers[0].self_attn.batch_first,
+        x = b.emit(ZERO_PADDED, [x, src_key_padding_mask], batch_first=m.layers[0].self_attn.batch_first,
                    if_left_aligned=getattr(m, "mask_check", True))
     return b.call_module("norm", m.norm, x) if m.norm is not None else x
 

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from graphnn.frontend.layers.pool import adaptive_pool, per_dim
 from graphnn.frontend.rules import Ref, function_rule, module_rule
+from graphnn.ops.vision import CHANNEL_SHUFFLE, PIXEL_SHUFFLE, PIXEL_UNSHUFFLE, RESIZE
 
 _MODES = {"nearest": "nearest", "nearest-exact": "nearest-exact", "linear": "linear",
           "bilinear": "linear", "trilinear": "linear", "bicubic": "cubic"}
@@ -41,7 +42,7 @@ def interpolate(b, x, size=None, scale_factor=None, mode="nearest", align_corner
         return adaptive_pool(b, x, sizes, kind="avg", spatial=spatial)
     if mode not in _MODES:
         raise b.unsupported(f"interpolate mode {mode!r}")
-    return b.emit("resize", [x], mode=_MODES[mode], align_corners=bool(align_corners),
+    return b.emit(RESIZE, [x], mode=_MODES[mode], align_corners=bool(align_corners),
                   sizes=sizes, scales=scales)
 
 
@@ -68,7 +69,7 @@ def pixel_shuffle_layer(b, module, x):
 
 @function_rule(F.pixel_shuffle)
 def pixel_shuffle(b, x, upscale_factor):
-    return b.emit("pixel_shuffle", [x], factor=upscale_factor)
+    return b.emit(PIXEL_SHUFFLE, [x], factor=upscale_factor)
 
 
 @module_rule(nn.PixelUnshuffle)
@@ -78,7 +79,7 @@ def pixel_unshuffle_layer(b, module, x):
 
 @function_rule(F.pixel_unshuffle)
 def pixel_unshuffle(b, x, downscale_factor):
-    return b.emit("pixel_unshuffle", [x], factor=downscale_factor)
+    return b.emit(PIXEL_UNSHUFFLE, [x], factor=downscale_factor)
 
 
 @module_rule(nn.ChannelShuffle)
@@ -88,4 +89,4 @@ def channel_shuffle_layer(b, module, x):
 
 @function_rule(F.channel_shuffle, torch.channel_shuffle, F.native_channel_shuffle)
 def channel_shuffle(b, x, groups):
-    return b.emit("channel_shuffle", [x], groups=groups)
+    return b.emit(CHANNEL_SHUFFLE, [x], groups=groups)

@@ -9,25 +9,28 @@ import math
 
 from graphnn.backend.onnx.context import onnx_dtype
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.activation import (CELU, ELU, GELU, GLU, HARDSHRINK, HARDSIGMOID, HARDSWISH, HARDTANH, LEAKY_RELU,
+                                    LOGSIGMOID, LOG_SOFTMAX, MISH, PRELU, RELU, SELU, SIGMOID, SILU, SOFTMAX, SOFTMIN,
+                                    SOFTPLUS, SOFTSHRINK, SOFTSIGN, TANH, TANHSHRINK, THRESHOLD)
 
 _NO_ATTRS = lambda attrs: {}  # noqa: E731
 
 # (op, first opset) -> (ONNX op, IR attrs -> ONNX attrs)
 _DIRECT = {
-    ("relu", 1): ("Relu", _NO_ATTRS),
-    ("leaky_relu", 1): ("LeakyRelu", lambda a: {"alpha": a["negative_slope"]}),
-    ("elu", 1): ("Elu", lambda a: {"alpha": a["alpha"]}),
-    ("selu", 1): ("Selu", _NO_ATTRS),  # ONNX's default alpha and gamma are torch's constants
-    ("celu", 1): ("Celu", lambda a: {"alpha": a["alpha"]}),
-    ("sigmoid", 1): ("Sigmoid", _NO_ATTRS),
-    ("tanh", 1): ("Tanh", _NO_ATTRS),
-    ("softsign", 1): ("Softsign", _NO_ATTRS),
-    ("hardsigmoid", 1): ("HardSigmoid", lambda a: {"alpha": 1 / 6, "beta": 0.5}),
-    ("hardshrink", 1): ("Shrink", lambda a: {"lambd": a["lambd"], "bias": 0.0}),
-    ("softshrink", 1): ("Shrink", lambda a: {"lambd": a["lambd"], "bias": a["lambd"]}),
-    ("hardswish", 14): ("HardSwish", _NO_ATTRS),
-    ("mish", 18): ("Mish", _NO_ATTRS),
-    ("gelu", 20): ("Gelu", lambda a: {"approximate": a["approximate"]}),
+    (RELU, 1): ("Relu", _NO_ATTRS),
+    (LEAKY_RELU, 1): ("LeakyRelu", lambda a: {"alpha": a["negative_slope"]}),
+    (ELU, 1): ("Elu", lambda a: {"alpha": a["alpha"]}),
+    (SELU, 1): ("Selu", _NO_ATTRS),  # ONNX's default alpha and gamma are torch's constants
+    (CELU, 1): ("Celu", lambda a: {"alpha": a["alpha"]}),
+    (SIGMOID, 1): ("Sigmoid", _NO_ATTRS),
+    (TANH, 1): ("Tanh", _NO_ATTRS),
+    (SOFTSIGN, 1): ("Softsign", _NO_ATTRS),
+    (HARDSIGMOID, 1): ("HardSigmoid", lambda a: {"alpha": 1 / 6, "beta": 0.5}),
+    (HARDSHRINK, 1): ("Shrink", lambda a: {"lambd": a["lambd"], "bias": 0.0}),
+    (SOFTSHRINK, 1): ("Shrink", lambda a: {"lambd": a["lambd"], "bias": a["lambd"]}),
+    (HARDSWISH, 14): ("HardSwish", _NO_ATTRS),
+    (MISH, 18): ("Mish", _NO_ATTRS),
+    (GELU, 20): ("Gelu", lambda a: {"approximate": a["approximate"]}),
 }
 
 
@@ -47,7 +50,7 @@ def _scalar(ctx, node, value, hint):
 
 
 # ------------------------------------------------------------ piecewise linear
-@lowers("hardtanh")
+@lowers(HARDTANH)
 def hardtanh(ctx, node):
     """Clip, whose bounds are inputs since opset 11."""
     low = _scalar(ctx, node, node.attrs["min_val"], "min")
@@ -55,7 +58,7 @@ def hardtanh(ctx, node):
     ctx.add1("Clip", [ctx.input(node), low, high], ctx.output(node))
 
 
-@lowers("prelu")
+@lowers(PRELU)
 def prelu(ctx, node):
     """PRelu broadcasts its slope from the right, so per-channel slopes become
     (C, 1, ..., 1) to land on dim 1; a single slope becomes a 0-d one."""
@@ -65,7 +68,7 @@ def prelu(ctx, node):
     ctx.add1("PRelu", [ctx.input(node), ctx.param(node, "weight", slope)], ctx.output(node))
 
 
-@lowers("threshold")
+@lowers(THRESHOLD)
 def threshold(ctx, node):
     """torch: x where x > threshold, else value."""
     x = ctx.input(node)
@@ -74,40 +77,40 @@ def threshold(ctx, node):
 
 
 # ------------------------------------------------------------------ smooth
-@lowers("silu")
+@lowers(SILU)
 def silu(ctx, node):
     x = ctx.input(node)
     ctx.add1("Mul", [x, ctx.add1("Sigmoid", [x])], ctx.output(node))
 
 
-@lowers("logsigmoid")
+@lowers(LOGSIGMOID)
 def logsigmoid(ctx, node):
     """-softplus(-x): stays finite where Log(Sigmoid(x)) would underflow to -inf."""
     negated = ctx.add1("Neg", [ctx.input(node)])
     ctx.add1("Neg", [ctx.add1("Softplus", [negated])], ctx.output(node))
 
 
-@lowers("tanhshrink")
+@lowers(TANHSHRINK)
 def tanhshrink(ctx, node):
     x = ctx.input(node)
     ctx.add1("Sub", [x, ctx.add1("Tanh", [x])], ctx.output(node))
 
 
-@lowers("hardswish")
+@lowers(HARDSWISH)
 def hardswish(ctx, node):
     """Before opset 14: x * hardsigmoid(x), with torch's slope 1/6 and offset 1/2."""
     x = ctx.input(node)
     ctx.add1("Mul", [x, ctx.add1("HardSigmoid", [x], alpha=1 / 6, beta=0.5)], ctx.output(node))
 
 
-@lowers("mish")
+@lowers(MISH)
 def mish(ctx, node):
     """Before opset 18: x * tanh(softplus(x))."""
     x = ctx.input(node)
     ctx.add1("Mul", [x, ctx.add1("Tanh", [ctx.add1("Softplus", [x])])], ctx.output(node))
 
 
-@lowers("softplus")
+@lowers(SOFTPLUS)
 def softplus(ctx, node):
     """torch: log(1 + exp(beta * x)) / beta, and x itself where beta * x > threshold.
 
@@ -129,7 +132,7 @@ def softplus(ctx, node):
     ctx.add1("Where", [linear, x, smooth], ctx.output(node))
 
 
-@lowers("gelu")
+@lowers(GELU)
 def gelu(ctx, node):
     """Before opset 20: 0.5 * x * (1 + erf(x / sqrt 2)), or with approximate='tanh'
     0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3)))."""
@@ -148,9 +151,9 @@ def gelu(ctx, node):
 
 # ---------------------------------------------------------- over one dim
 _SOFTMAX = {  # op -> (ONNX op, negate the input first)
-    "softmax": ("Softmax", False),
-    "log_softmax": ("LogSoftmax", False),
-    "softmin": ("Softmax", True),
+    SOFTMAX: ("Softmax", False),
+    LOG_SOFTMAX: ("LogSoftmax", False),
+    SOFTMIN: ("Softmax", True),
 }
 
 
@@ -171,7 +174,7 @@ for _op, (_onnx_op, _negate) in _SOFTMAX.items():
     lowers(_op)(_softmax(_onnx_op, _negate))
 
 
-@lowers("glu")
+@lowers(GLU)
 def glu(ctx, node):
     """First half * sigmoid(second half) along dim."""
     dim = node.attrs["dim"]

@@ -6,9 +6,10 @@ count from the end, as in torch). Indexed dims after others are first moved to t
 by a Transpose and the gathered dims moved back in place afterwards.
 """
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.advanced_indexing import INDEX_TENSORS
 
 
-@lowers("index_tensors")
+@lowers(INDEX_TENSORS)
 def index_tensors(ctx, node):
     x, *indices = ctx.inputs(node)
     dim, count = node.attrs["dim"], len(indices)

@@ -10,11 +10,12 @@ nn.MultiheadAttention (``"nan"``: what Softmax of all -inf gives).
 import numpy as np
 
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.attention import ATTENTION, ZERO_PADDED
 
 _NP = {"float32": np.float32, "float16": np.float16, "float64": np.float64}
 
 
-@lowers("attention")
+@lowers(ATTENTION)
 def attention(ctx, node):
     q, k, v, *mask = ctx.inputs(node)
     dtype = ctx.graph.values[node.inputs[0]].dtype
@@ -71,7 +72,7 @@ def _repeat_heads(ctx, node, t, index):
     return ctx.add1("Reshape", [tiled, ctx.const([0, heads, -1, width], "int64", "heads")])
 
 
-@lowers("zero_padded")
+@lowers(ZERO_PADDED)
 def zero_padded(ctx, node):
     """Where(padded [and the mask is left-aligned], 0, x): what torch's nested tensors give back."""
     x, padding = ctx.inputs(node)

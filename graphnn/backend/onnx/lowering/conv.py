@@ -4,6 +4,7 @@ The IR pads are already ONNX's [begin..., end...]; transposed convs give explici
 and output_padding (never auto_pad or output_shape), so the result matches torch's formula.
 """
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.conv import CONV1D, CONV2D, CONV3D, CONV_TRANSPOSE1D, CONV_TRANSPOSE2D, CONV_TRANSPOSE3D
 
 
 def _weights(ctx, node) -> list:
@@ -19,12 +20,12 @@ def _window_attrs(node) -> dict:
                 pads=list(a["pads"]), dilations=list(a["dilation"]), group=a["groups"])
 
 
-@lowers("conv1d", "conv2d", "conv3d")
+@lowers(CONV1D, CONV2D, CONV3D)
 def conv(ctx, node):
     ctx.add1("Conv", _weights(ctx, node), ctx.output(node), **_window_attrs(node))
 
 
-@lowers("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+@lowers(CONV_TRANSPOSE1D, CONV_TRANSPOSE2D, CONV_TRANSPOSE3D)
 def conv_transpose(ctx, node):
     ctx.add1("ConvTranspose", _weights(ctx, node), ctx.output(node), **_window_attrs(node),
              output_padding=list(node.attrs["output_padding"]))

@@ -2,12 +2,13 @@
 and ``eye_like`` (ONNX EyeLike)."""
 from graphnn.backend.onnx.context import onnx_dtype
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.creation import ARANGE, EYE_LIKE
 
 # What ONNX Range computes in; any other dtype is computed in one of these and cast.
 _RANGE_DTYPES = ("float32", "float64", "int16", "int32", "int64")
 
 
-@lowers("arange")
+@lowers(ARANGE)
 def arange(ctx, node):
     """Range(start, limit, delta): constant bounds are scalars in the computing dtype,
     traced sizes (int64) are cast to it when it is not int64."""
@@ -29,6 +30,6 @@ def arange(ctx, node):
     ctx.add1("Cast", [values], ctx.output(node), to=onnx_dtype(dtype))
 
 
-@lowers("eye_like")
+@lowers(EYE_LIKE)
 def eye_like(ctx, node):
     ctx.add1("EyeLike", ctx.inputs(node), ctx.output(node))

@@ -1,9 +1,10 @@
 """Lowering of ``cumsum``: ONNX CumSum (opset 11+), its axis an int64 scalar input.
 A 0-d input (torch allows it: the sum of one element) is unsqueezed and squeezed back."""
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.cumulative import CUMSUM
 
 
-@lowers("cumsum")
+@lowers(CUMSUM)
 def cumsum(ctx, node):
     x = ctx.input(node)
     if ctx.graph.values[node.inputs[0]].shape:

@@ -7,17 +7,22 @@ so that onnxruntime keeps its faster unfused kernels (see ``add``).
 """
 from graphnn.backend.onnx.context import onnx_dtype
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.elementwise import (ABS, ADD, CAST, CEIL, CLAMP, COS, DIV, EQ, ERF, EXP, FLOOR, FLOORDIV, FMOD, GE, GT,
+                                     LE, LOG, LOGICAL_AND, LOGICAL_NOT, LOGICAL_OR, LOGICAL_XOR, LT, MAXIMUM, MINIMUM,
+                                     MUL, NE, NEG, POW, RECIPROCAL, REMAINDER, ROUND, RSQRT, SIGN, SIN, SQRT, SUB,
+                                     TRUNCDIV, WHERE)
+from graphnn.ops.norm import LAYER_NORM
 from graphnn.tensors import is_float
 
 _ONE_NODE = {
-    "sub": "Sub", "mul": "Mul", "div": "Div", "pow": "Pow",
-    "maximum": "Max", "minimum": "Min",
-    "eq": "Equal", "lt": "Less", "le": "LessOrEqual", "gt": "Greater", "ge": "GreaterOrEqual",
-    "logical_and": "And", "logical_or": "Or", "logical_xor": "Xor", "logical_not": "Not",
-    "where": "Where",
-    "neg": "Neg", "abs": "Abs", "sign": "Sign", "exp": "Exp", "log": "Log", "sqrt": "Sqrt",
-    "reciprocal": "Reciprocal", "sin": "Sin", "cos": "Cos", "erf": "Erf",
-    "floor": "Floor", "ceil": "Ceil", "round": "Round",
+    SUB: "Sub", MUL: "Mul", DIV: "Div", POW: "Pow",
+    MAXIMUM: "Max", MINIMUM: "Min",
+    EQ: "Equal", LT: "Less", LE: "LessOrEqual", GT: "Greater", GE: "GreaterOrEqual",
+    LOGICAL_AND: "And", LOGICAL_OR: "Or", LOGICAL_XOR: "Xor", LOGICAL_NOT: "Not",
+    WHERE: "Where",
+    NEG: "Neg", ABS: "Abs", SIGN: "Sign", EXP: "Exp", LOG: "Log", SQRT: "Sqrt",
+    RECIPROCAL: "Reciprocal", SIN: "Sin", COS: "Cos", ERF: "Erf",
+    FLOOR: "Floor", CEIL: "Ceil", ROUND: "Round",
 }
 
 
@@ -35,7 +40,7 @@ def _is_float(ctx, node) -> bool:
     return is_float(ctx.graph.values[node.inputs[0]].dtype)
 
 
-@lowers("add")
+@lowers(ADD)
 def add(ctx, node):
     """Add; Sum (the same sum) where a LayerNorm is its only reader. onnxruntime fuses an Add
     into a LayerNormalization as SkipLayerNormalization, whose CPU kernel (scalar, a division
@@ -50,20 +55,20 @@ def add(ctx, node):
 def _only_read_by_layer_norm(ctx, node) -> bool:
     readers = ctx.graph.consumers(node.outputs[0])
     return (_is_float(ctx, node) and node.outputs[0] not in ctx.graph.outputs and len(readers) == 1
-            and readers[0].op == "layer_norm" and readers[0].inputs[0] == node.outputs[0])
+            and readers[0].op == LAYER_NORM.name and readers[0].inputs[0] == node.outputs[0])
 
 
-@lowers("ne")
+@lowers(NE)
 def ne(ctx, node):
     ctx.add1("Not", [ctx.add1("Equal", ctx.inputs(node))], ctx.output(node))
 
 
-@lowers("rsqrt")
+@lowers(RSQRT)
 def rsqrt(ctx, node):
     ctx.add1("Reciprocal", [ctx.add1("Sqrt", ctx.inputs(node))], ctx.output(node))
 
 
-@lowers("floordiv")
+@lowers(FLOORDIV)
 def floordiv(ctx, node):
     """Floats: floor(a / b). Ints: (a - a mod b) / b, exact, where Mod follows the divisor's
     sign as Python's // does (plain Div would truncate negative quotients)."""
@@ -75,7 +80,7 @@ def floordiv(ctx, node):
     ctx.add1("Div", [exact, b], ctx.output(node))
 
 
-@lowers("truncdiv")
+@lowers(TRUNCDIV)
 def truncdiv(ctx, node):
     """Ints: ONNX Div already truncates. Floats: sign(q) * floor(|q|) (ONNX has no Trunc)."""
     if not _is_float(ctx, node):
@@ -86,12 +91,12 @@ def truncdiv(ctx, node):
     ctx.add1("Mul", [ctx.add1("Sign", [quotient]), magnitude], ctx.output(node))
 
 
-@lowers("fmod")
+@lowers(FMOD)
 def fmod(ctx, node):
     ctx.add1("Mod", ctx.inputs(node), ctx.output(node), fmod=1)
 
 
-@lowers("remainder")
+@lowers(REMAINDER)
 def remainder(ctx, node):
     """Python's %: the sign of the divisor. Ints: Mod(fmod=0). Floats: C's fmod, then
     + b where the result is nonzero and its sign differs from b's (as torch computes it)."""
@@ -107,7 +112,7 @@ def remainder(ctx, node):
     ctx.add1("Where", [fix, ctx.add1("Add", [mod, b]), mod], ctx.output(node))
 
 
-@lowers("clamp")
+@lowers(CLAMP)
 def clamp(ctx, node):
     """Clip with its bounds as inputs (opset 11+), "" for a missing one."""
     dtype = ctx.graph.values[node.inputs[0]].dtype
@@ -116,6 +121,6 @@ def clamp(ctx, node):
     ctx.add1("Clip", [ctx.input(node), *bounds], ctx.output(node))
 
 
-@lowers("cast")
+@lowers(CAST)
 def cast(ctx, node):
     ctx.add1("Cast", ctx.inputs(node), ctx.output(node), to=onnx_dtype(node.attrs["dtype"]))

@@ -14,11 +14,12 @@ from typing import Optional
 from graphnn.backend.onnx.context import onnx_dtype
 from graphnn.backend.onnx.lowering.reduce import reduce
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.embedding import EMBEDDING, EMBEDDING_BAG
 
 INT64_MAX = 2**63 - 1
 
 
-@lowers("embedding")
+@lowers(EMBEDDING)
 def embedding(ctx, node):
     ctx.add1("Gather", [ctx.param(node, "weight"), ctx.input(node)], ctx.output(node), axis=0)
 
@@ -38,7 +39,7 @@ class _Bags:
     dtype: str
 
 
-@lowers("embedding_bag")
+@lowers(EMBEDDING_BAG)
 def embedding_bag(ctx, node):
     indices, *rest = ctx.inputs(node)
     offsets = rest.pop(0) if node.attrs["offsets"] else None

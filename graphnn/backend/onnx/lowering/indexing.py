@@ -2,11 +2,12 @@
 (Gather) and ``gather`` (GatherElements)."""
 from graphnn.backend.onnx.lowering.shape import int_vector
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.indexing import GATHER, INDEX_SELECT, SLICE, SLICE_SCATTER
 
 INT64_MAX = 2**63 - 1  # an end meaning "to the end"
 
 
-@lowers("slice")
+@lowers(SLICE)
 def slice_(ctx, node):
     x, *dynamic = ctx.inputs(node)
     starts = node.attrs["starts"]
@@ -17,17 +18,17 @@ def slice_(ctx, node):
     ctx.add1("Slice", inputs, ctx.output(node))
 
 
-@lowers("index_select")
+@lowers(INDEX_SELECT)
 def index_select(ctx, node):
     ctx.add1("Gather", ctx.inputs(node), ctx.output(node), axis=node.attrs["dim"])
 
 
-@lowers("gather")
+@lowers(GATHER)
 def gather(ctx, node):
     ctx.add1("GatherElements", ctx.inputs(node), ctx.output(node), axis=node.attrs["dim"])
 
 
-@lowers("slice_scatter")
+@lowers(SLICE_SCATTER)
 def slice_scatter(ctx, node):
     """The part before the slice, src, and the part after it, joined on the dim (Concat of
     two Slices around src: no index tensors, and dynamic sizes work as they are)."""

@@ -1,9 +1,10 @@
 """Lowerings of ``linear`` (Gemm for 2-d inputs, MatMul + Add otherwise), ``matmul``,
 ``bilinear`` and ``einsum`` (ONNX Einsum, opset 12+)."""
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.linear import BILINEAR, EINSUM, LINEAR, MATMUL
 
 
-@lowers("linear")
+@lowers(LINEAR)
 def linear(ctx, node):
     x = ctx.input(node)
     weight = node.params["weight"]
@@ -25,12 +26,12 @@ def linear(ctx, node):
     ctx.add1("Add", [product, ctx.param(node, "bias")], ctx.output(node))
 
 
-@lowers("matmul")
+@lowers(MATMUL)
 def matmul(ctx, node):
     ctx.add1("MatMul", ctx.inputs(node), ctx.output(node))
 
 
-@lowers("bilinear")
+@lowers(BILINEAR)
 def bilinear(ctx, node):
     """y = x1^T W x2 + b as one Einsum over W (out, in1, in2), then Add."""
     x1, x2 = ctx.inputs(node)
@@ -42,6 +43,6 @@ def bilinear(ctx, node):
     ctx.add1("Add", [product, ctx.param(node, "bias")], ctx.output(node))
 
 
-@lowers("einsum")
+@lowers(EINSUM)
 def einsum(ctx, node):
     ctx.add1("Einsum", ctx.inputs(node), ctx.output(node), equation=node.attrs["equation"])

@@ -11,11 +11,12 @@ overflow-free softplus).
 from graphnn.backend.onnx.context import onnx_dtype
 from graphnn.backend.onnx.lowering.reduce import reduce
 from graphnn.backend.onnx.registry import lowers
-from graphnn.ops.loss import class_dim
+from graphnn.ops.loss import (BINARY_CROSS_ENTROPY, BINARY_CROSS_ENTROPY_WITH_LOGITS, CROSS_ENTROPY, HUBER_LOSS, KL_DIV,
+                              L1_LOSS, MSE_LOSS, NLL_LOSS, SMOOTH_L1_LOSS, class_dim)
 
 # With a weight, torch's mean of these divides by the sum of the weights; of the others
 # (huber, BCE) it is the plain mean of the weighted losses.
-MEAN_OVER_WEIGHTS = {"mse_loss", "l1_loss"}
+MEAN_OVER_WEIGHTS = {MSE_LOSS.name, L1_LOSS.name}
 
 
 def _dtype(ctx, node):
@@ -93,13 +94,13 @@ def _kl_div(ctx, node, x, t, out=None):
 
 
 ELEMENTWISE = {
-    "mse_loss": _mse,
-    "l1_loss": _difference,
-    "smooth_l1_loss": _smooth_l1,
-    "huber_loss": _huber,
-    "binary_cross_entropy": _bce,
-    "binary_cross_entropy_with_logits": _bce_with_logits,
-    "kl_div": _kl_div,
+    MSE_LOSS: _mse,
+    L1_LOSS: _difference,
+    SMOOTH_L1_LOSS: _smooth_l1,
+    HUBER_LOSS: _huber,
+    BINARY_CROSS_ENTROPY: _bce,
+    BINARY_CROSS_ENTROPY_WITH_LOGITS: _bce_with_logits,
+    KL_DIV: _kl_div,
 }
 
 
@@ -170,7 +171,7 @@ def _weight_input(ctx, node):
     return [ctx.param(node, "weight")] if "weight" in node.params else []
 
 
-@lowers("nll_loss")
+@lowers(NLL_LOSS)
 def nll_loss(ctx, node):
     x, t = _batched(ctx, node, *ctx.inputs(node))
     loss = ctx.add1("NegativeLogLikelihoodLoss", [x, t] + _weight_input(ctx, node), _direct(ctx, node),
@@ -178,7 +179,7 @@ def nll_loss(ctx, node):
     _unbatched(ctx, node, loss, ctx.output(node))
 
 
-@lowers("cross_entropy")
+@lowers(CROSS_ENTROPY)
 def cross_entropy(ctx, node):
     x, t = _batched(ctx, node, *ctx.inputs(node))
     if node.attrs["probabilities"]:

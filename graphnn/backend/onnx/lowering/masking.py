@@ -4,15 +4,16 @@ sizes, then Where(mask, x, 0) or, for bool, And (LessOrEqual / GreaterOrEqual ex
 import numpy as np
 
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.masking import TRILU
 
 
-@lowers("trilu", since=14)
+@lowers(TRILU, since=14)
 def trilu(ctx, node):
     k = ctx.const(node.attrs["diagonal"], hint="diagonal")
     ctx.add1("Trilu", [ctx.input(node), k], ctx.output(node), upper=int(node.attrs["upper"]))
 
 
-@lowers("trilu")
+@lowers(TRILU)
 def trilu_by_mask(ctx, node):
     x = ctx.input(node)
     shape = ctx.add1("Shape", [x])

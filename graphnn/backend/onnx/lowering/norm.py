@@ -13,6 +13,8 @@ import math
 import torch
 
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.norm import (BATCH_NORM, BATCH_STATS_NORM, GROUP_NORM, INSTANCE_NORM, LAYER_NORM, LP_NORMALIZE, LRN,
+                              RMS_NORM)
 from graphnn.tensors import torch_dtype
 
 
@@ -84,14 +86,14 @@ def _trailing_axes(ctx, node):
 
 
 # ------------------------------------------------------------ batch statistics
-@lowers("batch_norm")
+@lowers(BATCH_NORM)
 def batch_norm(ctx, node):
     scale, shift = _affine_inputs(ctx, node, (node.params["running_mean"].shape[0],))
     inputs = [ctx.input(node), scale, shift, ctx.param(node, "running_mean"), ctx.param(node, "running_var")]
     ctx.add1("BatchNormalization", inputs, ctx.output(node), epsilon=float(node.attrs["eps"]))
 
 
-@lowers("batch_stats_norm")
+@lowers(BATCH_STATS_NORM)
 def batch_stats_norm(ctx, node):
     """Mean and variance per channel over the batch and spatial dims."""
     rank = len(_x(ctx, node).shape)
@@ -99,7 +101,7 @@ def batch_stats_norm(ctx, node):
     _chain(ctx, node, centered, [_step("Div", std), *_affine(ctx, node, _channel_view(rank))])
 
 
-@lowers("instance_norm")
+@lowers(INSTANCE_NORM)
 def instance_norm(ctx, node):
     scale, bias = _affine_inputs(ctx, node, (_channels(ctx, node),))
     ctx.add1("InstanceNormalization", [ctx.input(node), scale, bias], ctx.output(node),
@@ -107,33 +109,33 @@ def instance_norm(ctx, node):
 
 
 # ------------------------------------------------------------ layer / rms / group
-@lowers("layer_norm")
+@lowers(LAYER_NORM)
 def layer_norm(ctx, node):
     centered, std = _moments(ctx, node, ctx.input(node), _trailing_axes(ctx, node))
     _chain(ctx, node, centered, [_step("Div", std), *_affine(ctx, node, node.attrs["normalized_shape"])])
 
 
-@lowers("layer_norm", since=17)
+@lowers(LAYER_NORM, since=17)
 def layer_norm_17(ctx, node):
     shape = node.attrs["normalized_shape"]
     ctx.add1("LayerNormalization", [ctx.input(node), *_affine_inputs(ctx, node, shape)],
              ctx.output(node), axis=-len(shape), epsilon=node.attrs["eps"])
 
 
-@lowers("rms_norm")
+@lowers(RMS_NORM)
 def rms_norm(ctx, node):
     x, rms = _moments(ctx, node, ctx.input(node), _trailing_axes(ctx, node), center=False)
     _chain(ctx, node, x, [_step("Div", rms), *_affine(ctx, node, node.attrs["normalized_shape"])])
 
 
-@lowers("rms_norm", since=23)
+@lowers(RMS_NORM, since=23)
 def rms_norm_23(ctx, node):
     shape = node.attrs["normalized_shape"]
     ctx.add1("RMSNormalization", [ctx.input(node), *_affine_inputs(ctx, node, shape, keys=("weight",))],
              ctx.output(node), axis=-len(shape), epsilon=node.attrs["eps"])
 
 
-@lowers("group_norm")
+@lowers(GROUP_NORM)
 def group_norm(ctx, node):
     """Normalise (N, G, C/G * spatial), view back as the input, then the per-channel affine."""
     x = ctx.input(node)
@@ -144,7 +146,7 @@ def group_norm(ctx, node):
     _chain(ctx, node, centered, steps)
 
 
-@lowers("group_norm", since=21)
+@lowers(GROUP_NORM, since=21)
 def group_norm_21(ctx, node):
     inputs = [ctx.input(node), *_affine_inputs(ctx, node, (_channels(ctx, node),))]
     ctx.add1("GroupNormalization", inputs, ctx.output(node),
@@ -152,7 +154,7 @@ def group_norm_21(ctx, node):
 
 
 # ------------------------------------------------------------- lrn / normalize
-@lowers("lrn")
+@lowers(LRN)
 def lrn(ctx, node):
     """ONNX LRN scales alpha by 1/size as torch does. onnxruntime runs it on 4-d inputs only,
     so other ranks are viewed as (N, C, -1, 1); it takes odd sizes only, and with an even
@@ -198,7 +200,7 @@ def _p_norm(ctx, node, x, axes):
     return ctx.add1("Pow", [_reduce(ctx, "ReduceSum", powered, axes), _scalar(ctx, node, 1 / p, "inv_p")])
 
 
-@lowers("lp_normalize")
+@lowers(LP_NORMALIZE)
 def lp_normalize(ctx, node):
     """x / max(||x||_p, eps): LpNormalization has no eps, so it is decomposed."""
     dim = node.attrs["dim"] % len(_x(ctx, node).shape)

@@ -5,6 +5,7 @@ Negative pads crop first with a Slice (torch crops, then pads what is left). ONN
 each padded dim's tail and head sliced off and concatenated around it.
 """
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.pad import PAD
 
 _ONNX_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 _END = 2**63 - 1  # Slice's "to the end"
@@ -66,11 +67,11 @@ def _lower_pad(ctx, node, wrap_mode: bool):
         _onnx_pad(ctx, node, x, grow, _ONNX_MODES[node.attrs["mode"]])
 
 
-@lowers("pad")
+@lowers(PAD)
 def pad(ctx, node):
     _lower_pad(ctx, node, wrap_mode=False)
 
 
-@lowers("pad", since=19)
+@lowers(PAD, since=19)
 def pad_with_wrap(ctx, node):
     _lower_pad(ctx, node, wrap_mode=True)

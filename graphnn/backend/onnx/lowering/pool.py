@@ -15,6 +15,8 @@ import numpy as np
 from graphnn.backend.onnx.lowering.reduce import reduce
 from graphnn.backend.onnx.registry import lowers
 from graphnn.errors import UnsupportedError
+from graphnn.ops.pool import (ADAPTIVE_AVG_POOL, ADAPTIVE_MAX_POOL, AVG_POOL1D, AVG_POOL2D, AVG_POOL3D, GLOBAL_AVG_POOL,
+                              GLOBAL_MAX_POOL, LP_POOL1D, LP_POOL2D, LP_POOL3D, MAX_POOL1D, MAX_POOL2D, MAX_POOL3D)
 
 CEIL_SHAPES_AGREE = 22  # the first opset whose pool shape inference follows torch's ceil rule
 
@@ -45,7 +47,7 @@ def _common(ctx, node, dilation: list) -> dict:
                 ceil_mode=_ceil_mode(ctx, node, dilation))
 
 
-@lowers("max_pool1d", "max_pool2d", "max_pool3d")
+@lowers(MAX_POOL1D, MAX_POOL2D, MAX_POOL3D)
 def max_pool(ctx, node):
     dilation = list(node.attrs["dilation"])
     ctx.add1("MaxPool", ctx.inputs(node), ctx.output(node), **_common(ctx, node, dilation),
@@ -57,12 +59,12 @@ def _average_pool(ctx, node, x, output, count_pad: bool) -> str:
                     count_include_pad=int(count_pad))
 
 
-@lowers("avg_pool1d", "avg_pool2d", "avg_pool3d")
+@lowers(AVG_POOL1D, AVG_POOL2D, AVG_POOL3D)
 def avg_pool(ctx, node):
     _average_pool(ctx, node, ctx.input(node), ctx.output(node), node.attrs["count_include_pad"])
 
 
-@lowers("lp_pool1d", "lp_pool2d", "lp_pool3d")
+@lowers(LP_POOL1D, LP_POOL2D, LP_POOL3D)
 def lp_pool(ctx, node):
     """LpPool sums |x|^p; torch sums x^p (signed for odd p) and, with ceil_mode, scales
     partial windows up to the full kernel. Other cases spell torch's formula out:
@@ -80,12 +82,12 @@ def lp_pool(ctx, node):
     ctx.add1("Pow", [total, ctx.const(1.0 / p, dtype=dtype, hint="root")], ctx.output(node))
 
 
-@lowers("global_avg_pool")
+@lowers(GLOBAL_AVG_POOL)
 def global_avg_pool(ctx, node):
     ctx.add1("GlobalAveragePool", ctx.inputs(node), ctx.output(node))
 
 
-@lowers("global_max_pool")
+@lowers(GLOBAL_MAX_POOL)
 def global_max_pool(ctx, node):
     ctx.add1("GlobalMaxPool", ctx.inputs(node), ctx.output(node))
 
@@ -147,11 +149,11 @@ def _max_windows(ctx, x, axis: int, rank: int, size: int, out: int, dtype: str, 
 
 
 # op -> (per-dim windows, reduction to one element, whether the last dim goes first)
-_WINDOWS = {"adaptive_avg_pool": (_avg_windows, "ReduceMean", True),
-            "adaptive_max_pool": (_max_windows, "ReduceMax", False)}
+_WINDOWS = {ADAPTIVE_AVG_POOL.name: (_avg_windows, "ReduceMean", True),
+            ADAPTIVE_MAX_POOL.name: (_max_windows, "ReduceMax", False)}
 
 
-@lowers("adaptive_avg_pool", "adaptive_max_pool")
+@lowers(ADAPTIVE_AVG_POOL, ADAPTIVE_MAX_POOL)
 def adaptive_pool(ctx, node):
     windows, reduce_op, last_first = _WINDOWS[node.op]
     value = ctx.graph.values[node.inputs[0]]

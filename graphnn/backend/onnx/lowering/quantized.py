@@ -21,6 +21,7 @@ import torch
 from onnx import TensorProto
 
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.quantized import DYNAMIC_QUANTIZED_LINEAR
 
 
 def _full_range(ctx, x):
@@ -44,7 +45,7 @@ def _reduced_range(ctx, x, qmax: int = 127):
 ACTIVATION_QUANTIZERS = {255: _full_range, 127: _reduced_range}
 
 
-@lowers("dynamic_quantized_linear")
+@lowers(DYNAMIC_QUANTIZED_LINEAR)
 def dynamic_quantized_linear(ctx, node):
     x_q, x_scale, x_zero = ACTIVATION_QUANTIZERS[node.attrs["activation_qmax"]](ctx, ctx.input(node))
     prefix = node.module or node.name

@@ -21,6 +21,7 @@ from typing import Optional
 import torch
 
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.recurrent import GRU, GRU_CELL, LSTM, LSTM_CELL, RNN, RNN_CELL
 
 
 @dataclass(frozen=True)
@@ -31,15 +32,16 @@ class Family:
     attrs: dict = field(default_factory=dict)  # fixed ONNX attributes
 
 
-FAMILIES = {
-    "lstm": Family("LSTM", (0, 3, 1, 2), 2),
-    "gru": Family("GRU", (1, 0, 2), 1, {"linear_before_reset": 1}),
-    "rnn": Family("RNN", (0,), 1),
+FAMILIES = {  # layer op name -> its ONNX family; a cell's op is the layer's name + "_cell"
+    LSTM.name: Family("LSTM", (0, 3, 1, 2), 2),
+    GRU.name: Family("GRU", (1, 0, 2), 1, {"linear_before_reset": 1}),
+    RNN.name: Family("RNN", (0,), 1),
 }
+_CELLS = {LSTM_CELL.name: FAMILIES[LSTM.name], GRU_CELL.name: FAMILIES[GRU.name], RNN_CELL.name: FAMILIES[RNN.name]}
 _ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu"}
 
 
-@lowers("rnn", "gru", "lstm")
+@lowers(RNN, GRU, LSTM)
 def recurrent_layer(ctx, node):
     family = FAMILIES[node.op]
     layers, directions = node.attrs["num_layers"], 2 if node.attrs["bidirectional"] else 1
@@ -88,10 +90,10 @@ def _used(ctx, node, index: int) -> bool:
     return bool(ctx.graph.consumers(value)) or value in ctx.graph.outputs
 
 
-@lowers("rnn_cell", "gru_cell", "lstm_cell")
+@lowers(RNN_CELL, GRU_CELL, LSTM_CELL)
 def recurrent_cell(ctx, node):
     """(batch, features) -> a sequence of one step; the final states are the outputs."""
-    family = FAMILIES[node.op.removesuffix("_cell")]
+    family = _CELLS[node.op]
     axis = ctx.const([0], hint="axis")
     x, *states = [ctx.add1("Unsqueeze", [name, axis]) for name in ctx.inputs(node)]
     state_names = _final_state_names(ctx, node, family, one_layer=False)

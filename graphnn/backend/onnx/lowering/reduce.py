@@ -10,6 +10,7 @@ import math
 
 from graphnn.backend.onnx.context import onnx_dtype
 from graphnn.backend.onnx.registry import lowers
+from graphnn.ops.reduce import AMAX, AMIN, ARGMAX, ARGMIN, LOGSUMEXP, MAX_DIM, MEAN, MIN_DIM, NORM, PROD, STD, SUM, VAR
 
 AXES_INPUT_SINCE = {"ReduceSum": 13}  # every other Reduce* op: 18
 
@@ -22,8 +23,8 @@ def reduce(ctx, op_type, x, dims, keepdim, output=None):
     return ctx.add1(op_type, [x], output, axes=list(dims) or None, keepdims=int(keepdim))
 
 
-_ONE_NODE = {"sum": "ReduceSum", "prod": "ReduceProd", "mean": "ReduceMean", "amax": "ReduceMax",
-             "amin": "ReduceMin", "logsumexp": "ReduceLogSumExp"}
+_ONE_NODE = {SUM: "ReduceSum", PROD: "ReduceProd", MEAN: "ReduceMean", AMAX: "ReduceMax",
+             AMIN: "ReduceMin", LOGSUMEXP: "ReduceLogSumExp"}
 
 
 def _one_node(op_type):
@@ -36,7 +37,7 @@ for _op, _op_type in _ONE_NODE.items():
     lowers(_op)(_one_node(_op_type))
 
 
-@lowers("norm")
+@lowers(NORM)
 def norm(ctx, node):
     x, dims, keepdim, out = ctx.input(node), node.attrs["dims"], node.attrs["keepdim"], ctx.output(node)
     p = node.attrs["p"]
@@ -75,12 +76,12 @@ def _degrees_of_freedom(ctx, node):
     return ctx.add1("Max", [left, ctx.const(0, dtype=value.dtype, hint="zero")])
 
 
-@lowers("var")
+@lowers(VAR)
 def var(ctx, node):
     _variance(ctx, node, ctx.output(node))
 
 
-@lowers("std")
+@lowers(STD)
 def std(ctx, node):
     ctx.add1("Sqrt", [_variance(ctx, node)], ctx.output(node))
 
@@ -92,8 +93,8 @@ def _arg(op_type):
     return lower
 
 
-lowers("argmax")(_arg("ArgMax"))
-lowers("argmin")(_arg("ArgMin"))
+lowers(ARGMAX)(_arg("ArgMax"))
+lowers(ARGMIN)(_arg("ArgMin"))
 
 
 def _extreme(op_type, arg_type):
@@ -106,5 +107,5 @@ def _extreme(op_type, arg_type):
     return lower
 
 
-lowers("max_dim")(_extreme("ReduceMax", "ArgMax"))
-lowers("min_dim")(_extreme("ReduceMin", "ArgMin"))
+lowers(MAX_DIM)(_extreme("ReduceMax", "ArgMax"))
+lowers(MIN_DIM)(_extreme("ReduceMin", "ArgMin"))

@@ -9,6 +9,8 @@ from onnx import numpy_helper
 
 from graphnn.backend.onnx.registry import lowers
 from graphnn.errors import UnsupportedError
+from graphnn.ops.shape import (CONCAT, EXPAND, FLATTEN, FLIP, FULL_LIKE, REPEAT, RESHAPE, SPLIT, SQUEEZE, TRANSPOSE,
+                               UNSQUEEZE)
 
 
 def int_vector(ctx, entries, dynamic, hint):
@@ -37,14 +39,14 @@ def _reshape_entry(entry):
     return entry
 
 
-@lowers("reshape")
+@lowers(RESHAPE)
 def reshape(ctx, node):
     x, *dynamic = ctx.inputs(node)
     entries = [None if e is None else _reshape_entry(e) for e in node.attrs["shape"]]
     ctx.add1("Reshape", [x, int_vector(ctx, entries, dynamic, "shape")], ctx.output(node))
 
 
-@lowers("flatten")
+@lowers(FLATTEN)
 def flatten(ctx, node):
     """Flatten(axis=1) when torch flattens dims 1.. (the common case), else a Reshape."""
     in_shape = _shape(ctx, node.inputs[0])
@@ -63,35 +65,35 @@ def flatten(ctx, node):
     ctx.add1("Reshape", [ctx.input(node), ctx.const(target, hint="shape")], ctx.output(node))
 
 
-@lowers("transpose")
+@lowers(TRANSPOSE)
 def transpose(ctx, node):
     ctx.add1("Transpose", ctx.inputs(node), ctx.output(node), perm=node.attrs["perm"])
 
 
-@lowers("squeeze")
+@lowers(SQUEEZE)
 def squeeze(ctx, node):
     """Axes as an input (opset 13+); never empty (that would squeeze every 1)."""
     ctx.add1("Squeeze", [ctx.input(node), ctx.const(node.attrs["dims"], hint="axes")], ctx.output(node))
 
 
-@lowers("unsqueeze")
+@lowers(UNSQUEEZE)
 def unsqueeze(ctx, node):
     ctx.add1("Unsqueeze", [ctx.input(node), ctx.const(node.attrs["dims"], hint="axes")], ctx.output(node))
 
 
-@lowers("concat")
+@lowers(CONCAT)
 def concat(ctx, node):
     ctx.add1("Concat", ctx.inputs(node), ctx.output(node), axis=node.attrs["dim"])
 
 
-@lowers("split")
+@lowers(SPLIT)
 def split(ctx, node):
     """Split with the piece sizes as an input (opset 13+)."""
     sizes = ctx.const(node.attrs["sizes"], hint="split")
     ctx.add("Split", [ctx.input(node), sizes], ctx.outputs(node), axis=node.attrs["dim"])
 
 
-@lowers("expand")
+@lowers(EXPAND)
 def expand(ctx, node):
     """ONNX Expand broadcasts, so a 1 in its target keeps the input dim (torch's -1)."""
     x, *dynamic = ctx.inputs(node)
@@ -99,7 +101,7 @@ def expand(ctx, node):
     ctx.add1("Expand", [x, int_vector(ctx, entries, dynamic, "shape")], ctx.output(node))
 
 
-@lowers("repeat")
+@lowers(REPEAT)
 def repeat(ctx, node):
     """Tile; repeats beyond the input's rank first add leading dims of 1."""
     x = ctx.input(node)
@@ -110,7 +112,7 @@ def repeat(ctx, node):
     ctx.add1("Tile", [x, ctx.const(repeats, hint="repeats")], ctx.output(node))
 
 
-@lowers("flip")
+@lowers(FLIP)
 def flip(ctx, node):
     """ONNX has no Flip: a Slice from the end with step -1 over each flipped dim."""
     dims = node.attrs["dims"]
@@ -121,7 +123,7 @@ def flip(ctx, node):
     ctx.add1("Slice", inputs, ctx.output(node))
 
 
-@lowers("full_like")
+@lowers(FULL_LIKE)
 def full_like(ctx, node):
     """ConstantOfShape of the input's run-time shape."""
     value = numpy_helper.from_array(np.asarray([node.attrs["value"]]).astype(node.attrs["dtype"]), "value")

@@ -8,6 +8,7 @@ nearest-exact 'half_pixel' + round_prefer_ceil, (bi/tri)linear and bicubic
 """
 from graphnn.backend.onnx.registry import lowers
 from graphnn.errors import UnsupportedError
+from graphnn.ops.vision import CHANNEL_SHUFFLE, PIXEL_SHUFFLE, PIXEL_UNSHUFFLE, RESIZE
 
 _NEAREST = {"nearest": ("asymmetric", "floor"), "nearest-exact": ("half_pixel", "round_prefer_ceil")}
 
@@ -31,7 +32,7 @@ def _scales(ctx, node) -> list:
     return [ctx.const([1.0, 1.0, *node.attrs["scales"]], dtype="float32", hint="scales")]
 
 
-@lowers("resize")
+@lowers(RESIZE)
 def resize(ctx, node):
     """Before opset 18 sizes cover every dim: N and C are read from the input at run time."""
     if node.attrs["scales"] is not None:
@@ -42,7 +43,7 @@ def resize(ctx, node):
     _resize(ctx, node, ["", sizes])
 
 
-@lowers("resize", since=18)
+@lowers(RESIZE, since=18)
 def resize_spatial_axes(ctx, node):
     """From opset 18 sizes can name only the spatial axes."""
     if node.attrs["scales"] is not None:
@@ -51,7 +52,7 @@ def resize_spatial_axes(ctx, node):
     _resize(ctx, node, ["", ctx.const(sizes, hint="sizes")], axes=list(range(2, 2 + len(sizes))))
 
 
-@lowers("pixel_shuffle")
+@lowers(PIXEL_SHUFFLE)
 def pixel_shuffle(ctx, node):
     ctx.add1("DepthToSpace", ctx.inputs(node), ctx.output(node), blocksize=node.attrs["factor"],
              mode="CRD")
@@ -64,7 +65,7 @@ def _static(node, dims):
     return dims
 
 
-@lowers("pixel_unshuffle")
+@lowers(PIXEL_UNSHUFFLE)
 def pixel_unshuffle(ctx, node):
     """(N, C, H, W) -> (N, C, H/r, r, W/r, r) -> (N, C, r, r, H/r, W/r) -> (N, C*r*r, H/r, W/r)."""
     r = node.attrs["factor"]
@@ -74,7 +75,7 @@ def pixel_unshuffle(ctx, node):
     ctx.add1("Reshape", [moved, ctx.const([0, c * r * r, h // r, w // r], hint="shape")], ctx.output(node))
 
 
-@lowers("channel_shuffle")
+@lowers(CHANNEL_SHUFFLE)
 def channel_shuffle(ctx, node):
     """(N, C, *) -> (N, g, C/g, rest) -> (N, C/g, g, rest) -> back to the input's shape."""
     groups = node.attrs["groups"]
