@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import graphnn.errors
-import graphnn.onnx_checks
+import graphnn.onnxfile.read
 from graphnn.cli.main import main
 from tests.test_cli import graphnn_cli
 
@@ -36,7 +36,7 @@ def error_classes() -> set[str]:
     import graphnn.checkpoints
     import graphnn.view.render
 
-    modules = (graphnn.errors, graphnn.onnx_checks, graphnn.checkpoints, graphnn.view.render)
+    modules = (graphnn.errors, graphnn.onnxfile.read, graphnn.checkpoints, graphnn.view.render)
     return {name for module in modules for name, value in vars(module).items()
             if isinstance(value, type) and issubclass(value, graphnn.errors.GraphnnError)}
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import graphnn
 from graphnn.cli.main import main
-from graphnn.backend.onnx import files
+from graphnn.onnxfile import serialize as files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
