@@ -22,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import graphnn  # noqa: E402
-from graphnn.loader import load  # noqa: E402
+from graphnn.loader import load_model_file  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from baselines import best_of  # noqa: E402
@@ -46,10 +46,10 @@ def main():
     args = parser.parse_args()
     print(f"{'fixture':32} {'graphnn ms':>10} {'nodes':>5}   {'torch.onnx ms':>13} {'nodes':>5}")
     for path in sorted(glob.glob(os.path.join(ROOT, "fixtures", "*.py"))):
-        loaded, inputs = load(path)
-        seconds, model = best_of(args.repeat, lambda: graphnn_export(loaded.model, inputs, loaded.dynamic_dims))
+        loaded = load_model_file(path)
+        seconds, model = best_of(args.repeat, lambda: graphnn_export(loaded.model, loaded.example_inputs, loaded.dynamic_dims))
         try:
-            base_seconds, base = best_of(args.repeat, lambda: torch_export(loaded.model, inputs))
+            base_seconds, base = best_of(args.repeat, lambda: torch_export(loaded.model, loaded.example_inputs))
             baseline = f"{base_seconds * 1000:13.1f} {len(base.graph.node):5d}"
         except Exception as exc:  # the baseline may be unavailable (e.g. needs onnxscript)
             baseline = f"{'n/a':>13} ({type(exc).__name__})"

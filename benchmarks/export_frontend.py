@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import graphnn  # noqa: E402
 from baselines import best_of, compare_files, max_abs_diff, official_export  # noqa: E402
-from graphnn.loader import load  # noqa: E402
+from graphnn.loader import load_model_file  # noqa: E402
 
 
 def models() -> dict:
@@ -34,8 +34,8 @@ def models() -> dict:
     tricky = os.path.join(ROOT, "fixtures", "tricky_models.py")
     for name in ("ChunkLoop", "PositionSlice", "SliceAssign", "ShapeUnpack"):
         try:
-            loaded, inputs = load(tricky, name)
-            found[f"tricky:{name}"] = (loaded.model, inputs, loaded.dynamic_dims)
+            loaded = load_model_file(tricky, name)
+            found[f"tricky:{name}"] = (loaded.model, loaded.example_inputs, loaded.dynamic_dims)
         except Exception:  # the fixture file names its models; skip names it does not have
             continue
     return found

@@ -71,9 +71,9 @@ class Case:
 
 def _fixture_case(path: str) -> Case:
     def build():
-        from graphnn.loader import load
-        loaded, inputs = load(path)
-        return loaded.model, inputs, loaded.dynamic_dims
+        from graphnn.loader import load_model_file
+        loaded = load_model_file(path)
+        return loaded.model, loaded.example_inputs, loaded.dynamic_dims
     return Case(f"fixture:{os.path.basename(path)[:-3]}", "fixtures", build)
 
 
@@ -199,10 +199,10 @@ def _parity(model, inputs, dims, result, opset: int) -> dict:
     """graphnn's parity check, and its floor: one session, one torch forward and one run per size."""
     import torch
     import graphnn
-    from graphnn.backend.onnx.files import runtime_source
+    from graphnn.onnxfile.serialize import runtime_source
     from graphnn.inputs import model_inputs
-    from graphnn.parity import size_plans, torch_outputs
-    from graphnn.runtime import create_runtime
+    from graphnn.checking.parity import size_plans, torch_outputs
+    from graphnn.checking.runtime import create_runtime
     ready = model_inputs(model, inputs, dims)
     generator = torch.Generator().manual_seed(0)
     plans = [list(ready.tensors) if sizes == ready.symbols else ready.resized(sizes, generator)

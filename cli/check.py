@@ -47,8 +47,8 @@ def _folders_too(command: click.Command) -> click.Command:
 @options.lowering
 @options.device
 @options.tolerances
-def check(model_py, more_models, model_name, inputs, dynamic, frontend, static, onnx_file, runs, seed,
-          batch_sizes, dim_sizes, as_json, opset, no_optimize, device, atol, rtol):
+def check(model_py, loading, more_models, frontend, onnx_file, runs, seed, batch_sizes, dim_sizes, as_json, opset,
+          no_optimize, device, atol, rtol):
     """Check that the ONNX of each MODEL_PY computes what PyTorch computes.
 
     MODEL_PY: a model file, several, or a folder of them. Exit code 0 when every output
@@ -65,12 +65,11 @@ def check(model_py, more_models, model_name, inputs, dynamic, frontend, static, 
     paths = [p for given in (model_py, *more_models) for p in model_files(given)]
     if not paths:
         raise InputSpecError(f"no model files (.py) under {model_py}")
-    if len(paths) > 1 and (onnx_file or getattr(model_py, "weights", None)):
+    if len(paths) > 1 and (onnx_file or loading.weights):
         option = "--onnx" if onnx_file else "--weights"
         raise InputSpecError(f"{option} goes with one MODEL_PY; {len(paths)} model files given")
     sizes = parse_sizes(batch_sizes, dim_sizes)
-    settings = dict(model_name=model_name, input_specs=inputs, dynamic_specs=dynamic, static=static,
-                    onnx_file=onnx_file, runs=runs, seed=seed, sizes=sizes, opset=opset, device=device,
+    settings = dict(loading=loading, onnx_file=onnx_file, runs=runs, seed=seed, sizes=sizes, opset=opset, device=device,
                     atol=atol, rtol=rtol, frontend=frontend, optimize_graph=not no_optimize)
     if len(paths) == 1 and paths[0] == model_py:
         sys.exit(_check_one(model_py, settings, as_json))

@@ -63,23 +63,15 @@ def _providers() -> str:
 
 def _cuda() -> str:
     """Usable only if onnxruntime really starts its CUDA provider on a probe model."""
-    from graphnn.runtime import create_runtime
+    from graphnn.checking.runtime import create_runtime
+    from graphnn.onnxfile.probe import probe_model
 
-    runtime = create_runtime(_identity_model(), device="auto")
+    runtime = create_runtime(probe_model().SerializeToString(), device="auto")
     if runtime.device == "cuda":
-        from graphnn.runtime import cuda_gpu_count
+        from graphnn.checking.runtime import cuda_gpu_count
 
         return f"usable ({cuda_gpu_count()[0]} GPU(s))"
     return f"not usable: {runtime.note.removeprefix('running on CPU: ')}"
-
-
-def _identity_model() -> bytes:
-    from onnx import TensorProto, helper
-
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "probe", [x], [y])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], ir_version=7).SerializeToString()
 
 
 def _opsets() -> str:

@@ -21,8 +21,7 @@ from graphnn.loader import load
 @options.tolerances
 @click.option("--timings", "show_timings", is_flag=True,
               help="Print seconds and peak memory per stage (load, trace, each pass, lower, check, parity, write).")
-def export(model_py, out_onnx, model_name, inputs, dynamic, frontend, static, opset, no_optimize, no_parity, device, atol, rtol,
-           show_timings):
+def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity, device, atol, rtol, show_timings):
     """Export the model in MODEL_PY to OUT_ONNX through graphnn's IR.
 
     MODEL_PY is a Python file that builds the model, a torch.export.save'd program
@@ -45,12 +44,11 @@ def export(model_py, out_onnx, model_name, inputs, dynamic, frontend, static, op
         raise GraphnnError(f"{out_onnx} is a directory: give a file name such as model.onnx")
     with live_progress.task("export"), timings.recording(show_timings) as recorded:
         with timings.stage("load"):
-            loaded, example_inputs = load(model_py, model_name, inputs, dynamic)
-        progress(f"loaded {loaded.model_name} from {model_py}; inputs: {describe_inputs(example_inputs)}")
+            loaded, model_inputs = load(model_py, loading)
+        progress(f"loaded {loaded.model_name} from {model_py}; inputs: {describe_inputs(model_inputs)}")
         result = graphnn.export(
-            loaded.model, example_inputs, out_onnx, opset=opset, dynamic_batch=not static,
-            dynamic_dims=None if static else loaded.dynamic_dims, frontend=frontend, optimize_graph=not no_optimize, check=not no_parity, device=device, atol=atol, rtol=rtol,
-            log=progress,
+            loaded.model, model_inputs, out_onnx, opset=opset, frontend=frontend, optimize_graph=not no_optimize,
+            check=not no_parity, device=device, atol=atol, rtol=rtol, log=progress,
         )
     if show_timings:
         click.echo(recorded.table(), err=True)

@@ -14,10 +14,10 @@ from .output import progress
 from graphnn.errors import InputSpecError
 from graphnn.frontend.rules import opaque_layers
 from graphnn.loader import load
+from graphnn.onnxfile.read import load_checked
 from graphnn.view import view_of_graph, view_of_onnx
 from graphnn.view.changes import optimize_with_marks
 from graphnn.view.dot import to_dot, to_graphviz
-from graphnn.view.from_onnx import load_onnx
 from graphnn.view.jsonview import to_json
 from graphnn.view.render import PICTURES, output_format, render, write_atomic
 from graphnn.view.table import render as table_text
@@ -36,7 +36,7 @@ from graphnn.view.table import render as table_text
                    "dot), .dot/.gv, .json or .txt (the table).")
 @click.option("--optimize", is_flag=True,
               help="Show the graph after the optimizing passes (what export lowers), each change marked.")
-def graph(model_py, model_name, inputs, dynamic, frontend, static, depth, dot, as_json, output, optimize):
+def graph(model_py, loading, frontend, depth, dot, as_json, output, optimize):
     """Show the layers of MODEL_PY (or of an .onnx file): one row per layer in execution order,
     indented by module, with type, output shape, params, trainable, MACs and source line.
 
@@ -49,10 +49,10 @@ def graph(model_py, model_name, inputs, dynamic, frontend, static, depth, dot, a
     if dot and as_json:
         raise InputSpecError("--dot and --json: choose one")
     if model_py.lower().endswith(".onnx"):
-        _refuse_model_options(model_py, model_name, inputs, dynamic, static, optimize)
-        view = view_of_onnx(load_onnx(model_py), os.path.splitext(os.path.basename(model_py))[0])
+        _refuse_model_options(loading, optimize)
+        view = view_of_onnx(load_checked(model_py), os.path.splitext(os.path.basename(model_py))[0])
     else:
-        view = _traced_view(model_py, model_name, inputs, dynamic, frontend, static, optimize)
+        view = _traced_view(model_py, loading, frontend, optimize)
     if output:
         _write(view, output, depth)
         return
@@ -60,21 +60,20 @@ def graph(model_py, model_name, inputs, dynamic, frontend, static, depth, dot, a
     sys.stdout.write(text)
 
 
-def _traced_view(model_py, model_name, inputs, dynamic, frontend, static, optimize):
-    loaded, example_inputs = load(model_py, model_name, inputs, dynamic)
+def _traced_view(model_py, loading, frontend, optimize):
+    loaded, model_inputs = load(model_py, loading)
     with opaque_layers():
-        ir = graphnn.trace(loaded.model, example_inputs, dynamic_batch=not static,
-                           dynamic_dims=None if static else loaded.dynamic_dims, frontend=frontend, log=progress)
+        ir = graphnn.trace(loaded.model, model_inputs, frontend=frontend, log=progress)
     marks = None
     if optimize:
         ir, marks = optimize_with_marks(ir)
     return view_of_graph(ir, loaded.model, marks)
 
 
-def _refuse_model_options(model_py, model_name, inputs, dynamic, static, optimize):
-    given = [name for name, value in (("--model", model_name), ("--weights", getattr(model_py, "weights", None)),
-                                      ("--trust-pickle", getattr(model_py, "trust_pickle", False)),
-                                      ("--input", inputs), ("--dynamic", dynamic), ("--static", static),
+def _refuse_model_options(loading, optimize):
+    given = [name for name, value in (("--model", loading.model_name), ("--weights", loading.weights),
+                                      ("--trust-pickle", loading.trust_pickle), ("--input", loading.input_specs),
+                                      ("--dynamic", loading.dynamic_specs), ("--static", loading.static),
                                       ("--optimize", optimize)) if value]
     if given:
         raise InputSpecError(f"{', '.join(given)} apply to a MODEL_PY, not to an ONNX file (shown as it is)")

@@ -5,16 +5,16 @@ import click
 
 from graphnn.backend.onnx import DEFAULT_OPSET, MIN_OPSET
 from graphnn.frontend import FRONTENDS
-from graphnn.loader import ModelPath
-from graphnn.parity import DEFAULT_ATOL, DEFAULT_RTOL
-from graphnn.tolerances import QUANTIZED
-from graphnn.runtime import DEVICES
+from graphnn.checking.parity import DEFAULT_ATOL, DEFAULT_RTOL
+from graphnn.checking.runtime import DEVICES
+from graphnn.checking.tolerances import QUANTIZED
+from graphnn.loader import LoadOptions
 
 
 def model_source(fn):
     """MODEL_PY, --model, --weights, --trust-pickle, --input, --dynamic, --static, --frontend:
-    which model, loaded and traced how. --weights and --trust-pickle reach the command inside
-    MODEL_PY (a ``loader.ModelPath``), so every command's ``load(model_py, ...)`` gets them."""
+    which model, loaded and traced how. The command gets ``model_py``, ``frontend`` and the
+    rest as one ``loading`` (a ``loader.LoadOptions``), which it hands to ``load``."""
     fn = _loading_options(fn)
     fn = click.option(
         "--frontend", type=click.Choice(FRONTENDS), default="auto", show_default=True,
@@ -47,8 +47,9 @@ def model_source(fn):
 
 def _loading_options(fn):
     @functools.wraps(fn)
-    def command(*args, model_py, weights, trust_pickle, **kwargs):
-        return fn(*args, model_py=ModelPath(model_py, weights, trust_pickle), **kwargs)
+    def command(*args, model_name, weights, trust_pickle, inputs, dynamic, static, **kwargs):
+        loading = LoadOptions(model_name, weights, trust_pickle, inputs, dynamic, static)
+        return fn(*args, loading=loading, **kwargs)
 
     command = click.option(
         "--trust-pickle", is_flag=True,

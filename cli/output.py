@@ -16,8 +16,7 @@ def print_report(report) -> None:
     click.echo(report.summary())
 
 
-def describe_inputs(example_inputs) -> str:
-    """``1x3x28x28:float32, input_ids=2x16:int64``: the inputs as --input would spell them."""
-    items = example_inputs.items() if isinstance(example_inputs, dict) else ((None, t) for t in example_inputs)
-    return ", ".join((f"{name}=" if name else "") + "x".join(map(str, t.shape))
-                     + f":{str(t.dtype).removeprefix('torch.')}" for name, t in items)
+def describe_inputs(inputs) -> str:
+    """``1x3x28x28:float32, input_ids=2x16:int64``: a ``ModelInputs`` as --input would spell it."""
+    return ", ".join((f"{item.name}=" if item.keyword else "") + "x".join(map(str, item.example.shape))
+                     + f":{str(item.example.dtype).removeprefix('torch.')}" for item in inputs.items)

@@ -9,12 +9,11 @@ import onnx
 from . import options
 from .output import progress
 from graphnn.errors import GraphnnError, InputSpecError
-from graphnn.onnx_checks import OnnxFileError, load_checked
+from graphnn.checking.runtime import create_runtime
 from graphnn.inputs import inputs_from_specs, parse_input_spec
-from graphnn.runtime import create_runtime
+from graphnn.onnxfile.read import OnnxFileError, graph_inputs, load_checked
+from graphnn.onnxfile.types import dtype_name
 from graphnn.tensors import to_numpy
-
-_ONNX_TO_NUMPY = {1: "float32", 11: "float64", 10: "float16", 7: "int64", 6: "int32", 9: "bool", 2: "uint8", 3: "int8"}
 
 
 @click.command()
@@ -68,14 +67,9 @@ def _runtime(path: str, device: str):
         raise OnnxFileError(f"onnxruntime cannot load {path}: {reason}") from None
 
 
-def _graph_inputs(model: onnx.ModelProto) -> list:
-    initializers = {i.name for i in model.graph.initializer}
-    return [i for i in model.graph.input if i.name not in initializers]
-
-
 def _feeds(model: onnx.ModelProto, specs, npz, batch) -> dict:
-    graph_inputs = _graph_inputs(model)
-    names = [i.name for i in graph_inputs]
+    declared = graph_inputs(model)
+    names = [i.name for i in declared]
     if npz:
         arrays = np.load(npz)
         missing = [n for n in names if n not in arrays]
@@ -87,12 +81,12 @@ def _feeds(model: onnx.ModelProto, specs, npz, batch) -> dict:
             raise InputSpecError(f"{len(specs)} --input given, the model has {len(names)} inputs ({', '.join(names)})")
         tensors = inputs_from_specs([parse_input_spec(s) for s in specs])
     else:
-        tensors = inputs_from_specs([_default_spec(i, batch) for i in graph_inputs])
+        tensors = inputs_from_specs([_default_spec(i, batch) for i in declared])
     return {n: to_numpy(t) for n, t in zip(names, tensors)}
 
 
 def _default_spec(info, batch: int):
     tensor_type = info.type.tensor_type
     dims = [d.dim_value if d.HasField("dim_value") else batch for d in tensor_type.shape.dim]
-    dtype = _ONNX_TO_NUMPY.get(tensor_type.elem_type, "float32")
+    dtype = dtype_name(tensor_type.elem_type) or "float32"
     return parse_input_spec(("x".join(map(str, dims)) if dims else "") + f":{dtype}")

@@ -6,7 +6,7 @@ it, ``graphnn.check_parity`` compares onnxruntime with PyTorch.
 The API is imported on first use: the pytest plugin (``graphnn.pytest_plugin``) loads in
 every pytest run of an environment with graphnn installed, and must not import torch there.
 """
-__version__ = "0.1.0"
+from graphnn.version import __version__
 
 __all__ = ["trace", "optimize", "lower", "export", "check_parity", "__version__"]
 _API = frozenset(__all__) - {"__version__"}

@@ -8,33 +8,24 @@ The CLI calls these and only adds argument parsing and printing.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
-import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Optional
+from typing import Optional
 
 import onnx
 import torch
 
-from graphnn import parity, timings, tolerances
+from graphnn import timings
 from graphnn.backend.onnx import DEFAULT_OPSET, check_opset, to_onnx
-from graphnn.backend.onnx.assembler import lower_unchecked
-from graphnn.backend.onnx.files import check as check_model
-from graphnn.backend.onnx.files import NO_WEIGHTS, Weights, fill_weights, runtime_source, save_onnx
+from graphnn.build import Export, Log, build
+from graphnn.checking import parity, tolerances
+from graphnn.checking.localize import first_divergence
+from graphnn.checking.runtime import create_runtime
 from graphnn.frontend import trace_model
-from graphnn.inputs import model_inputs
+from graphnn.inputs import ModelInputs, model_inputs
 from graphnn.ir import Graph
-from graphnn.localize import first_divergence
+from graphnn.onnxfile.read import symbolic_dims
+from graphnn.onnxfile.serialize import NO_WEIGHTS, Weights, fill_weights, runtime_source, save_onnx
 from graphnn.passes import run_passes
-from graphnn.runtime import create_runtime
-
-Log = Optional[Callable[[str], None]]
-
-
-def _say(log: Log, message: str) -> None:
-    if log:
-        log(message)
 
 
 def trace(model: torch.nn.Module, example_inputs, dynamic_batch: bool = True, *,
@@ -75,6 +66,7 @@ class ExportResult:
     written: list[str] = field(default_factory=list)  # the model file (+ its .data when > 2 GB)
     model_without_weights: onnx.ModelProto = field(default_factory=onnx.ModelProto, repr=False)
     weights: Weights = field(default_factory=dict, repr=False)  # large initializers' bytes, by name
+    built: Optional[Export] = field(default=None, repr=False)  # both IRs, the inputs and the opset
 
     @property
     def ok(self) -> bool:
@@ -105,56 +97,16 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
     and ``frontend`` as in ``trace``.
     """
     inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
-    opset = check_opset(opset)
-    weights: dict = {}
-    with _gc_paused():
-        graph, onnx_model = _build(model, inputs, opset, frontend, optimize_graph, weights, log)
-    result = ExportResult(graph, None, model_without_weights=onnx_model, weights=weights)
+    built = build(model, inputs, check_opset(opset), frontend, optimize_graph, log)
+    result = ExportResult(built.graph, None, model_without_weights=built.onnx_model, weights=built.weights,
+                          built=built)
     if check:
         with timings.stage("parity"):
-            result.report = _parity(model, inputs, onnx_model, weights, device=device, atol=atol, rtol=rtol,
-                                    opset=opset, frontend=graph.frontend)
+            result.report = _parity(model, built, device=device, atol=atol, rtol=rtol)
     if path and result.ok:
         with timings.stage("write"):
-            result.written = save_onnx(onnx_model, path, weights)
+            result.written = save_onnx(built.onnx_model, path, built.weights)
     return result
-
-
-def _build(model, inputs, opset: int, frontend: str, optimize_graph: bool, weights: dict,
-           log: Log) -> tuple[Graph, onnx.ModelProto]:
-    """Trace, the passes, lower and check: the IR and the checked ModelProto, whose large
-    initializers' bytes are in ``weights``."""
-    start = time.perf_counter()
-    with timings.stage("trace"):
-        graph = trace_model(model, inputs, frontend, log)
-    _say(log, f"traced {type(model).__name__} with the {graph.frontend} frontend: {len(graph)} nodes "
-              f"in {time.perf_counter() - start:.2f}s")
-    run_passes(graph, optimize=optimize_graph, log=log)  # in place: nobody else holds this graph
-    start = time.perf_counter()
-    with timings.stage("lower"):
-        onnx_model = lower_unchecked(graph, opset, weights)
-    with timings.stage("check"):
-        check_model(onnx_model)
-    _say(log, f"lowered to ONNX opset {opset}: {len(onnx_model.graph.node)} nodes, "
-              f"{len(onnx_model.graph.initializer)} initializers in {time.perf_counter() - start:.2f}s")
-    return graph, onnx_model
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the graph and the ModelProto are built: that work
-    allocates millions of small objects and frees few, and every collection scans the ones
-    alive (torch.fx's graph, the IR, the model), so collections cost more the deeper the
-    model: on a 2000-layer MLP they were half of tracing (1.3 s -> 0.75 s without). The
-    collector resumes afterwards."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[onnx.ModelProto] = None, *,
@@ -166,29 +118,43 @@ def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[on
 
     Parity runs at the example's sizes and at two other sizes of every dynamic dim (the
     ONNX inputs' symbolic dims). ``atol`` / ``rtol`` default to what the file computes
-    (``graphnn.tolerances``: 1e-4 / 1e-4 for float32; rtol at least 1e-3 on CUDA). On a mismatch, ``report.diagnosis`` names the first layer
+    (``graphnn.checking.tolerances``: 1e-4 / 1e-4 for float32; rtol at least 1e-3 on CUDA). On a mismatch, ``report.diagnosis`` names the first layer
     whose output diverges (``localize=False`` skips that: for a file graphnn did not lower, it
     would name graphnn's lowering, not the file's). ``runs``: random draws per size (``seed``);
     ``sizes``: a dynamic dim's sizes to check, ``{"batch": [1, 4, 16]}``.
     """
     inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
+    settings = dict(device=device, atol=atol, rtol=rtol, runs=runs, seed=seed, sizes=sizes, localize=localize)
     if onnx_model is None:
-        graph = optimize(trace_model(model, inputs, frontend), optimize_graph)
-        frontend = graph.frontend
-        onnx_model = to_onnx(graph, check_opset(opset))
-    return _parity(model, inputs, onnx_model, NO_WEIGHTS, device=device, atol=atol, rtol=rtol, opset=opset,
-                   frontend=frontend, runs=runs, seed=seed, sizes=sizes, localize=localize)
+        return _parity(model, build(model, inputs, check_opset(opset), frontend, optimize_graph), **settings)
+    return _parity_of_file(model, inputs, onnx_model, opset, frontend, **settings)
 
 
-def _parity(model, inputs, onnx_model: onnx.ModelProto, weights: Weights, *, device: str,
-            atol: Optional[float], rtol: Optional[float], opset: int, frontend: str, runs: int = 1,
-            seed: int = 0, sizes: Optional[dict] = None, localize: bool = True) -> parity.ParityReport:
-    """``check_parity`` on prepared inputs, for a ModelProto whose large weights may be in
-    ``weights`` beside it."""
+def _parity_of_file(model, inputs: ModelInputs, onnx_model: onnx.ModelProto, opset: int, frontend: str,
+                    **settings) -> parity.ParityReport:
+    """Parity of a ModelProto from elsewhere: the dims that vary are its ``dim_param``s, and
+    localization, if asked for, builds the model's own unoptimized export to look in."""
     problem = parity.input_problem(onnx_model, inputs)
     if problem:
-        return parity.ParityReport(device=device, problem=problem)
-    inputs = inputs.with_dims(_symbolic_dims(onnx_model))
+        return parity.ParityReport(device=settings["device"], problem=problem)
+    inputs = inputs.with_dims(symbolic_dims(onnx_model))
+    localized = lambda: build(model, inputs, check_opset(opset), frontend, optimize_graph=False)  # noqa: E731
+    return _compare(model, inputs, onnx_model, NO_WEIGHTS, localized, **settings)
+
+
+def _parity(model, built: Export, **settings) -> parity.ParityReport:
+    """Parity of a build: its inputs' dims vary, and localization looks in its traced IR."""
+    problem = parity.input_problem(built.onnx_model, built.inputs)
+    if problem:
+        return parity.ParityReport(device=settings["device"], problem=problem)
+    return _compare(model, built.inputs, built.onnx_model, built.weights, lambda: built, **settings)
+
+
+def _compare(model, inputs: ModelInputs, onnx_model: onnx.ModelProto, weights: Weights, localized, *,
+             device: str, atol: Optional[float], rtol: Optional[float], runs: int = 1, seed: int = 0,
+             sizes: Optional[dict] = None, localize: bool = True) -> parity.ParityReport:
+    """torch against onnxruntime on ``inputs``; on a mismatch, the first divergent layer of
+    the Export ``localized()`` gives."""
     user_rtol = rtol
     atol, rtol = tolerances.resolve(onnx_model, atol, rtol)
     runtime = create_runtime(runtime_source(onnx_model, weights), device)
@@ -199,12 +165,6 @@ def _parity(model, inputs, onnx_model: onnx.ModelProto, weights: Weights, *, dev
     report.note = runtime.note
     if not report.ok and localize:
         failing = next(run for run in report.runs if not run.ok)
-        report.diagnosis = first_divergence(model, inputs.with_examples(failing.inputs), opset, atol, rtol,
-                                            frontend).line()
+        report.diagnosis = first_divergence(model, localized(), inputs.with_examples(failing.inputs),
+                                            atol, rtol).line()
     return report
-
-
-def _symbolic_dims(onnx_model: onnx.ModelProto) -> list[tuple]:
-    """Per ONNX input, ``((dim, symbol), ...)`` for its ``dim_param`` dims."""
-    return [tuple((i, d.dim_param) for i, d in enumerate(value.type.tensor_type.shape.dim) if d.HasField("dim_param"))
-            for value in parity.graph_inputs(onnx_model)]

@@ -26,7 +26,8 @@ import torch.nn as nn
 
 from graphnn import checkpoints, programs
 from graphnn.errors import InputSpecError, ModelLoadError
-from graphnn.inputs import inputs_from_specs, normalize_example_inputs, parse_dynamic_spec, parse_input_spec
+from graphnn.inputs import (ModelInputs, inputs_from_specs, model_inputs, normalize_example_inputs,
+                            parse_dynamic_spec, parse_input_spec)
 
 MODEL_NAMES = ("model",)
 DYNAMIC_DIMS_NAME = "dynamic_dims"  # e.g. dynamic_dims = [{0: "seq", 1: "batch"}]
@@ -39,21 +40,21 @@ class LoadedModel:
     example_inputs: Any  # a tuple of tensors, a dict by input name, or None
     path: str
     model_name: str
-    dynamic_dims: Any = None  # the file's module-level ``dynamic_dims``, or --dynamic
+    dynamic_dims: Any = None  # the file's module-level ``dynamic_dims`` (a program's own)
     kind: str = "python"  # which of _SOURCES the file is
 
 
-class ModelPath(str):
-    """MODEL_PY as the CLI passes it: the path, carrying how to load what it holds
-    (``--weights``, ``--trust-pickle``), so every command gets them through ``load``."""
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to load MODEL_PY and what to feed it, as the CLI's options say it (--model,
+    --weights, --trust-pickle, --input, --dynamic, --static)."""
 
-    weights: Optional[str]
-    trust_pickle: bool
-
-    def __new__(cls, path: str, weights: Optional[str] = None, trust_pickle: bool = False) -> "ModelPath":
-        self = super().__new__(cls, path)
-        self.weights, self.trust_pickle = weights, trust_pickle
-        return self
+    model_name: Optional[str] = None
+    weights: Optional[str] = None
+    trust_pickle: bool = False
+    input_specs: Sequence[str] = ()
+    dynamic_specs: Sequence[str] = ()
+    static: bool = False
 
 
 def import_file(path: str):
@@ -220,12 +221,13 @@ _SOURCES = {
 WEIGHTS_INTO = ("python", "pickle")  # kinds whose model --weights can load a state dict into
 
 
-def resolve_dynamic_dims(loaded: LoadedModel, specs: Sequence[str]) -> Any:
+def resolve_dynamic_dims(loaded: LoadedModel, input_specs: Sequence[str], dynamic_specs: Sequence[str]) -> Any:
     """--dynamic specs (one per input in order, or ``NAME:...``) win over the file's
-    ``dynamic_dims``; None leaves the default (dim 0 is ``batch``)."""
-    if not specs:
-        return loaded.dynamic_dims
-    parsed = [parse_dynamic_spec(s) for s in specs]
+    ``dynamic_dims``, which describe the file's own examples, not --input's; None leaves the
+    default (dim 0 is ``batch``)."""
+    if not dynamic_specs:
+        return None if input_specs else loaded.dynamic_dims
+    parsed = [parse_dynamic_spec(s) for s in dynamic_specs]
     named = [name is not None for name, _ in parsed]
     if any(named) and not all(named):
         raise InputSpecError("name the input in every --dynamic (x:0=batch) or in none of them")
@@ -249,17 +251,11 @@ def resolve_inputs(loaded: LoadedModel, specs: Sequence[str]) -> Any:
     return loaded.example_inputs
 
 
-def load(path: str, model_name: Optional[str] = None, specs: Sequence[str] = (),
-         dynamic_specs: Sequence[str] = (), weights: Optional[str] = None,
-         trust_pickle: bool = False) -> tuple[LoadedModel, Any]:
-    """The model and the inputs to trace it with, as the CLI commands need them
-    (``loaded.dynamic_dims`` says which dims stay symbolic). A ``ModelPath`` brings its
-    own ``weights`` and ``trust_pickle``."""
-    weights = weights if weights is not None else getattr(path, "weights", None)
-    trust_pickle = trust_pickle or getattr(path, "trust_pickle", False)
-    loaded = load_model_file(str(path), model_name, weights, trust_pickle)
-    inputs = resolve_inputs(loaded, specs)
-    if specs and not dynamic_specs:
-        loaded.dynamic_dims = None  # the file's dims describe its own examples, not --input's
-    loaded.dynamic_dims = resolve_dynamic_dims(loaded, dynamic_specs)
-    return loaded, inputs
+def load(path: str, options: LoadOptions = LoadOptions()) -> tuple[LoadedModel, ModelInputs]:
+    """The model in ``path`` and the inputs it is traced and checked with (names and dynamic
+    dims decided once, ``--static`` fixing every dim), as the CLI commands need them."""
+    loaded = load_model_file(path, options.model_name, options.weights, options.trust_pickle)
+    examples = resolve_inputs(loaded, options.input_specs)
+    dims = resolve_dynamic_dims(loaded, options.input_specs, options.dynamic_specs)
+    return loaded, model_inputs(loaded.model, examples, None if options.static else dims,
+                                dynamic_batch=not options.static)

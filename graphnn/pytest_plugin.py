@@ -22,7 +22,7 @@ import pytest
 
 from graphnn.model_files import is_model_file
 
-DEVICES = ("cpu", "cuda", "auto")  # graphnn.runtime.DEVICES, without importing onnxruntime here
+DEVICES = ("cpu", "cuda", "auto")  # graphnn.checking.runtime.DEVICES, without importing onnxruntime here
 _ROOTS = pytest.StashKey[tuple]()
 _OPTIONS = pytest.StashKey[dict]()
 _CONVERT = {"opset": int, "device": str, "atol": float, "rtol": float}

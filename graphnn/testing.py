@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
-import onnx
 import torch
 
 from graphnn.api import check_parity
-from graphnn.errors import ModelLoadError
-from graphnn.loader import load
-from graphnn.parity import ParityReport
+from graphnn.checking.parity import ParityReport
+from graphnn.loader import LoadOptions, load
+from graphnn.onnxfile.read import load_with_data
 
 FOREIGN_FILE = ("  first divergent layer: not looked for in a given ONNX file (its layers are not graphnn's "
                 "lowering of this run); `graphnn check MODEL_PY` without --onnx localizes in graphnn's own export")
@@ -61,16 +60,14 @@ class FileReport:
     report: ParityReport
 
 
-def check_file(path: str, *, model_name: Optional[str] = None, input_specs: Sequence[str] = (),
-               dynamic_specs: Sequence[str] = (), static: bool = False, onnx_file: Optional[str] = None,
+def check_file(path: str, *, loading: LoadOptions = LoadOptions(), onnx_file: Optional[str] = None,
                **options: Any) -> FileReport:
     """Parity of one MODEL_PY: graphnn's own export, or ``onnx_file`` (exported earlier, or
-    by another tool) against the model. Specs as the CLI's --model / --input / --dynamic."""
-    loaded, example_inputs = load(path, model_name, input_specs, dynamic_specs)
+    by another tool) against the model. ``loading`` as the CLI's --model / --input / --dynamic..."""
+    loaded, model_inputs = load(path, loading)
     if onnx_file is not None:
-        options.update(onnx_model=read_onnx(onnx_file), localize=False)
-    report = check_parity(loaded.model, example_inputs, dynamic_batch=not static,
-                          dynamic_dims=None if static else loaded.dynamic_dims, **options)
+        options.update(onnx_model=load_with_data(onnx_file), localize=False)
+    report = check_parity(loaded.model, model_inputs, **options)
     if onnx_file is not None and not report.ok and not report.problem:
         report.diagnosis = FOREIGN_FILE
     return FileReport(path, loaded.model_name, report)
@@ -82,17 +79,3 @@ def assert_file_parity(path: str, **options: Any) -> ParityReport:
     if not result.report.ok:
         raise ParityMismatch(result.report, f"{os.path.basename(path)} ({result.model_name})")
     return result.report
-
-
-def read_onnx(path: str) -> onnx.ModelProto:
-    """An ONNX file with its external data; a missing, unreadable or hostile file is a user
-    error (``graphnn.onnx_checks``: refused before anything outside the model's folder is read)."""
-    from graphnn.onnx_checks import load_checked
-
-    model = load_checked(path)
-    try:
-        onnx.load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
-        return model
-    except Exception as exc:  # external data that cannot be read
-        reason = " ".join(str(exc).split())[:200]
-        raise ModelLoadError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {reason})") from None

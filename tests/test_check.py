@@ -13,13 +13,13 @@ import torch
 import torch.nn as nn
 
 import graphnn
-from graphnn import parity
+from graphnn.checking import parity
 from graphnn.backend.onnx import registry
 from graphnn.errors import InputSpecError
 from graphnn.inputs import model_inputs
-from graphnn.loader import load
+from graphnn.loader import load_model_file
 from graphnn.ops import opdef
-from graphnn.runtime import CPU, CUDA
+from graphnn.checking.runtime import CPU, CUDA
 from tests.conftest import ROOT, invoke
 
 FIXTURES = os.path.join(ROOT, "fixtures")
@@ -43,7 +43,8 @@ def torch_onnx_export(model, inputs, path, dynamic_batch=True):
 def conv_bn_files(tmp_path_factory):
     """conv_bn_relu exported by torch.onnx.export, and the same architecture with other weights."""
     folder = tmp_path_factory.mktemp("onnx")
-    loaded, inputs = load(CONV_BN)
+    loaded = load_model_file(CONV_BN)
+    inputs = loaded.example_inputs
     torch_onnx_export(loaded.model, inputs, folder / "same.onnx")
     torch.manual_seed(1)
     for p in loaded.model.parameters():
@@ -249,7 +250,7 @@ class PretendCuda:
 
 
 def pretend_a_gpu(monkeypatch):
-    import graphnn.runtime as runtime
+    import graphnn.checking.runtime as runtime
 
     monkeypatch.setattr(runtime, "cuda_gpu_count", lambda: (1, ""))
     monkeypatch.setattr(ort, "get_available_providers", lambda: [CUDA, CPU])
@@ -270,7 +271,7 @@ def test_cuda_asks_for_cuda_without_tf32_and_takes_its_own_tolerance(monkeypatch
 
 
 def test_auto_without_a_gpu_keeps_the_cpu_tolerance(monkeypatch):
-    import graphnn.runtime as runtime
+    import graphnn.checking.runtime as runtime
 
     monkeypatch.setattr(runtime, "cuda_gpu_count", lambda: (0, "no NVIDIA driver"))
     report = graphnn.check_parity(nn.Linear(4, 2), (torch.randn(2, 4),), device="auto")
@@ -279,7 +280,7 @@ def test_auto_without_a_gpu_keeps_the_cpu_tolerance(monkeypatch):
 
 
 def test_cuda_without_a_gpu_is_a_one_line_error(monkeypatch):
-    import graphnn.runtime as runtime
+    import graphnn.checking.runtime as runtime
 
     monkeypatch.setattr(runtime, "cuda_gpu_count", lambda: (0, "no NVIDIA driver"))
     result = check(MLP, "--device", "cuda")

@@ -1,4 +1,4 @@
-"""Every dtype is exported with parity or refused by name (graphnn.dtypes): float16 at its
+"""Every dtype is exported with parity or refused by name (graphnn.onnxfile.schemas): float16 at its
 own tolerance, float64 where onnxruntime has kernels, bfloat16 refused with what to do; int
 and bool inputs are fed as they are. Refusals name the layer and never print a traceback."""
 import os
@@ -11,7 +11,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import graphnn
-from graphnn import tolerances
+from graphnn.checking import tolerances
 from graphnn.errors import GraphnnError, UnsupportedError
 from tests.conftest import graphnn_cli
 

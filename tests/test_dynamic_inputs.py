@@ -10,7 +10,7 @@ import torch.nn as nn
 import graphnn
 from graphnn.errors import InputSpecError, ShapeError
 from graphnn.inputs import like, model_inputs, parse_dynamic_spec
-from graphnn.parity import size_plans
+from graphnn.checking.parity import size_plans
 from tests.parity_utils import Wrap
 from tests.conftest import graphnn_cli
 

@@ -8,7 +8,7 @@ import shlex
 import pytest
 
 import graphnn.errors
-import graphnn.onnx_checks
+import graphnn.onnxfile.read
 from tests.conftest import graphnn_cli, invoke
 
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "errors.md")
@@ -34,7 +34,7 @@ def error_classes() -> set[str]:
     import graphnn.checkpoints
     import graphnn.view.render
 
-    modules = (graphnn.errors, graphnn.onnx_checks, graphnn.checkpoints, graphnn.view.render)
+    modules = (graphnn.errors, graphnn.onnxfile.read, graphnn.checkpoints, graphnn.view.render)
     return {name for module in modules for name, value in vars(module).items()
             if isinstance(value, type) and issubclass(value, graphnn.errors.GraphnnError)}
 

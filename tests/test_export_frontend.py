@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 import graphnn
 from graphnn.errors import GraphnnError, ShapeError, TraceError
-from graphnn.loader import load
+from graphnn.loader import load_model_file
 from tests.parity_utils import export_checked, onnx_ops
 from tests.conftest import FIXTURE_FILES, ROOT, invoke
 
@@ -70,7 +70,8 @@ def _ops(graph) -> Counter:
 # ------------------------------------------------------------------ tricky models under auto
 @pytest.mark.parametrize("name", TRICKY_MODELS)
 def test_tricky_model_falls_back_to_export(name):
-    loaded, inputs = load(TRICKY, model_name=name)
+    loaded = load_model_file(TRICKY, name)
+    inputs = loaded.example_inputs
     with pytest.raises(TraceError):
         graphnn.trace(loaded.model, inputs, frontend="fx")
     notes = []
@@ -85,7 +86,8 @@ def test_tricky_models_fx_messages_name_the_limit_not_control_flow():
     for name, expected in [("ShapeUnpack", "cannot iterate or unpack"), ("ChunkLoop", "cannot iterate or unpack"),
                            ("DtypeBranch", "branch on a tensor's shape or dtype"),
                            ("PositionSlice", "branch on a tensor's shape or dtype")]:
-        loaded, inputs = load(TRICKY, model_name=name)
+        loaded = load_model_file(TRICKY, name)
+        inputs = loaded.example_inputs
         with pytest.raises(TraceError) as info:
             graphnn.trace(loaded.model, inputs, frontend="fx")
         assert expected in str(info.value) and "data-dependent" not in str(info.value)
@@ -101,7 +103,8 @@ def test_cli_reports_the_frontend_it_used(tmp_path):
 
 
 def test_slice_assignment_becomes_slice_scatter():
-    loaded, inputs = load(TRICKY, model_name="SliceAssign")
+    loaded = load_model_file(TRICKY, model_name="SliceAssign")
+    inputs = loaded.example_inputs
     graph = graphnn.trace(loaded.model, inputs, frontend="export")
     assert graph.count("slice_scatter") == 2  # z[:, :, :4] = 0 and z[:, 0] = ... (whole-dim levels vanish)
     models = export_checked(loaded.model, inputs, frontend="export")
@@ -110,7 +113,8 @@ def test_slice_assignment_becomes_slice_scatter():
 
 # ------------------------------------------------------------------ every fx fixture under export
 def _fx_traceable(path):
-    loaded, inputs = load(path)
+    loaded = load_model_file(path)
+    inputs = loaded.example_inputs
     try:
         graphnn.trace(loaded.model, inputs, frontend="fx", dynamic_dims=loaded.dynamic_dims)
         return True
@@ -121,7 +125,8 @@ def _fx_traceable(path):
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=os.path.basename)
 def test_export_frontend_on_fx_fixtures(path):
     name = os.path.basename(path)
-    loaded, inputs = load(path)
+    loaded = load_model_file(path)
+    inputs = loaded.example_inputs
     if name == "tricky_models.py":
         assert not _fx_traceable(path)  # covered above, model by model
         return
@@ -148,7 +153,8 @@ def test_onnx_op_histograms_agree_between_frontends(path):
     name = os.path.basename(path)
     if name in EXPORT_GAPS or name in PARITY_GAPS_UNDER_EXPORT or name == "tricky_models.py":
         return  # one frontend cannot convert it: nothing to compare (asserted above)
-    loaded, inputs = load(path)
+    loaded = load_model_file(path)
+    inputs = loaded.example_inputs
     dims = loaded.dynamic_dims
     if name in STATIC_SEQ_UNDER_EXPORT:
         dims = [{d: sym for d, sym in spec.items() if sym != "seq"} for spec in dims or [{0: "batch"}]]

@@ -17,7 +17,7 @@ import graphnn
 from graphnn.cli.main import main
 from graphnn.errors import UnsupportedError
 from graphnn.frontend.rules import opaque_layers
-from graphnn.loader import load
+from graphnn.loader import load_model_file
 from graphnn.view import view_of_graph, view_of_onnx
 from graphnn.view.dot import to_dot
 from graphnn.view.table import render, rows
@@ -60,7 +60,8 @@ def total_macs(v):
 def test_fixture_totals_match_torch_and_dot_renders(path):
     """Totals equal sum(p.numel()) (tied weights once), also for the LSTM / Transformer /
     Embedding fixtures; the rows' parameters add up to it; the DOT renders to SVG."""
-    loaded, example = load(path)
+    loaded = load_model_file(path)
+    example = loaded.example_inputs
     with opaque_layers():
         graph = graphnn.trace(loaded.model, example, dynamic_dims=loaded.dynamic_dims)
     v = view_of_graph(graph, loaded.model)
@@ -330,7 +331,8 @@ def test_missing_graphviz_says_how_to_install(tmp_path, monkeypatch):
 
 
 def test_graph_of_an_exported_onnx_file(tmp_path):
-    loaded, example = load(os.path.join(ROOT, "fixtures", "conv_bn_relu.py"))
+    loaded = load_model_file(os.path.join(ROOT, "fixtures", "conv_bn_relu.py"))
+    example = loaded.example_inputs
     path = tmp_path / "m.onnx"
     graphnn.export(loaded.model, example, str(path), check=False)
     nodes = len(onnx.load(str(path)).graph.node)

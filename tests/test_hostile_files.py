@@ -1,4 +1,4 @@
-"""Broken and hostile ONNX files for `graphnn run` (graphnn.onnx_checks): each is refused with
+"""Broken and hostile ONNX files for `graphnn run` (graphnn.onnxfile.read): each is refused with
 exit 2 and one line, before onnxruntime opens it, and nothing outside the model's folder is
 read. Real subprocesses, as a user runs them."""
 import os
@@ -9,7 +9,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 
-from graphnn.onnx_checks import OnnxFileError, load_checked
+from graphnn.onnxfile.read import OnnxFileError, load_checked
 from tests.conftest import graphnn_cli, invoke
 
 
@@ -143,7 +143,7 @@ SLOW_WRITE_PY = '''
 import time
 import torch
 import torch.nn as nn
-import graphnn.backend.onnx.files as files
+import graphnn.onnxfile.serialize as files
 
 model = nn.Linear(4, 2)
 example_inputs = (torch.randn(2, 4),)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 import graphnn
 from graphnn.cli.main import main
-from graphnn.backend.onnx import files
+from graphnn.onnxfile import serialize as files
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # seconds per test: see tests/conftest.py

@@ -7,7 +7,7 @@ import torch.nn as nn
 
 from graphnn.errors import InputSpecError, ModelLoadError
 from graphnn.inputs import parse_input_spec, with_batch
-from graphnn.loader import load, load_model_file
+from graphnn.loader import LoadOptions, load, load_model_file
 
 HEADER = "import torch\nimport torch.nn as nn\n"
 
@@ -27,7 +27,7 @@ def test_module_level_model_and_dummy_input(tmp_path):
     """)
     loaded, inputs = load(path)
     assert loaded.model_name == "model"
-    assert inputs[0].shape == (1, 3)
+    assert inputs.tensors[0].shape == (1, 3) and inputs.items[0].dims == ((0, "batch"),)
 
 
 def test_only_instance_is_found(tmp_path):
@@ -88,8 +88,8 @@ def test_missing_inputs_says_what_to_do(tmp_path):
     path = write(tmp_path, "model = nn.Linear(3, 2)\n")
     with pytest.raises(ModelLoadError, match="--input"):
         load(path)
-    _, inputs = load(path, specs=["2x3"])
-    assert inputs[0].shape == (2, 3) and inputs[0].dtype == torch.float32
+    _, inputs = load(path, LoadOptions(input_specs=["2x3"]))
+    assert inputs.tensors[0].shape == (2, 3) and inputs.tensors[0].dtype == torch.float32
 
 
 def test_bad_example_inputs_type(tmp_path):
@@ -122,11 +122,10 @@ def test_with_batch_keeps_integer_range():
 
 
 # ------------------------------------------------------------------ trained models (issue 11)
-def test_model_path_carries_weights_and_trust_into_load(tmp_path):
-    from graphnn.loader import ModelPath
+def test_load_options_carry_weights_into_load(tmp_path):
     path = write(tmp_path, "model = nn.Linear(3, 2)\nexample_inputs = (torch.randn(1, 3),)\n")
     torch.save({"weight": torch.ones(2, 3), "bias": torch.zeros(2)}, tmp_path / "w.pt")
-    loaded, _ = load(ModelPath(path, weights=str(tmp_path / "w.pt")))
+    loaded, _ = load(path, LoadOptions(weights=str(tmp_path / "w.pt")))
     assert torch.equal(loaded.model.weight, torch.ones(2, 3))
     loaded, _ = load(path)  # a plain path: the file's own fresh weights
     assert not torch.equal(loaded.model.weight, torch.ones(2, 3))
@@ -151,4 +150,4 @@ def test_weights_load_into_a_trusted_pickled_module(tmp_path):
     assert loaded.kind == "pickle" and loaded.model_name == "Linear"
     assert torch.equal(loaded.model.weight, torch.ones(2, 3))
     with pytest.raises(ModelLoadError, match="no example inputs for Linear: pass --input"):
-        load(str(tmp_path / "whole.pt"), trust_pickle=True)
+        load(str(tmp_path / "whole.pt"), LoadOptions(trust_pickle=True))

@@ -70,7 +70,7 @@ def test_program_inputs_and_dims_come_from_the_program(tmp_path):
                                   dynamic_shapes=({0: Dim("b"), 1: Dim("s")},))
     torch.export.save(program, str(tmp_path / "gru.pt2"))
     loaded, inputs = load(str(tmp_path / "gru.pt2"))
-    assert loaded.kind == "program" and inputs[0].shape == (4, 6, 10)
+    assert loaded.kind == "program" and inputs.tensors[0].shape == (4, 6, 10)
     assert loaded.dynamic_dims == [{0: "batch", 1: "x_dim1"}]
     out = tmp_path / "gru.onnx"
     result = invoke(["export", str(tmp_path / "gru.pt2"), str(out)])

@@ -2,7 +2,7 @@
 import pytest
 
 from graphnn.errors import DeviceError
-from graphnn.runtime import CPU, CUDA, create_runtime, plan_providers
+from graphnn.checking.runtime import CPU, CUDA, create_runtime, plan_providers
 
 BOTH = [CUDA, CPU]
 
@@ -57,7 +57,7 @@ def test_cpu_runtime_runs_a_model():
 def test_parity_tolerance_scales_with_the_output_magnitude():
     import numpy as np
 
-    from graphnn.parity import compare
+    from graphnn.checking.parity import compare
 
     big = np.array([1e6, 1e-3], dtype=np.float32)
     noisy = big + np.array([0.05, 0.05], dtype=np.float32)  # float32 noise at 1e6 scale
@@ -71,7 +71,7 @@ def test_parity_tolerance_scales_with_the_output_magnitude():
 def test_parity_nan_and_inf_must_match_in_place():
     import numpy as np
 
-    from graphnn.parity import compare
+    from graphnn.checking.parity import compare
 
     a = np.array([np.nan, np.inf, 1.0])
     assert compare("o", a, a.copy(), 1e-4, 1e-4).ok

@@ -1,10 +1,10 @@
-"""Default parity tolerances come from what the ONNX file computes (graphnn.tolerances);
+"""Default parity tolerances come from what the ONNX file computes (graphnn.checking.tolerances);
 user-given values always win."""
 import torch
 import torch.nn as nn
 
 import graphnn
-from graphnn import tolerances
+from graphnn.checking import tolerances
 
 
 def quantized_mlp():

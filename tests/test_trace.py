@@ -7,7 +7,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import graphnn
-from graphnn.loader import load
+from graphnn.loader import load_model_file
 from tests.conftest import ROOT
 
 
@@ -19,7 +19,8 @@ def line_of(path, text):
 
 def test_source_lines_point_at_the_users_forward():
     path = os.path.join(ROOT, "fixtures", "simple_cnn.py")
-    loaded, inputs = load(path)
+    loaded = load_model_file(path)
+    inputs = loaded.example_inputs
     graph = graphnn.trace(loaded.model, inputs)
     sources = {n.name: n.source for n in graph.nodes()}
     assert sources["conv1"] == f"simple_cnn.py:{line_of(path, 'self.conv1(x)')}"
@@ -65,7 +66,8 @@ def test_spellings_canonicalise_to_one_op():
 
 
 def test_parameter_containers_become_constants_named_by_path():
-    loaded, inputs = load(os.path.join(ROOT, "fixtures", "parameter_containers.py"))
+    loaded = load_model_file(os.path.join(ROOT, "fixtures", "parameter_containers.py"))
+    inputs = loaded.example_inputs
     graph = graphnn.trace(loaded.model, inputs)
     constants = [n.name for n in graph.nodes() if n.op == "constant"]
     assert {"weights.0", "weights.1", "biases.bias1", "biases.bias2"} <= set(constants)

@@ -8,14 +8,13 @@ dims count as 1 for multiply-accumulates.
 """
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 import numpy as np
 import onnx
 from onnx import helper, shape_inference
 
-from graphnn.errors import ModelLoadError
+from graphnn.onnxfile.types import dtype_name
 from graphnn.view.labels import key_attrs
 from graphnn.view.macs import ONNX_RULES, count
 from graphnn.view.model import Node, Param, Tensor, View
@@ -43,16 +42,6 @@ FAMILIES = {
 # Initializers of these types are weights; int64 / bool ones are shapes, indices and masks.
 WEIGHT_TYPES = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16,
                 onnx.TensorProto.DOUBLE, onnx.TensorProto.INT8, onnx.TensorProto.UINT8}
-_DTYPES = {v: np.dtype(helper.tensor_dtype_to_np_dtype(v)).name for v in (1, 2, 3, 5, 6, 7, 9, 10, 11)}
-
-
-def load_onnx(path: str) -> onnx.ModelProto:
-    if not os.path.isfile(path):
-        raise ModelLoadError(f"ONNX file {path!r} does not exist")
-    try:
-        return onnx.load(path, load_external_data=False)  # shapes and dims only: weights stay on disk
-    except Exception as exc:  # a truncated or foreign file: one line, no traceback
-        raise ModelLoadError(f"{path} is not a readable ONNX model: {type(exc).__name__}: {exc}") from None
 
 
 def view_of_onnx(model: onnx.ModelProto, name: str = "model") -> View:
@@ -64,7 +53,7 @@ def view_of_onnx(model: onnx.ModelProto, name: str = "model") -> View:
     graph = inferred.graph
     initializers = {i.name: i for i in graph.initializer}
     tensors = {t.name: _tensor(t) for t in [*graph.input, *graph.value_info, *graph.output]}
-    tensors.update({n: Tensor(n, tuple(i.dims), _DTYPES.get(i.data_type)) for n, i in initializers.items()})
+    tensors.update({n: Tensor(n, tuple(i.dims), dtype_name(i.data_type)) for n, i in initializers.items()})
     inputs = [i.name for i in graph.input if i.name not in initializers]
     symbols = {d: 1 for n in inputs for d in tensors[n].shape or () if isinstance(d, str)}
     view = View(graph.name or name, "onnx", inputs, [o.name for o in graph.output], tensors, [], symbols)
@@ -80,9 +69,9 @@ def view_of_onnx(model: onnx.ModelProto, name: str = "model") -> View:
 def _tensor(info: onnx.ValueInfoProto) -> Tensor:
     kind = info.type.tensor_type
     if not kind.HasField("shape"):
-        return Tensor(info.name, None, _DTYPES.get(kind.elem_type))
+        return Tensor(info.name, None, dtype_name(kind.elem_type))
     shape = tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in kind.shape.dim)
-    return Tensor(info.name, shape, _DTYPES.get(kind.elem_type))
+    return Tensor(info.name, shape, dtype_name(kind.elem_type))
 
 
 def _node(view: View, proto: onnx.NodeProto, index: int, initializers: dict, producer: str,

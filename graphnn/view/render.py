@@ -1,17 +1,17 @@
 """Writing what ``graphnn graph -o`` asks for: DOT text, or a picture rendered by Graphviz.
 
 The format is the file's extension. Files are written whole or not at all (a temporary
-file beside the target, then renamed). Rendering needs Graphviz's ``dot`` program; when it
+folder beside the target, then renamed: ``onnxfile.atomic``). Rendering needs Graphviz's ``dot`` program; when it
 is missing the error says how to install it and that ``-o model.dot`` needs nothing.
 """
 from __future__ import annotations
 
 import os
-import tempfile
 
 import graphviz
 
 from graphnn.errors import GraphnnError
+from graphnn.onnxfile.atomic import write_bytes
 
 PICTURES = ("svg", "png", "pdf")
 FORMATS = ("dot", "gv", "json", "txt") + PICTURES
@@ -42,23 +42,8 @@ def render(dot: graphviz.Digraph, fmt: str) -> bytes:
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all."""
+    """Write ``data`` to ``path`` whole or not at all, into a folder that exists."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise RenderError(f"cannot write {path!r}: folder {folder} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=".graphnn-", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    write_bytes(path, data)

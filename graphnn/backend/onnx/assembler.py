@@ -13,12 +13,13 @@ from typing import Optional
 import onnx
 from onnx import ModelProto, helper
 
-from graphnn import __version__
-from graphnn.backend.onnx.context import EmitContext, onnx_dtype
-from graphnn.backend.onnx.files import check
+from graphnn.backend.onnx.context import EmitContext
 from graphnn.backend.onnx.opsets import DEFAULT_OPSET, ir_version_for
 from graphnn.backend.onnx.registry import lowering_for
 from graphnn.ir import Graph, Value
+from graphnn.onnxfile.checker import check
+from graphnn.onnxfile.types import onnx_dtype
+from graphnn.version import __version__
 
 
 def output_names(graph: Graph) -> list[str]:
@@ -42,7 +43,7 @@ def to_onnx(graph: Graph, opset: int = DEFAULT_OPSET) -> ModelProto:
 def lower_unchecked(graph: Graph, opset: int = DEFAULT_OPSET, weights: Optional[dict] = None) -> ModelProto:
     """The ModelProto of ``graph``, not yet checked (export times the check apart). Given a
     ``weights`` dict, large initializers' bytes go there, as views of the torch tensors,
-    and not into the ModelProto (``files`` writes them; ``files.fill_weights`` completes it)."""
+    and not into the ModelProto (``onnxfile.serialize`` writes them; its ``fill_weights`` completes it)."""
     finals = output_names(graph)
     model = ModelProto()
     ctx = EmitContext(graph, opset, _preassigned_names(graph, finals), target=model.graph, weights=weights)

@@ -9,7 +9,7 @@ Weights are the bulk of a model, so an initializer is written once, straight int
 model's GraphProto (``target``), its raw bytes taken from the tensor's own memory: no
 numpy copy, no TensorProto copied into the graph afterwards. Given a ``weights`` dict, a
 large tensor's bytes are not copied at all: the initializer gets its name, type and dims,
-and ``weights`` a numpy view of the tensor, which ``files`` writes from (see files.py).
+and ``weights`` a numpy view of the tensor, which ``onnxfile.serialize`` writes from.
 """
 from __future__ import annotations
 
@@ -20,20 +20,9 @@ import numpy as np
 import torch
 from onnx import GraphProto, NodeProto, TensorProto, helper, numpy_helper
 
-from graphnn.backend.onnx.files import CHECKED_BYTES
 from graphnn.ir import Graph, Node
-
-_ONNX_DTYPES = {
-    "float32": TensorProto.FLOAT, "float64": TensorProto.DOUBLE, "float16": TensorProto.FLOAT16,
-    "bfloat16": TensorProto.BFLOAT16, "int64": TensorProto.INT64, "int32": TensorProto.INT32,
-    "int16": TensorProto.INT16, "int8": TensorProto.INT8, "uint8": TensorProto.UINT8,
-    "bool": TensorProto.BOOL,
-}
-
-
-def onnx_dtype(name: str) -> int:
-    return _ONNX_DTYPES[name]
-
+from graphnn.onnxfile.serialize import CHECKED_BYTES
+from graphnn.onnxfile.types import onnx_dtype
 
 class EmitContext:
     """Collects ONNX nodes and initializers while lowering one IR graph."""

@@ -1,4 +1,5 @@
-"""ONNX models as files: atomic writes, and external data for models over 2 GB.
+"""ONNX models as bytes and files: the weights streamed from the torch tensors, and external
+data for models over 2 GB.
 
 A protobuf message cannot be serialized past 2 GB, so a larger model keeps its weights in
 ``<name>.onnx.data`` beside ``<name>.onnx`` (ONNX external data), and reaches onnxruntime
@@ -26,8 +27,7 @@ import numpy as np
 import onnx
 from onnx import helper
 
-from graphnn import dtypes
-from graphnn.errors import GraphnnError
+from graphnn.onnxfile.atomic import write_staged
 
 LARGE_BYTES = 2_000_000_000  # initializer bytes past which a model is written with external data
 CHECKED_BYTES = 1024  # initializers up to this size are checked with their data (shape constants)
@@ -75,14 +75,6 @@ def fill_weights(model: onnx.ModelProto, weights: Weights) -> onnx.ModelProto:
     return model
 
 
-def check(model: onnx.ModelProto) -> None:
-    """``onnx.checker.check_model(full_check=True)`` on the model without its large weights'
-    bytes (``checkable``), so checking costs no copy of them whatever the model's size. A dtype
-    an op lacks at this opset (a bfloat16 Conv before opset 22) is refused naming the layer."""
-    dtypes.check_schemas(model)
-    onnx.checker.check_model(checkable(model), full_check=True)
-
-
 def checkable(model: onnx.ModelProto) -> onnx.ModelProto:
     """The model with each initializer over CHECKED_BYTES declared as a graph input of its
     type and shape instead: what the checker and shape inference look at, minus the bytes."""
@@ -123,31 +115,8 @@ def runtime_source(model: onnx.ModelProto, weights: Weights = NO_WEIGHTS) -> Uni
 
 
 def save_onnx(model: onnx.ModelProto, path: str, weights: Weights = NO_WEIGHTS) -> list[str]:
-    """Write ``path`` (and ``path.data`` when large) atomically; returns the files written.
-
-    Everything is written into a temporary folder beside ``path`` and renamed into place,
-    the model file last, so no reader ever sees a half-written model.
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=".graphnn-", dir=folder)
-    except OSError as exc:
-        raise GraphnnError(f"cannot write {path}: {exc.strerror}") from None
-    try:
-        staged = os.path.join(staging, os.path.basename(path))
-        written = _write(model, staged, weights)
-        finals = []
-        for name in sorted(written, key=lambda n: n == os.path.basename(path)):  # model file last
-            final = os.path.join(folder, name)
-            os.chmod(os.path.join(staging, name), 0o666 & ~_umask())  # mkdtemp files are private
-            os.replace(os.path.join(staging, name), final)
-            finals.append(final)
-        return finals
-    except OSError as exc:
-        raise GraphnnError(f"cannot write {path}: {exc.strerror}") from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    """Write ``path`` (and ``path.data`` when large) atomically; returns the files written."""
+    return write_staged(path, lambda staged: _write(model, staged, weights))
 
 
 def _write(model: onnx.ModelProto, path: str, weights: Weights) -> list[str]:
@@ -288,9 +257,3 @@ def _varint(n: int) -> bytes:
         out.append(byte | (0x80 if n else 0))
         if not n:
             return bytes(out)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

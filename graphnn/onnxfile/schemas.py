@@ -1,41 +1,34 @@
-"""Dtype policy: what graphnn does with a float16, bfloat16 or float64 model.
+"""Dtype policy, at the checker: what graphnn does with a float16, bfloat16 or float64 model.
 
 Every dtype is kept in the file as the model has it (a half model ships as half). Parity
-then runs at that dtype's tolerance (``graphnn.tolerances``). Two things can stand in the
+then runs at that dtype's tolerance (``graphnn.checking.tolerances``). Two things can stand in the
 way, and each is refused naming the layer instead of ending in a traceback:
 
 - the ONNX opset has no such op for the dtype (a bfloat16 Conv needs opset 22): said with
   the opset that adds it (``check_schemas``, before the checker runs);
 - onnxruntime's provider has no kernel for it (float64 Conv, float64 Erf, almost every
   bfloat16 op on CPU), or its Python API cannot feed the dtype (bfloat16 arrays): said by
-  ``runtime.create_runtime`` with ``kernel_missing``.
+  ``checking.runtime.create_runtime`` with ``onnxfile.kernels``.
 
 What a user can do is the same in both cases: convert the model (``model.float()``) to
 check it here, or write it unchecked (``--no-parity``) for a runtime that has the kernels.
 """
 from __future__ import annotations
 
-import re
-from typing import Iterable, Optional
+from typing import Optional
 
 import onnx
 from onnx import TensorProto
 
 from graphnn.errors import UnsupportedError
+from graphnn.onnxfile.serialize import checkable
+from graphnn.onnxfile.types import FLOAT_TYPES, ONNX_NAMES
 
 ADVICE = ("convert the model to float32 (model.float()) to export and check it here, or write it "
           "unchecked with --no-parity for a runtime that has the kernel")
 
-# ONNX elem types by name, as messages say them (numpy's names, which the IR uses too).
-ONNX_NAMES = {
-    TensorProto.FLOAT: "float32", TensorProto.FLOAT16: "float16", TensorProto.BFLOAT16: "bfloat16",
-    TensorProto.DOUBLE: "float64", TensorProto.INT64: "int64", TensorProto.INT32: "int32",
-    TensorProto.INT16: "int16", TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorProto.BOOL: "bool",
-}
-FLOAT_TYPES = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16, TensorProto.DOUBLE}
 _ONNX_TYPE_STR = {code: onnx.helper.tensor_dtype_to_string(code).replace("TensorProto.", "").lower()
                   for code in ONNX_NAMES}  # TensorProto.FLOAT -> "float", as schemas write tensor(float)
-_ORT_MISSING = re.compile(r"Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'")
 
 
 def element_types(model: onnx.ModelProto) -> dict[str, int]:
@@ -68,7 +61,7 @@ def check_schemas(model: onnx.ModelProto) -> None:
     if not float_types(model) - {TensorProto.FLOAT}:
         return
     opset = _default_opset(model)
-    inferred = onnx.shape_inference.infer_shapes(_without_weights(model), strict_mode=False)
+    inferred = onnx.shape_inference.infer_shapes(without_weights(model), strict_mode=False)
     types = element_types(inferred)
     for node in model.graph.node:
         if node.domain not in ("", "ai.onnx"):
@@ -121,36 +114,6 @@ def _default_opset(model: onnx.ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
 
 
-def _without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
+def without_weights(model: onnx.ModelProto) -> onnx.ModelProto:
     """The model with initializers declared as typed inputs: enough for type inference."""
-    from graphnn.backend.onnx.files import checkable  # the same light copy the checker sees
-    return checkable(model)
-
-
-def kernel_missing(message: str, model: Optional[onnx.ModelProto], provider: str) -> Optional[UnsupportedError]:
-    """onnxruntime's "Could not find an implementation for Conv(11) node with name '0'" as
-    one line naming the layer and the dtype; None when ``message`` is another failure."""
-    found = _ORT_MISSING.search(message)
-    if not found:
-        return None
-    op_type, _, name = found.groups()
-    node = next((n for n in model.graph.node if n.name == name), None) if model is not None else None
-    where = describe_node(node) if node is not None else f"node {name}"
-    dtype = _node_dtype(model, node) if node is not None else None
-    kind = f"{dtype} " if dtype else ""
-    return UnsupportedError(f"{where}: onnxruntime's {provider} has no {kind}{op_type} kernel; {ADVICE}")
-
-
-def _node_dtype(model: onnx.ModelProto, node: onnx.NodeProto) -> Optional[str]:
-    types = element_types(model)
-    if not all(name in types for name in node.input):  # a layer's inner node: infer its input types
-        types = element_types(onnx.shape_inference.infer_shapes(_without_weights(model), strict_mode=False))
-    for name in node.input:
-        if types.get(name) in ONNX_NAMES:
-            return ONNX_NAMES[types[name]]
-    return None
-
-
-def unfeedable(session_types: Iterable[str]) -> Optional[str]:
-    """The first input/output type onnxruntime's Python API cannot exchange as numpy."""
-    return next((t for t in session_types if t == "tensor(bfloat16)"), None)
+    return checkable(model)  # the same light copy the checker sees

@@ -1,6 +1,6 @@
 """An ONNX file from anywhere, checked before onnxruntime opens it.
 
-``graphnn run`` (and any command reading an ONNX file) may be handed a broken or hostile
+``graphnn run``, ``graphnn graph model.onnx`` and ``graphnn check --onnx`` may be handed a broken or hostile
 file. onnxruntime refuses most of them, but with a traceback, and only after following
 external-data paths. Here each problem is one line (a ``GraphnnError``, exit 2), found
 from the protobuf alone, before a byte outside the model's folder is read:
@@ -20,7 +20,9 @@ from typing import Optional
 import onnx
 from onnx import TensorProto
 
-from graphnn.errors import GraphnnError
+from graphnn.backend.onnx.opsets import max_opset
+from graphnn.errors import GraphnnError, ModelLoadError
+from graphnn.onnxfile.probe import max_ir_version
 
 
 class OnnxFileError(GraphnnError):
@@ -42,6 +44,30 @@ def load_checked(path: str) -> onnx.ModelProto:
     return model
 
 
+def load_with_data(path: str) -> onnx.ModelProto:
+    """``load_checked``, then the external data read in: the whole model, for a session."""
+    model = load_checked(path)
+    try:
+        onnx.load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
+        return model
+    except Exception as exc:  # external data that cannot be read
+        reason = " ".join(str(exc).split())[:200]
+        raise ModelLoadError(f"{path} is not a readable ONNX model ({type(exc).__name__}: {reason})") from None
+
+
+def graph_inputs(model: onnx.ModelProto) -> list:
+    """The inputs a caller feeds (older files also list their initializers as inputs)."""
+    initializers = {i.name for i in model.graph.initializer}
+    return [i for i in model.graph.input if i.name not in initializers]
+
+
+def symbolic_dims(model: onnx.ModelProto) -> list[tuple]:
+    """Per fed input, ``((dim, symbol), ...)`` for its ``dim_param`` dims: which dims a file
+    from elsewhere lets vary."""
+    return [tuple((i, d.dim_param) for i, d in enumerate(value.type.tensor_type.shape.dim) if d.HasField("dim_param"))
+            for value in graph_inputs(model)]
+
+
 def check_model_file(model: onnx.ModelProto, path: str) -> None:
     check_versions(model, path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -54,8 +80,6 @@ def check_model_file(model: onnx.ModelProto, path: str) -> None:
 
 
 def check_versions(model: onnx.ModelProto, path: str) -> None:
-    from graphnn.backend.onnx.opsets import max_opset
-    from graphnn.runtime import max_ir_version
 
     if model.ir_version > max_ir_version():
         raise OnnxFileError(f"{path} has ONNX IR version {model.ir_version}; this onnxruntime reads up to "

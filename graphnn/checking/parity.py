@@ -24,13 +24,15 @@ import torch
 from graphnn.errors import InputSpecError, ShapeError
 from graphnn.inputs import ModelInputs, like
 from graphnn.modes import eval_mode
-from graphnn.runtime import Runtime
-from graphnn.tolerances import FLOAT32
+from graphnn.onnxfile.read import graph_inputs
+from graphnn.onnxfile.types import dtype_name as onnx_dtype_name
+from graphnn.checking.runtime import Runtime
+from graphnn.checking.tolerances import FLOAT32
 from graphnn.tensors import dtype_name, flatten_outputs, to_numpy
 
-DEFAULT_ATOL = FLOAT32.atol  # the float32 defaults; graphnn.tolerances picks per model
+DEFAULT_ATOL = FLOAT32.atol  # the float32 defaults; graphnn.checking.tolerances picks per model
 DEFAULT_RTOL = FLOAT32.rtol
-# On CUDA, onnxruntime's kernels (cuDNN / cuBLAS with TF32 off, graphnn.runtime) sum in other
+# On CUDA, onnxruntime's kernels (cuDNN / cuBLAS with TF32 off, graphnn.checking.runtime) sum in other
 # orders than torch's CPU kernels, the reference, and may pick FFT or Winograd convolutions:
 # float32 results agree to about 1e-5 of an output's largest magnitude rather than 1e-6, so
 # the default rtol there is at least CUDA_MIN_RTOL. A wrong lowering is off by far more.
@@ -284,19 +286,6 @@ def _padded(item, tensor: torch.Tensor, generator: torch.Generator) -> torch.Ten
 
 
 # ------------------------------------------------------------------ files from elsewhere
-_ONNX_DTYPES = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.DOUBLE: "float64",
-                onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.BFLOAT16: "bfloat16",
-                onnx.TensorProto.INT64: "int64", onnx.TensorProto.INT32: "int32",
-                onnx.TensorProto.INT16: "int16", onnx.TensorProto.INT8: "int8",
-                onnx.TensorProto.UINT8: "uint8", onnx.TensorProto.BOOL: "bool"}
-
-
-def graph_inputs(model: onnx.ModelProto) -> list:
-    """The inputs a caller feeds (older files also list their initializers as inputs)."""
-    initializers = {i.name for i in model.graph.initializer}
-    return [i for i in model.graph.input if i.name not in initializers]
-
-
 def input_problem(model: onnx.ModelProto, inputs: ModelInputs) -> str:
     """Why this ONNX file cannot take the model's example inputs ("" when it can): the
     count, each input's rank, fixed dims and dtype. A file exported from another model
@@ -310,7 +299,7 @@ def input_problem(model: onnx.ModelProto, inputs: ModelInputs) -> str:
         dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
         shown = "x".join(str(d) if d is not None else "?" for d in dims)
         example = tuple(item.example.shape)
-        dtype = _ONNX_DTYPES.get(tensor_type.elem_type, f"ONNX type {tensor_type.elem_type}")
+        dtype = onnx_dtype_name(tensor_type.elem_type) or f"ONNX type {tensor_type.elem_type}"
         fits = len(dims) == len(example) and all(d is None or d == e for d, e in zip(dims, example))
         if not fits or dtype != dtype_name(item.example.dtype):
             return (f"the ONNX file's input {value.name!r} is {shown}:{dtype}, the model's {item.name!r} example "

@@ -24,9 +24,11 @@ import numpy as np
 import onnx
 import torch
 
-from graphnn import tolerances
 from graphnn.backend.onnx import to_onnx
-from graphnn.backend.onnx.files import runtime_source
+from graphnn.build import Export
+from graphnn.checking import tolerances
+from graphnn.checking.parity import compare
+from graphnn.checking.runtime import create_runtime
 from graphnn.frontend import trace_model
 from graphnn.frontend.replay import unwrap_parallel
 from graphnn.frontend.rules import module_rule_for
@@ -34,8 +36,7 @@ from graphnn.calls import layer_calls
 from graphnn.inputs import ModelInputs, model_inputs
 from graphnn.ir import Graph, Node
 from graphnn.modes import eval_mode
-from graphnn.parity import compare
-from graphnn.runtime import create_runtime
+from graphnn.onnxfile.serialize import runtime_source
 from graphnn.tensors import flatten_outputs, to_numpy
 
 
@@ -122,9 +123,11 @@ def _is_layer(root: torch.nn.Module, path: str) -> bool:
         return True
 
 
-def first_divergence(model: torch.nn.Module, inputs: ModelInputs, opset: int,
-                     atol: float, rtol: float, frontend: str = "auto") -> Divergence:
-    graph = trace_model(model, inputs, frontend)
+def first_divergence(model: torch.nn.Module, built: Export, inputs: ModelInputs,
+                     atol: float, rtol: float) -> Divergence:
+    """The first layer of ``built``'s traced IR, lowered at its opset, whose output differs
+    from torch's on ``inputs`` (the failing run's)."""
+    graph, opset = built.traced, built.opset
     onnx_model = to_onnx(graph, opset)
     nodes = _layer_nodes(graph, model)
     torch_calls, torch_finals = _layer_outputs(model, inputs, {n.module for n in nodes})

@@ -23,7 +23,7 @@ from typing import Optional
 import onnx
 from onnx import TensorProto
 
-from graphnn.dtypes import float_types
+from graphnn.onnxfile.schemas import float_types
 
 
 @dataclass(frozen=True)

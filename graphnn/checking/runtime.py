@@ -5,7 +5,7 @@ be used, so after creating a session we check ``session.get_providers()``; and i
 CUDA provider enables TF32 by default, which breaks fp32 parity, so we turn it off.
 ``--device auto`` uses CUDA when a driver and GPU are present, else CPU with a note.
 A dtype the provider has no kernel for (float64 Conv on CPU), or that the Python API cannot
-exchange (bfloat16), is refused naming the layer (``graphnn.dtypes``), not a traceback.
+exchange (bfloat16), is refused naming the layer (``graphnn.onnxfile.kernels``), not a traceback.
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from graphnn import dtypes
 from graphnn.errors import DeviceError, UnsupportedError
+from graphnn.onnxfile.kernels import kernel_missing, unfeedable
+from graphnn.onnxfile.schemas import ADVICE
 
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
@@ -108,14 +109,14 @@ def _session(model: Union[bytes, str], options: ort.SessionOptions, plan: Provid
     try:
         session = ort.InferenceSession(model, options, providers=plan.providers)
     except Exception as exc:  # onnxruntime raises its own pybind classes
-        missing = dtypes.kernel_missing(str(exc), _proto(model), provider)
+        missing = kernel_missing(str(exc), _proto(model), provider)
         if missing is None:
             raise
         raise missing from None
     types = [t.type for t in (*session.get_inputs(), *session.get_outputs())]
-    if dtypes.unfeedable(types):
-        raise UnsupportedError(f"onnxruntime's Python API cannot exchange {dtypes.unfeedable(types)} arrays, so "
-                               f"this model cannot be run or checked here; {dtypes.ADVICE}")
+    if unfeedable(types):
+        raise UnsupportedError(f"onnxruntime's Python API cannot exchange {unfeedable(types)} arrays, so "
+                               f"this model cannot be run or checked here; {ADVICE}")
     return session
 
 
@@ -125,24 +126,6 @@ def _proto(model: Union[bytes, str]):
         return onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(model, load_external_data=False)
     except Exception:  # unreadable: the message names the node only
         return None
-
-
-@functools.lru_cache(maxsize=None)
-def max_ir_version() -> int:
-    """The newest ONNX IR version this onnxruntime loads, found by asking it (cached)."""
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
-    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
-    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
-    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "probe", [x], [y])
-    for version in range(onnx.IR_VERSION + 4, 3, -1):
-        model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)], ir_version=version)
-        try:
-            ort.InferenceSession(model.SerializeToString(), options, providers=[CPU])
-            return version
-        except Exception:  # too new for this onnxruntime
-            continue
-    return onnx.IR_VERSION
 
 
 def describe_devices() -> str:
