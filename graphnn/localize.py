@@ -122,8 +122,22 @@ def _is_layer(root: torch.nn.Module, path: str) -> bool:
         return True
 
 
-def first_divergence(model: torch.nn.Module, inputs: ModelInputs, opset: int,
-                     atol: float, rtol: float, frontend: str = "auto") -> Divergence:
+@dataclass
+class LayerObservation:
+    """One run of the unoptimized export with every layer's output exposed: per layer (graph
+    order) the node, its ONNX tensor and torch's output; onnxruntime's results by name."""
+
+    graph: Graph
+    onnx_model: onnx.ModelProto
+    pairs: list  # (node, onnx tensor name, torch tensor)
+    results: dict  # onnx output name -> numpy array
+    final: dict  # IR graph output -> ONNX output name
+    torch_finals: list  # the torch model's outputs, flattened
+
+
+def observe_layers(model: torch.nn.Module, inputs: ModelInputs, opset: int,
+                   frontend: str = "auto") -> LayerObservation:
+    """Trace, lower without passes, expose every layer's output and run both sides once."""
     graph = trace_model(model, inputs, frontend)
     onnx_model = to_onnx(graph, opset)
     nodes = _layer_nodes(graph, model)
@@ -149,6 +163,14 @@ def first_divergence(model: torch.nn.Module, inputs: ModelInputs, opset: int,
     runtime = create_runtime(runtime_source(probe), "cpu")
     names = [o.name for o in probe.graph.output]
     results = dict(zip(names, runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in inputs.tensors))))))
+    return LayerObservation(graph, onnx_model, pairs, results, final, torch_finals)
+
+
+def first_divergence(model: torch.nn.Module, inputs: ModelInputs, opset: int,
+                     atol: float, rtol: float, frontend: str = "auto") -> Divergence:
+    seen = observe_layers(model, inputs, opset, frontend)
+    onnx_model, pairs, results, final, torch_finals = (seen.onnx_model, seen.pairs, seen.results,
+                                                       seen.final, seen.torch_finals)
     natural = tolerances.default_for(onnx_model)
     if _within_rounding(natural, atol, rtol, final.values(), torch_finals, results):
         return Divergence(None, 0.0, len(pairs), rounding=natural)
