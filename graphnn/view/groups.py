@@ -1,7 +1,7 @@
 """Module groups for the interactive page, and runs of identical repeated blocks.
 
-A module path is a group when it holds other modules' nodes or several nodes of its own
-(a single-node layer is drawn as that node). Consecutive sibling groups ``encoder.layer.0``,
+A module path is a group when it holds other modules' nodes or, in one call, several nodes of
+its own (a single-node layer is drawn as that node; a layer called twice is two nodes, no group). Consecutive sibling groups ``encoder.layer.0``,
 ``encoder.layer.1``... of one class whose nodes are the same ops under the same relative paths
 are identical blocks: they go into one repeat group (``encoder.layer.0..11``, x12) that the
 page shows collapsed. "Identical" is read off the IR, not the class name alone, so a first
@@ -41,7 +41,8 @@ def group_id(path: str) -> str:
 def grouping(view: View) -> Grouping:
     """The page's groups, with identical consecutive blocks gathered under repeat groups."""
     nodes = view.layer_nodes()
-    per_module = Counter(n.module for n in nodes if n.module)
+    runs = Counter(n.module for i, n in enumerate(nodes) if n.module and (i == 0 or nodes[i - 1].module != n.module))
+    per_module = Counter(n.module for n in nodes if n.module if runs[n.module] == 1)
     paths: dict[str, None] = {}  # ordered by first node
     for node in nodes:
         if node.module:

@@ -75,3 +75,16 @@ def to_html(view: View, errors=None, report=None) -> str:
 
 def _html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def check_page(model, inputs, report, opset: int, frontend: str = "auto") -> str:
+    """``graphnn check --html``: the page of the unoptimized IR, each layer coloured by its
+    parity error on the inputs of the first failing run (the example when all pass)."""
+    from graphnn.layer_errors import measure
+    from graphnn.view.from_ir import view_of_graph
+
+    failing = next((run for run in report.runs if not run.ok and run.inputs), None)
+    if failing is not None:
+        inputs = inputs.with_examples(failing.inputs)
+    errors = measure(model, inputs, opset, report.atol, report.rtol, frontend)
+    return to_html(view_of_graph(errors.graph, model), errors, report)
