@@ -134,7 +134,7 @@
   cytoscape.use(cytoscapeDagre);
   var cy = cytoscape({
     container: document.getElementById("graph"),
-    textureOnViewport: true, hideEdgesOnViewport: true, pixelRatio: 1,
+    maxZoom: 2, textureOnViewport: true, hideEdgesOnViewport: true, pixelRatio: 1,
     style: [
       { selector: "node", style: { "shape": "round-rectangle", "label": "data(label)", "text-wrap": "wrap",
         "text-valign": "center", "font-size": 10, "width": "data(w)", "height": "data(h)",
@@ -215,7 +215,7 @@
   function showLayer(id) {
     var n = nodeById[id];
     var params = n.params.map(function (p) { return esc(p.name + " [" + p.shape.join("x") + "]"); }).join("<br>");
-    var attrs = Object.keys(n.attrs).map(function (k) { return esc(k + "=" + JSON.stringify(n.attrs[k])); }).join("<br>");
+    var attrs = Object.keys(n.attrs).map(function (k) { return esc(k + " = " + (typeof n.attrs[k] === "string" ? n.attrs[k] : JSON.stringify(n.attrs[k]))); }).join("<br>");
     var outs = n.outputs.map(function (o) { return esc(o + " [" + shapeText(tensorShape[o]) + "]"); }).join("<br>");
     var source = n.source ? esc(n.source) : "";
     panel.innerHTML = "<h2>" + esc(n.name) + "</h2><table>" + row("type", esc(n.kind)) + row("op", esc(n.op)) +
