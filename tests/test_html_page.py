@@ -245,22 +245,20 @@ def test_a_1000_layer_mlp_stays_responsive(browser, tmp_path):
 
 
 def test_a_bert_opens_with_its_layers_collapsed(browser, tmp_path):
-    transformers = pytest.importorskip("transformers")
-    torch.manual_seed(0)
-    config = transformers.BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=12, num_attention_heads=4,
-                                     intermediate_size=64, max_position_embeddings=64, attn_implementation="sdpa")
-    bert = transformers.BertModel(config).eval()
-    inputs = {"input_ids": torch.randint(0, 100, (2, 8)), "attention_mask": torch.ones(2, 8, dtype=torch.long)}
-    graph = graphnn.trace(bert, inputs)
+    pytest.importorskip("transformers")
+    from tests.transformer_zoo import bert
+
+    model, inputs, _ = bert()
+    graph = graphnn.trace(model, inputs)
     out = tmp_path / "bert.html"
-    out.write_text(to_html(view_of_graph(graph, bert)))
+    out.write_text(to_html(view_of_graph(graph, model)))
     page, _ = open_page(browser, out)
-    label = page.evaluate("graphnnPage.cy.getElementById('r:encoder.layer.0..11').data('label')")
-    assert "x12" in label and "BertLayer" in label
-    assert page.evaluate("graphnnPage.cy.getElementById('r:encoder.layer.0..11').hasClass('collapsed')")
+    label = page.evaluate("graphnnPage.cy.getElementById('r:encoder.layer.0..1').data('label')")
+    assert "x2" in label and "BertLayer" in label
+    assert page.evaluate("graphnnPage.cy.getElementById('r:encoder.layer.0..1').hasClass('collapsed')")
     shown = counts(page)
-    assert shown["layers"] == len(ir_layers(graph)) and shown["shownLayers"] < shown["layers"] / 5
-    drawn_at(page, "r:encoder.layer.0..11")
+    assert shown["layers"] == len(ir_layers(graph)) and shown["shownLayers"] < shown["layers"] / 2
+    drawn_at(page, "r:encoder.layer.0..1")
     page.close()
 
 
