@@ -96,6 +96,8 @@ def _check_one(path, settings: dict, as_json: bool, html_path=None) -> int:
             click.echo(f"error: {exc}", err=True)
             outcome = _outcome(path, error=str(exc))
         _print_json([outcome])
+        if html_path and outcome["report"] is not None:
+            _write_html(path, settings, outcome["report"], html_path)
         return _exit_code([outcome])
     with live_progress.task("check"):
         result = check_file(path, **settings)

@@ -12,6 +12,8 @@ import math
 from importlib import resources
 from typing import Optional
 
+from graphnn.layer_errors import measure
+from graphnn.view.from_ir import view_of_graph
 from graphnn.view.groups import grouping
 from graphnn.view.jsonview import to_json
 from graphnn.view.model import View
@@ -80,9 +82,6 @@ def _html_escape(text: str) -> str:
 def check_page(model, inputs, report, opset: int, frontend: str = "auto") -> str:
     """``graphnn check --html``: the page of the unoptimized IR, each layer coloured by its
     parity error on the inputs of the first failing run (the example when all pass)."""
-    from graphnn.layer_errors import measure
-    from graphnn.view.from_ir import view_of_graph
-
     failing = next((run for run in report.runs if not run.ok and run.inputs), None)
     if failing is not None:
         inputs = inputs.with_examples(failing.inputs)
