@@ -4,8 +4,9 @@ A module path is a group when it holds other modules' nodes or, in one call, sev
 its own (a single-node layer is drawn as that node; a layer called twice is two nodes, no
 group). Consecutive sibling groups ``encoder.layer.0``, ``encoder.layer.1``... of one class
 whose nodes are the same ops under the same relative paths are identical blocks: they go into
-one repeat group (``encoder.layer.0..11``, x12) that the page shows collapsed. "Identical" is read off the IR, not the class name alone, so a first
-ResNet block with a downsample stays apart from the blocks after it.
+one repeat group (``encoder.layer.0..11``, x12) that the page shows collapsed. "Identical" is
+read off the IR, not the class name alone, so a first ResNet block with a downsample stays
+apart from the blocks after it.
 """
 from __future__ import annotations
 
