@@ -3,7 +3,8 @@ the table, or the interactive HTML page.
 
 The format is the file's extension; ``WRITERS`` maps each to the function making its bytes.
 Files are written whole or not at all (a temporary file beside the target, then renamed).
-Rendering needs Graphviz's ``dot`` program; when it is missing the error says how to install it and that ``-o model.dot`` needs nothing.
+Rendering needs Graphviz's ``dot`` program; when it is missing the error says how to install
+it and that ``-o model.dot`` needs nothing.
 """
 from __future__ import annotations
 
