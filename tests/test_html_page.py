@@ -273,6 +273,9 @@ def test_the_page_of_an_onnx_file(browser, tmp_path):
     assert cli("graph", onnx_path, "-o", out).exit_code == 0
     page, _ = open_page(browser, out)
     assert counts(page)["layers"] == nodes
+    first = page.evaluate("graphnnPage.cy.nodes('.op')[0].id()")
+    click(page, first)
+    assert page.inner_text("#panel h2") == first
     page.close()
 
 
