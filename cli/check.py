@@ -12,9 +12,13 @@ import click
 from . import options
 from .output import print_report, progress
 from graphnn import progress as live_progress
+from graphnn.build import build
 from graphnn.errors import GraphnnError, InputSpecError
+from graphnn.loader import load
 from graphnn.model_files import model_files
 from graphnn.testing import check_file
+from graphnn.view.html import check_page
+from graphnn.view.render import write_atomic
 
 EXIT_OK, EXIT_PARITY, EXIT_ERROR = 0, 1, 2
 
@@ -44,11 +48,14 @@ def _folders_too(command: click.Command) -> click.Command:
               help="Sizes of another dynamic dim to check, e.g. seq=8,32,128 [default: one longer "
                    "and one shorter than the example]; repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON on stdout.")
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write an interactive page of the layer graph, each layer coloured by its parity "
+                   "error (the first past tolerance marked); one MODEL_PY, graphnn's own export.")
 @options.lowering
 @options.device
 @options.tolerances
-def check(model_py, loading, more_models, frontend, onnx_file, runs, seed, batch_sizes, dim_sizes, as_json, opset,
-          no_optimize, device, atol, rtol):
+def check(model_py, loading, more_models, frontend, onnx_file, runs, seed, batch_sizes, dim_sizes, as_json, html_path,
+          opset, no_optimize, device, atol, rtol):
     """Check that the ONNX of each MODEL_PY computes what PyTorch computes.
 
     MODEL_PY: a model file, several, or a folder of them. Exit code 0 when every output
@@ -68,15 +75,17 @@ def check(model_py, loading, more_models, frontend, onnx_file, runs, seed, batch
     if len(paths) > 1 and (onnx_file or loading.weights):
         option = "--onnx" if onnx_file else "--weights"
         raise InputSpecError(f"{option} goes with one MODEL_PY; {len(paths)} model files given")
+    if html_path and (len(paths) > 1 or onnx_file):
+        raise InputSpecError("--html goes with one MODEL_PY and graphnn's own export (no --onnx)")
     sizes = parse_sizes(batch_sizes, dim_sizes)
     settings = dict(loading=loading, onnx_file=onnx_file, runs=runs, seed=seed, sizes=sizes, opset=opset, device=device,
                     atol=atol, rtol=rtol, frontend=frontend, optimize_graph=not no_optimize)
     if len(paths) == 1 and paths[0] == model_py:
-        sys.exit(_check_one(model_py, settings, as_json))
+        sys.exit(_check_one(model_py, settings, as_json, html_path))
     sys.exit(_check_many(paths, settings, as_json))
 
 
-def _check_one(path, settings: dict, as_json: bool) -> int:
+def _check_one(path, settings: dict, as_json: bool, html_path=None) -> int:
     """One model: its report (a user error is `error: ...`, exit 2, from the group)."""
     progress(f"checking {path}" + (f" against {settings['onnx_file']}" if settings["onnx_file"] else ""))
     if as_json:
@@ -86,11 +95,25 @@ def _check_one(path, settings: dict, as_json: bool) -> int:
             click.echo(f"error: {exc}", err=True)
             outcome = _outcome(path, error=str(exc))
         _print_json([outcome])
+        if html_path and outcome["report"] is not None:
+            _write_html(path, settings, outcome["report"], html_path)
         return _exit_code([outcome])
     with live_progress.task("check"):
         result = check_file(path, **settings)
     print_report(result.report)
+    if html_path:
+        _write_html(path, settings, result.report, html_path)
     return EXIT_OK if result.report.ok else EXIT_PARITY
+
+
+def _write_html(path, settings: dict, report, html_path: str) -> None:
+    """The per-layer parity page, measured on the model check_file loaded the same way."""
+    loaded, inputs = load(path, settings["loading"])
+    with live_progress.task("per-layer errors"):
+        built = build(loaded.model, inputs, settings["opset"], settings["frontend"], optimize_graph=False)
+        data = check_page(loaded.model, built, report).encode()
+    write_atomic(html_path, data)
+    progress(f"wrote {html_path} ({len(data):,} bytes)")
 
 
 def _check_many(paths: list, settings: dict, as_json: bool) -> int:

@@ -17,9 +17,9 @@ from graphnn.loader import load
 from graphnn.onnxfile.read import load_checked
 from graphnn.view import view_of_graph, view_of_onnx
 from graphnn.view.changes import optimize_with_marks
-from graphnn.view.dot import to_dot, to_graphviz
+from graphnn.view.dot import to_dot
 from graphnn.view.jsonview import to_json
-from graphnn.view.render import PICTURES, output_format, render, write_atomic
+from graphnn.view.render import view_bytes, write_atomic
 from graphnn.view.table import render as table_text
 
 
@@ -80,14 +80,6 @@ def _refuse_model_options(loading, optimize):
 
 
 def _write(view, path, depth):
-    fmt = output_format(path)
-    if fmt in PICTURES:
-        data = render(to_graphviz(view, depth), fmt)
-    elif fmt == "json":
-        data = (to_json(view) + "\n").encode()
-    elif fmt == "txt":
-        data = (table_text(view, depth) + "\n").encode()
-    else:
-        data = to_dot(view, depth).encode()
+    data = view_bytes(view, path, depth)
     write_atomic(path, data)
     progress(f"wrote {path} ({len(data):,} bytes)")

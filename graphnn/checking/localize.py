@@ -123,12 +123,24 @@ def _is_layer(root: torch.nn.Module, path: str) -> bool:
         return True
 
 
-def first_divergence(model: torch.nn.Module, built: Export, inputs: ModelInputs,
-                     atol: float, rtol: float) -> Divergence:
-    """The first layer of ``built``'s traced IR, lowered at its opset, whose output differs
-    from torch's on ``inputs`` (the failing run's)."""
-    graph, opset = built.traced, built.opset
-    onnx_model = to_onnx(graph, opset)
+@dataclass
+class LayerObservation:
+    """One run of the unoptimized export with every layer's output exposed: per layer (graph
+    order) the node, its ONNX tensor and torch's output; onnxruntime's results by name."""
+
+    graph: Graph
+    onnx_model: onnx.ModelProto
+    pairs: list  # (node, onnx tensor name, torch tensor)
+    results: dict  # onnx output name -> numpy array
+    final: dict  # IR graph output -> ONNX output name
+    torch_finals: list  # the torch model's outputs, flattened
+
+
+def observe_layers(model: torch.nn.Module, built: Export, inputs: ModelInputs) -> LayerObservation:
+    """``built``'s traced IR lowered at its opset (no passes: each layer's output is torch's
+    layer's), every layer's output exposed, both sides run once on ``inputs``."""
+    graph = built.traced
+    onnx_model = to_onnx(graph, built.opset)
     nodes = _layer_nodes(graph, model)
     torch_calls, torch_finals = _layer_outputs(model, inputs, {n.module for n in nodes})
 
@@ -152,6 +164,17 @@ def first_divergence(model: torch.nn.Module, built: Export, inputs: ModelInputs,
     runtime = create_runtime(runtime_source(probe), "cpu")
     names = [o.name for o in probe.graph.output]
     results = dict(zip(names, runtime.run(dict(zip(runtime.input_names, (to_numpy(t) for t in inputs.tensors))))))
+    return LayerObservation(graph, onnx_model, pairs, results, final, torch_finals)
+
+
+def first_divergence(model: torch.nn.Module, built: Export, inputs: ModelInputs,
+                     atol: float, rtol: float) -> Divergence:
+    """The first layer of ``built``'s traced IR, lowered at its opset, whose output differs
+    from torch's on ``inputs`` (the failing run's)."""
+    seen = observe_layers(model, built, inputs)
+    opset = built.opset
+    onnx_model, pairs, results, final, torch_finals = (seen.onnx_model, seen.pairs, seen.results,
+                                                       seen.final, seen.torch_finals)
     natural = tolerances.default_for(onnx_model)
     if _within_rounding(natural, atol, rtol, final.values(), torch_finals, results):
         return Divergence(None, 0.0, len(pairs), rounding=natural)

@@ -1,8 +1,10 @@
-"""Writing what ``graphnn graph -o`` asks for: DOT text, or a picture rendered by Graphviz.
+"""Writing what ``graphnn graph -o`` asks for: DOT text, a picture rendered by Graphviz, JSON,
+the table, or the interactive HTML page.
 
-The format is the file's extension. Files are written whole or not at all (a temporary
-folder beside the target, then renamed: ``onnxfile.atomic``). Rendering needs Graphviz's ``dot`` program; when it
-is missing the error says how to install it and that ``-o model.dot`` needs nothing.
+The format is the file's extension; ``WRITERS`` maps each to the function making its bytes.
+Files are written whole or not at all (a temporary folder beside the target, then renamed:
+``onnxfile.atomic``). Rendering needs Graphviz's ``dot`` program; when it is missing the error
+says how to install it and that ``-o model.dot`` needs nothing.
 """
 from __future__ import annotations
 
@@ -12,9 +14,14 @@ import graphviz
 
 from graphnn.errors import GraphnnError
 from graphnn.onnxfile.atomic import write_bytes
+from graphnn.view import html
+from graphnn.view.dot import to_dot, to_graphviz
+from graphnn.view.jsonview import to_json
+from graphnn.view.model import View
+from graphnn.view.table import render as table_text
 
 PICTURES = ("svg", "png", "pdf")
-FORMATS = ("dot", "gv", "json", "txt") + PICTURES
+FORMATS = ("dot", "gv", "json", "txt", "html") + PICTURES
 
 
 class RenderError(GraphnnError):
@@ -39,6 +46,25 @@ def render(dot: graphviz.Digraph, fmt: str) -> bytes:
             "conda install graphviz; or write DOT with -o model.dot") from None
     except graphviz.CalledProcessError as exc:
         raise RenderError(f"Graphviz's dot failed: {exc.stderr.decode(errors='replace').strip()}") from None
+
+
+def _picture(fmt: str):
+    return lambda view, depth: render(to_graphviz(view, depth), fmt)
+
+
+WRITERS = {
+    **{fmt: _picture(fmt) for fmt in PICTURES},
+    "dot": lambda view, depth: to_dot(view, depth).encode(),
+    "gv": lambda view, depth: to_dot(view, depth).encode(),
+    "json": lambda view, depth: (to_json(view) + "\n").encode(),
+    "txt": lambda view, depth: (table_text(view, depth) + "\n").encode(),
+    "html": lambda view, depth: html.to_html(view).encode(),  # groups collapse in the page: no --depth
+}
+
+
+def view_bytes(view: View, path: str, depth=None) -> bytes:
+    """The file ``-o path`` asks for, in the format its extension names."""
+    return WRITERS[output_format(path)](view, depth)
 
 
 def write_atomic(path: str, data: bytes) -> None:
