@@ -34,6 +34,7 @@ from graphnn.errors import GraphnnError, ShapeError, TraceError, UnsupportedErro
 import graphnn.frontend.aten as aten
 from graphnn.frontend.replay import Replay, Rule, add_graph_inputs, set_graph_outputs
 from graphnn.frontend.rules import Builder, Ref
+from graphnn.hf.cache import register_cache_pytrees
 from graphnn.frontend.source import data_dependent_error, trace_failure, user_line_in, user_line_of
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
@@ -57,6 +58,7 @@ def export_program(model: torch.nn.Module, inputs: ModelInputs) -> torch.export.
     """torch.export's program; its failures become TraceError with the user's line."""
     args = tuple(item.example for item in inputs.items if not item.keyword)
     kwargs = {item.name: item.example for item in inputs.items if item.keyword}
+    register_cache_pytrees()  # a causal LM returns its KV cache by default
     try:  # no_grad: a @torch.no_grad() method (Llama's rotary embedding) then needs no grad-mode region
         with _size_one_is_not_special(), torch.no_grad():
             return torch.export.export(model, args, kwargs or None, dynamic_shapes=_dynamic_shapes(inputs),
