@@ -8,6 +8,7 @@ from graphnn.frontend import FRONTENDS
 from graphnn.checking.parity import DEFAULT_ATOL, DEFAULT_RTOL
 from graphnn.checking.runtime import DEVICES
 from graphnn.checking.tolerances import QUANTIZED
+from graphnn.hf.tasks import TASKS
 from graphnn.loader import LoadOptions
 
 
@@ -42,15 +43,20 @@ def model_source(fn):
         help="The nn.Module instance, class or zero-argument factory in MODEL_PY. Default: `model`, "
              "else the only nn.Module instance, else the only nn.Module class buildable without arguments.",
     )(fn)
-    return click.argument("model_py", type=click.Path(dir_okay=False))(fn)
+    return click.argument("model_py", type=click.Path())(fn)
 
 
 def _loading_options(fn):
     @functools.wraps(fn)
-    def command(*args, model_name, weights, trust_pickle, inputs, dynamic, static, **kwargs):
-        loading = LoadOptions(model_name, weights, trust_pickle, inputs, dynamic, static)
+    def command(*args, model_name, weights, trust_pickle, inputs, dynamic, static, task, **kwargs):
+        loading = LoadOptions(model_name, weights, trust_pickle, inputs, dynamic, static, task)
         return fn(*args, loading=loading, **kwargs)
 
+    command = click.option(
+        "--task", type=click.Choice(list(TASKS)),
+        help="For a checkpoint folder (config.json + *.safetensors from save_pretrained): the model and "
+             "example inputs to build. Default: from config.json's architectures.",
+    )(command)
     command = click.option(
         "--trust-pickle", is_flag=True,
         help="Load MODEL_PY when it is a whole module saved with torch.save(model). Unpickling runs code "

@@ -8,6 +8,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
+from graphnn.hf.cache import cache_dims, flat_cache_items, grouped_cache, is_cache_input
 from graphnn.errors import InputSpecError
 from graphnn.tensors import dtype_name, dtype_names, torch_dtype
 
@@ -128,7 +129,7 @@ class ModelInputs:
         tensors = self.tensors if tensors is None else tensors
         args = [t for item, t in zip(self.items, tensors) if not item.keyword]
         kwargs = {item.name: t for item, t in zip(self.items, tensors) if item.keyword}
-        return model(*args, **kwargs)
+        return model(*args, **grouped_cache(kwargs))
 
     def with_examples(self, tensors: Sequence[torch.Tensor]) -> "ModelInputs":
         return ModelInputs(tuple(replace(item, example=t) for item, t in zip(self.items, tensors)))
@@ -191,7 +192,8 @@ def model_inputs(model: torch.nn.Module, example_inputs: Any, dynamic_dims: Any 
     """
     if isinstance(example_inputs, ModelInputs):
         return example_inputs
-    items = _named(model, example_inputs, where)
+    items = flat_cache_items(_named(model, example_inputs, where))
+    dynamic_dims = cache_dims(items) if dynamic_dims is None and dynamic_batch else dynamic_dims
     if dynamic_dims is not None:
         dims = _explicit_dims(items, dynamic_dims)
     elif dynamic_batch:
@@ -227,7 +229,7 @@ def _keyword_items(params: list, example_inputs: dict, where: str) -> list[tuple
     known = [p.name for p in params]
     takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in params)
     for name, value in example_inputs.items():
-        if not isinstance(value, torch.Tensor):
+        if not isinstance(value, torch.Tensor) and not is_cache_input(value):
             raise InputSpecError(f"{where}[{name!r}] must be a tensor (got {type(value).__name__})")
         if name not in known and not takes_kwargs:
             raise InputSpecError(f"{where}: the model's forward has no parameter {name!r} "

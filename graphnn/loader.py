@@ -26,6 +26,7 @@ import torch.nn as nn
 
 from graphnn import checkpoints, programs
 from graphnn.errors import InputSpecError, ModelLoadError
+from graphnn.hf.folder import is_checkpoint_folder, load_folder
 from graphnn.inputs import (ModelInputs, inputs_from_specs, model_inputs, normalize_example_inputs,
                             parse_dynamic_spec, parse_input_spec)
 
@@ -55,6 +56,7 @@ class LoadOptions:
     input_specs: Sequence[str] = ()
     dynamic_specs: Sequence[str] = ()
     static: bool = False
+    task: Optional[str] = None  # a checkpoint folder's task (graphnn.hf.tasks), else inferred
 
 
 def import_file(path: str):
@@ -151,13 +153,16 @@ def find_example_inputs(module, path: str) -> Any:
 
 
 def load_model_file(path: str, model_name: Optional[str] = None, weights: Optional[str] = None,
-                    trust_pickle: bool = False) -> LoadedModel:
-    """The model in ``path`` (a model.py, a saved program, a pickled module), with the state
-    dict in ``weights`` loaded into it."""
+                    trust_pickle: bool = False, task: Optional[str] = None) -> LoadedModel:
+    """The model in ``path`` (a model.py, a saved program, a pickled module, a checkpoint
+    folder), with the state dict in ``weights`` loaded into it."""
     kind = source_kind(path)
     if model_name is not None and kind != "python":
         raise ModelLoadError(f"--model {model_name}: {path} is not a Python file; it holds one model")
-    loaded = _SOURCES[kind](path, model_name, trust_pickle)
+    if task is not None and kind != "folder":
+        raise ModelLoadError(f"--task {task} builds a model from a checkpoint folder (config.json + "
+                             f"*.safetensors); {path} is not one")
+    loaded = _from_folder(path, task) if kind == "folder" else _SOURCES[kind](path, model_name, trust_pickle)
     if weights is not None:
         if kind not in WEIGHTS_INTO:
             raise ModelLoadError(f"--weights loads a state dict into the model that a model.py builds; "
@@ -169,6 +174,11 @@ def load_model_file(path: str, model_name: Optional[str] = None, weights: Option
 def source_kind(path: str) -> str:
     """``python``, ``program``, or what a torch.save file holds (``pickle``, ``weights``,
     ``torchscript``), read from the file's content."""
+    if is_checkpoint_folder(path):
+        return "folder"
+    if os.path.isdir(path):
+        raise ModelLoadError(f"{path} is a folder without config.json: pass a MODEL_PY file or a checkpoint "
+                             f"folder written by save_pretrained (config.json + *.safetensors)")
     if not os.path.isfile(path):
         raise ModelLoadError(f"model file {path!r} does not exist")
     if path.endswith(".py"):
@@ -183,6 +193,11 @@ def _from_python(path: str, model_name: Optional[str], trust_pickle: bool) -> Lo
     model, name = find_model(module, path, model_name)
     return LoadedModel(model, find_example_inputs(module, path), path, name,
                        getattr(module, DYNAMIC_DIMS_NAME, None))
+
+
+def _from_folder(path: str, task: Optional[str]) -> LoadedModel:
+    model, examples, dims, task = load_folder(path, task)
+    return LoadedModel(model, examples, path, task, dims, kind="folder")
 
 
 def _from_program(path: str, model_name: Optional[str], trust_pickle: bool) -> LoadedModel:
@@ -254,7 +269,7 @@ def resolve_inputs(loaded: LoadedModel, specs: Sequence[str]) -> Any:
 def load(path: str, options: LoadOptions = LoadOptions()) -> tuple[LoadedModel, ModelInputs]:
     """The model in ``path`` and the inputs it is traced and checked with (names and dynamic
     dims decided once, ``--static`` fixing every dim), as the CLI commands need them."""
-    loaded = load_model_file(path, options.model_name, options.weights, options.trust_pickle)
+    loaded = load_model_file(path, options.model_name, options.weights, options.trust_pickle, options.task)
     examples = resolve_inputs(loaded, options.input_specs)
     dims = resolve_dynamic_dims(loaded, options.input_specs, options.dynamic_specs)
     return loaded, model_inputs(loaded.model, examples, None if options.static else dims,

@@ -14,8 +14,8 @@ def is_model_file(path: Path) -> bool:
 
 def model_files(path: str) -> list[str]:
     """``path`` itself when it is a file, else its model files in sorted order."""
-    if not os.path.isdir(path):
-        return [path]
+    if not os.path.isdir(path) or os.path.isfile(os.path.join(path, "config.json")):
+        return [path]  # a file, or a checkpoint folder (save_pretrained): one model
     found = []
     for folder, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "__pycache__")

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from graphnn.hf.cache import CACHE_FIELD, cache_tensors, legacy_cache_tensors
+
 # IR dtype names are numpy's; this is the one table that maps them to torch.
 _TORCH_DTYPES = {
     "float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
@@ -42,7 +44,8 @@ def flatten_outputs(obj: Any) -> list:
 def named_outputs(obj: Any) -> list[tuple[str, Any]]:
     """``flatten_outputs`` with a name for each leaf, for the ONNX outputs: ``output`` for a
     lone tensor, ``output_0``, ``output_1``... for tuples, the key for dicts and
-    ``ModelOutput``s (``logits``, ``last_hidden_state``), ``past_0_1`` below a key."""
+    ``ModelOutput``s (``logits``, ``last_hidden_state``), ``past_0_1`` below a key; a KV
+    cache's tensors as ``present.{i}.key`` / ``present.{i}.value`` (``hf.cache``)."""
     leaves = _leaves(obj, ())
     if not any(isinstance(k, str) for path, _ in leaves for k in path):
         if len(leaves) == 1:
@@ -50,14 +53,24 @@ def named_outputs(obj: Any) -> list[tuple[str, Any]]:
         return [(f"output_{i}", leaf) for i, (_, leaf) in enumerate(leaves)]
     names = []
     for path, leaf in leaves:
+        if isinstance(path[-1], _FullName):
+            names.append((str(path[-1]), leaf))
+            continue
         name = "_".join(str(k) for k in path)
         names.append((name if isinstance(path[0], str) else f"output_{name}", leaf))
     return names
 
 
+class _FullName(str):
+    """A leaf's whole output name (a cache's ``present.0.key``), not one part of its path."""
+
+
 def _leaves(obj: Any, path: tuple) -> list[tuple[tuple, Any]]:
     if obj is None:
         return []
+    cache = cache_tensors(obj) or (legacy_cache_tensors(obj) if path[-1:] == (CACHE_FIELD,) else None)
+    if cache is not None:
+        return [((_FullName(name),), leaf) for name, leaf in cache if leaf is not None]
     if isinstance(obj, (tuple, list)):
         return [leaf for i, item in enumerate(obj) for leaf in _leaves(item, path + (i,))]
     if isinstance(obj, dict):

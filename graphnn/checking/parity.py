@@ -21,6 +21,7 @@ import numpy as np
 import onnx
 import torch
 
+from graphnn.hf.cache import with_derived_sizes
 from graphnn.errors import InputSpecError, ShapeError
 from graphnn.inputs import ModelInputs, like
 from graphnn.modes import eval_mode
@@ -237,7 +238,7 @@ def size_plans(symbols: dict[str, int], sizes: Optional[dict[str, Sequence[int]]
                for symbol, size in symbols.items()}
     plans = [dict(symbols)]
     for k in range(max((len(c) for c in choices.values()), default=0)):
-        plan = {symbol: c[k % len(c)] for symbol, c in choices.items()}
+        plan = with_derived_sizes({symbol: c[k % len(c)] for symbol, c in choices.items()})
         if plan not in plans:
             plans.append(plan)
     return plans

@@ -12,6 +12,7 @@ from typing import Callable, Optional
 
 import torch
 
+from graphnn.hf.cache import bound_name
 from graphnn.errors import InputSpecError, TraceError, UnsupportedError
 import graphnn.frontend.layers as _layers
 from graphnn.frontend.fx_tracer import trace_fx
@@ -91,7 +92,7 @@ def refuse_unbindable(model: torch.nn.Module, inputs: ModelInputs) -> None:
     """Inputs the forward cannot take (two --input for nn.Linear): said before any frontend
     calls it with them."""
     positional = [item.name for item in inputs.items if not item.keyword]
-    keywords = {item.name: None for item in inputs.items if item.keyword}
+    keywords = {bound_name(item.name): None for item in inputs.items if item.keyword}
     try:
         signature = inspect.signature(unwrap_parallel(model).forward)
     except (TypeError, ValueError):  # a builtin forward: nothing to check

@@ -34,6 +34,7 @@ from graphnn.errors import GraphnnError, ShapeError, TraceError, UnsupportedErro
 import graphnn.frontend.aten as aten
 from graphnn.frontend.replay import Replay, Rule, add_graph_inputs, set_graph_outputs
 from graphnn.frontend.rules import Builder, Ref
+from graphnn.hf.cache import cache_dynamic_shapes, grouped_cache, register_cache_pytrees
 from graphnn.frontend.source import data_dependent_error, trace_failure, user_line_in, user_line_of
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
@@ -56,10 +57,11 @@ def trace_export(model: torch.nn.Module, inputs: ModelInputs) -> Graph:
 def export_program(model: torch.nn.Module, inputs: ModelInputs) -> torch.export.ExportedProgram:
     """torch.export's program; its failures become TraceError with the user's line."""
     args = tuple(item.example for item in inputs.items if not item.keyword)
-    kwargs = {item.name: item.example for item in inputs.items if item.keyword}
+    kwargs = grouped_cache({item.name: item.example for item in inputs.items if item.keyword})
+    register_cache_pytrees()  # a causal LM returns its KV cache by default
     try:  # no_grad: a @torch.no_grad() method (Llama's rotary embedding) then needs no grad-mode region
         with _size_one_is_not_special(), torch.no_grad():
-            return torch.export.export(model, args, kwargs or None, dynamic_shapes=_dynamic_shapes(inputs),
+            return torch.export.export(model, args, kwargs or None, dynamic_shapes=_dynamic_shapes(inputs, kwargs),
                                        strict=False)
     except GraphnnError:
         raise
@@ -67,12 +69,16 @@ def export_program(model: torch.nn.Module, inputs: ModelInputs) -> torch.export.
         raise (_layer_error(model, exc, inputs) or _trace_error(exc, inputs)) from None
 
 
-def _dynamic_shapes(inputs: ModelInputs) -> Any:
+def _dynamic_shapes(inputs: ModelInputs, kwargs: dict) -> Any:
     """``Dim.DYNAMIC`` on each dynamic dim (a named ``Dim`` would turn torch's range guards,
-    such as ``seq <= 32`` for a 32-row buffer, into errors); names are mapped back later."""
+    such as ``seq <= 32`` for a 32-row buffer, into errors); names are mapped back later.
+    A KV cache's flat inputs give the specs of its tensors, nested as the cache is."""
     specs = [{index: torch.export.Dim.DYNAMIC for index, _ in item.dims} or None for item in inputs.items]
     if any(item.keyword for item in inputs.items):
-        return {item.name: spec for item, spec in zip(inputs.items, specs)}
+        by_name = {item.name: spec for item, spec in zip(inputs.items, specs)}
+        flat = [spec for item, spec in zip(inputs.items, specs) if item.name not in kwargs and item.keyword]
+        return {name: by_name[name] if name in by_name else cache_dynamic_shapes(value, flat.__getitem__)
+                for name, value in kwargs.items()}
     return tuple(specs)
 
 

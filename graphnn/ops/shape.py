@@ -146,8 +146,13 @@ def concat(node, *xs):
 
 
 def _sum_dim(dims, fresh):
-    """The sum of dims: an int when all are ints, else ``fresh``."""
-    return sum(dims) if all(isinstance(d, int) for d in dims) else fresh
+    """The sum of dims: an int when all are ints, their sum when each is an expression
+    (``past_sequence_length+sequence_length``: a KV cache grown by the new tokens, as
+    torch.export names it), else ``fresh``."""
+    if all(isinstance(d, int) for d in dims):
+        return sum(dims)
+    terms = [expression(d) for d in dims]
+    return fresh if any(t is None for t in terms) else dim_expression(sum(terms))
 
 
 def split(node, x):

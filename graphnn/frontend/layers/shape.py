@@ -197,6 +197,9 @@ def unsqueeze(b, x, dim):
 # ------------------------------------------------------------------ joining
 @function_rule(torch.cat, torch.concat)
 def cat(b, tensors, dim=0, *, out=None):
+    """torch skips 1-d empty inputs whatever the others' rank (``torch.cat([torch.tensor([]),
+    keys], dim=-2)``: transformers' KV cache before its first update)."""
+    tensors = [t for t in tensors if b.shape(t) != (0,)] or tensors[:1]
     tensors = promote(b, *tensors)
     return b.emit(CONCAT, tensors, dim=checked_dim(b, tensors[0], dim))
 

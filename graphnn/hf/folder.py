@@ -1,0 +1,48 @@
+"""A checkpoint folder (``save_pretrained``: config.json + safetensors weights) as a model
+source: the model built offline by transformers' Auto class for the task, its example
+inputs made by the task (``tasks.py``)."""
+from __future__ import annotations
+
+import glob
+import os
+from typing import Any, Optional
+
+from graphnn.errors import ModelLoadError
+from graphnn.hf.tasks import TASKS, inferred_task
+from graphnn.progress import note
+
+WEIGHT_FILES = ("*.safetensors", "pytorch_model*.bin")
+
+
+def is_checkpoint_folder(path: str) -> bool:
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, "config.json"))
+
+
+def load_folder(path: str, task: Optional[str]) -> tuple[Any, dict, Optional[dict], str]:
+    """(model in eval mode, example inputs by keyword, their dynamic dims, the task) for the
+    folder ``path``."""
+    if not any(glob.glob(os.path.join(path, pattern)) for pattern in WEIGHT_FILES):
+        raise ModelLoadError(f"{path} holds config.json but no weights (*.safetensors): pass a folder "
+                             f"written by save_pretrained")
+    import transformers
+    config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
+    if task is None:
+        task = inferred_task(config)
+        if task is None:
+            raise ModelLoadError(f"{path}: config.json names no architecture graphnn knows a task for; "
+                                 f"pass --task ({', '.join(TASKS)})")
+        note(f"task {task} (from {', '.join(config.architectures)} in {path}/config.json; --task to choose)")
+    spec = TASKS[task]
+    model = _built(transformers, spec.auto_class, path, task, config, use_cache=spec.use_cache)
+    return model, spec.inputs(model), spec.dynamic_dims, task
+
+
+def _built(transformers: Any, auto_class: str, path: str, task: str, config: Any, use_cache: bool) -> Any:
+    try:
+        model = getattr(transformers, auto_class).from_pretrained(path, local_files_only=True,
+                                                                  use_cache=use_cache)
+    except ValueError as exc:  # "Unrecognized configuration class ... for this kind of AutoModel"
+        kind = getattr(config, "model_type", "this model")
+        raise ModelLoadError(f"--task {task} does not fit {path} ({kind}: {str(exc).splitlines()[0][:120]}); "
+                             f"pass a task for its architecture ({', '.join(TASKS)})") from None
+    return model.eval()

@@ -1,0 +1,69 @@
+"""Tasks as optimum names them: which transformers Auto class builds the model of a
+checkpoint folder, and which example inputs it is traced with. One registry, one entry per
+task; the task is inferred from ``config.architectures`` when the user gives none."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+import torch
+
+TOKEN_DIMS = {0: "batch", 1: "sequence_length"}
+BATCH, SEQ, PAST = 2, 8, 5  # the examples' sizes: a past >= 2, or torch.export fixes it (0/1 rule)
+
+
+@dataclass(frozen=True)
+class Task:
+    auto_class: str  # the transformers Auto class that builds the model
+    inputs: Callable[[torch.nn.Module], dict]  # the example inputs, by keyword
+    use_cache: bool = False  # the model returns (and, with inputs, takes) its KV cache
+
+    @property
+    def dynamic_dims(self) -> Optional[dict]:
+        """batch and sequence_length; with a cache, the cache's defaults (``cache.cache_dims``)."""
+        return None if self.use_cache else {name: dict(TOKEN_DIMS) for name in ("input_ids", "attention_mask")}
+
+
+def _tokens(model: torch.nn.Module, seq: int = SEQ) -> dict:
+    """Ids over the whole vocabulary and a padding mask (zeros at the end of the first row),
+    so parity's draws at other sizes are valid ids and 0/1 masks too."""
+    vocab = model.config.get_text_config().vocab_size
+    generator = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, vocab, (BATCH, seq), generator=generator)
+    ids[0, 0], ids[-1, -1] = 0, vocab - 1
+    mask = torch.ones(BATCH, seq, dtype=torch.long)
+    mask[0, seq - 2:] = 0
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def _with_past(model: torch.nn.Module) -> dict:
+    """Three new tokens after a past of five: the past is the model's own cache of a
+    five-token prompt, so its layers, heads and head size are right for any architecture."""
+    prompt = _tokens(model, PAST)
+    with torch.no_grad():
+        past = model(**prompt, use_cache=True).past_key_values
+    new = _tokens(model, SEQ - PAST)
+    return {"input_ids": new["input_ids"], "attention_mask": torch.cat([prompt["attention_mask"],
+                                                                        new["attention_mask"]], dim=1),
+            "past_key_values": past}
+
+
+TASKS = {
+    "feature-extraction": Task("AutoModel", _tokens),
+    "text-classification": Task("AutoModelForSequenceClassification", _tokens),
+    "text-generation": Task("AutoModelForCausalLM", _tokens),
+    "text-generation-with-past": Task("AutoModelForCausalLM", _with_past, use_cache=True),
+}
+_BY_ARCHITECTURE = (("ForCausalLM", "text-generation-with-past"), ("LMHeadModel", "text-generation-with-past"),
+                    ("ForSequenceClassification", "text-classification"))
+
+
+def inferred_task(config: Any) -> Optional[str]:
+    """The task an architecture in ``config.architectures`` is for; None when none says."""
+    for architecture in getattr(config, "architectures", None) or ():
+        for suffix, task in _BY_ARCHITECTURE:
+            if architecture.endswith(suffix):
+                return task
+        if architecture.endswith("Model"):
+            return "feature-extraction"
+    return None
