@@ -32,7 +32,7 @@ import torch.utils._pytree as pytree
 
 from graphnn.errors import GraphnnError, ShapeError, TraceError, UnsupportedError
 import graphnn.frontend.aten as aten
-from graphnn.frontend import decompose
+import graphnn.frontend.decompose as decompose
 from graphnn.frontend.replay import Replay, Rule, add_graph_inputs, set_graph_outputs
 from graphnn.frontend.rules import Builder, Ref
 from graphnn.frontend.source import data_dependent_error, trace_failure, user_line_in, user_line_of
