@@ -77,3 +77,54 @@ class CustomOpLayer(nn.Module):
 def test_an_op_torch_cannot_decompose_is_refused_naming_it_and_the_line():
     with pytest.raises(UnsupportedError, match=r"test_decompose.py:\d+\): graphnn_test.opaque_twice.default is not supported"):
         graphnn.trace(CustomOpLayer(), torch.randn(2, 5), frontend="export")
+
+
+# ------------------------------------------------------------------ auto: a call fx has no rule for
+class HingeFunction(nn.Module):
+    """``torch.hinge_embedding_loss``: no rule under fx; torch.export decomposes its ATen op."""
+
+    def forward(self, x):
+        return torch.hinge_embedding_loss(x, x.sign(), 1.0, 0) * 2
+
+
+@pytest.mark.parametrize("model", [HingeFunction(), LossLayer(LOSSES["hinge_embedding"])],
+                         ids=["function", "layer"])
+def test_auto_falls_back_to_export_on_a_call_without_a_rule(model):
+    notes = []
+    graph = graphnn.trace(model, torch.randn(2, 5), log=notes.append)
+    assert graph.frontend == "export"
+    assert len(notes) == 1 and "is not supported by graphnn yet" in notes[0]
+    assert notes[0].endswith("using the torch.export frontend, which decomposes ops without a rule")
+    export_checked(model, torch.randn(2, 5))
+
+
+def test_fx_alone_still_refuses_the_call_naming_it():
+    with pytest.raises(UnsupportedError, match=r"function torch.hinge_embedding_loss is not supported"):
+        graphnn.trace(HingeFunction(), torch.randn(2, 5), frontend="fx")
+
+
+class ThroughNumpy(nn.Module):
+    """fx records ``.numpy()`` as a call without a rule; torch.export cannot trace it at all."""
+
+    def forward(self, x):
+        return x.numpy()
+
+
+def test_when_export_cannot_trace_the_model_fx_refusal_stands():
+    with pytest.raises(UnsupportedError, match=r"tensor method .numpy\(\) is not supported by graphnn yet$"):
+        graphnn.trace(ThroughNumpy(), torch.randn(2, 5))
+
+
+class FractionalPool(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pool = nn.FractionalMaxPool2d(2, output_size=3)
+
+    def forward(self, x):
+        return self.pool(x)
+
+
+def test_when_export_refuses_too_both_refusals_are_named():
+    with pytest.raises(UnsupportedError, match=r"pool \(test_decompose.py:\d+\): layer nn.FractionalMaxPool2d is not "
+                                               r"supported .*; under torch.export: pool \(.*\): aten.\w+.\w+ is not"):
+        graphnn.trace(FractionalPool(), torch.randn(1, 2, 6, 6))

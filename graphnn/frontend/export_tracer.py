@@ -273,9 +273,9 @@ class ExportReplay(Replay):
 
     def refusal(self, origin: fx.Node, node: fx.Node, builder: Builder) -> UnsupportedError:
         if origin is node:
-            return self.unsupported(builder.where, self.label(node.target))
-        return self.unsupported(builder.where, self.label(origin.target),
-                                f" (torch decomposes it into {self.label(node.target)}, which has no rule)")
+            return self.missing_rule(builder.where, self.label(node.target))
+        return self.missing_rule(builder.where, self.label(origin.target),
+                                 f" (torch decomposes it into {self.label(node.target)}, which has no rule)")
 
     def _replay_decomposition(self, node: fx.Node, module: fx.GraphModule) -> Any:
         """The decomposition's nodes replayed in place of ``node``: its placeholders are

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import torch
 import torch.fx as fx
 
-from graphnn.errors import UnsupportedError
+from graphnn.errors import MissingRuleError, UnsupportedError
 from graphnn.frontend.rules import Builder, Ref, ShapeRef, function_label, function_rule_for, module_rule_for
 from graphnn.frontend.source import SOURCE_KEY
 from graphnn.inputs import ModelInputs
@@ -106,7 +106,7 @@ class Replay(abc.ABC):
 
     def without_rule(self, node: fx.Node, builder: Builder, args: list, kwargs: dict) -> Any:
         """A call no rule converts."""
-        raise self.unsupported(builder.where, self.label(node.target))
+        raise self.missing_rule(builder.where, self.label(node.target))
 
     def applied(self, node: fx.Node, builder: Builder, result: Any) -> Any:
         """A rule's result, after whatever the program says about it beyond the call."""
@@ -135,6 +135,11 @@ class Replay(abc.ABC):
     @staticmethod
     def unsupported(where: str, what: str, hint: str = "") -> UnsupportedError:
         return UnsupportedError(f"{where}: {what} is not supported by graphnn yet{hint}")
+
+    @staticmethod
+    def missing_rule(where: str, what: str, hint: str = "") -> MissingRuleError:
+        """The same words, for a call no rule converts at all (``auto`` may try another frontend)."""
+        return MissingRuleError(f"{where}: {what} is not supported by graphnn yet{hint}")
 
 
 def holds_tensors(*values: Any) -> bool:
