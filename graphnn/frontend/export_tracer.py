@@ -156,6 +156,9 @@ def _is_torch_layer(module: torch.nn.Module) -> bool:
 
 
 # ------------------------------------------------------------------ the replay
+_PLACE = ("nn_module_stack", "stack_trace")  # where a node ran: a decomposition's nodes ran there too
+
+
 class ExportReplay(Replay):
     """Replays an exported program's ATen ops by the rules of the torch functions they match
     (``aten.py``), attributed to the torch.nn layer each ran in; a write into a view is
@@ -291,6 +294,7 @@ class ExportReplay(Replay):
                 self.env[sub] = self.builder(origin).constant(getattr(module, sub.target).detach())
             else:
                 self.origins[sub] = origin
+                sub.meta.update({key: origin.meta[key] for key in _PLACE if key in origin.meta})
                 self.decomposed_from[sub] = node
                 self.env[sub] = self.replayed(sub)
         return None

@@ -18,9 +18,9 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import torch
 import torch.fx as fx
 
-from graphnn.errors import MissingRuleError, UnsupportedError
+from graphnn.errors import GraphnnError, MissingRuleError, UnsupportedError
 from graphnn.frontend.rules import Builder, Ref, ShapeRef, function_label, function_rule_for, module_rule_for
-from graphnn.frontend.source import SOURCE_KEY
+from graphnn.frontend.source import SOURCE_KEY, first_line
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
 from graphnn.modes import eval_mode
@@ -78,7 +78,22 @@ class Replay(abc.ABC):
         if handler is None:
             raise UnsupportedError(f"{self.source_of(node) or 'the model'}: {self.producer} produced a "
                                    f"{node.op} node ({node.target}), which graphnn does not convert yet")
-        return handler(node)
+        try:
+            return handler(node)
+        except (GraphnnError, MemoryError):
+            raise
+        except Exception as exc:  # a rule's own bug: one line naming where, never a traceback
+            raise self.rule_failure(node, exc) from None
+
+    def rule_failure(self, node: fx.Node, exc: Exception) -> UnsupportedError:
+        """A rule that raised (a bug in graphnn, not in the model), as a one-line report: the
+        layer, the user's line, the call, and what went wrong."""
+        what = {"call_module": f"layer {node.target}", "call_method": f"tensor method .{node.target}()"}.get(
+            node.op, self.label(node.target))
+        layer = node.target if node.op == "call_module" else self.enclosing(node)[0]
+        where = ", ".join(part for part in (layer, self.source_of(node)) if part) or "the model"
+        return UnsupportedError(f"{where}: graphnn's rule for {what} failed ({type(exc).__name__}: "
+                                f"{first_line(exc)}); this is a bug in graphnn: please report it with this line")
 
     def resolve(self, node: fx.Node) -> tuple[list, dict]:
         """The node's arguments as its rule takes them: other nodes replaced by what they became."""
