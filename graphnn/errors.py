@@ -27,6 +27,11 @@ class UnsupportedError(GraphnnError):
     """A layer, function or argument graphnn cannot convert (yet)."""
 
 
+class MissingRuleError(UnsupportedError):
+    """A layer, function or method call no rule converts (not an argument a rule refuses):
+    ``auto`` then tries torch.export, which decomposes ATen ops without a rule."""
+
+
 class ShapeError(GraphnnError):
     """Shapes do not fit: names the layer, its source line, what it expected and what it got."""
 

@@ -16,7 +16,7 @@ DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 MACHINE_DEPENDENT = {"DeviceError": "error: --device cuda cannot be used: "}
 # An inline model's layers have no line in model.py; in-process, the test's own frame would be
 # the innermost user line, so these run as a user runs them.
-AS_SUBPROCESS = {"UnsupportedError", "ShapeError"}
+AS_SUBPROCESS = {"UnsupportedError", "MissingRuleError", "ShapeError"}
 
 
 def sections() -> dict[str, tuple]:

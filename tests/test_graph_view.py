@@ -269,13 +269,14 @@ def test_layer_without_rule_is_an_opaque_node_in_graph_only():
 def test_cli_graph_shows_an_unsupported_layer_that_export_refuses(tmp_path):
     source = tmp_path / "unsupported.py"
     source.write_text("import torch, torch.nn as nn\n"
-                      "model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Unfold(2), nn.Flatten(), nn.Linear(400, 2))\n"
+                      "model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.FractionalMaxPool2d(2, output_size=4), "
+                      "nn.Flatten(), nn.Linear(64, 2))\n"
                       "example_inputs = (torch.randn(1, 3, 8, 8),)\n")
     result = invoke(["graph", str(source)])
     assert result.exit_code == 0, result.output
-    assert re.search(r"^1\s+Unfold\s+\[batch, 16, 25\].*not exportable yet", result.stdout, re.M)
+    assert re.search(r"^1\s+FractionalMaxPool2d\s+\[batch, 4, 4, 4\].*not exportable yet", result.stdout, re.M)
     refused = invoke(["export", str(source), str(tmp_path / "u.onnx")])
-    assert refused.exit_code == 2 and "layer nn.Unfold is not supported by graphnn yet" in refused.output
+    assert refused.exit_code == 2 and "layer nn.FractionalMaxPool2d is not supported by graphnn yet" in refused.output
     assert not (tmp_path / "u.onnx").exists()
 
 
@@ -297,7 +298,7 @@ def test_function_without_rule_is_opaque_in_graph_only():
     assert re.search(r"^unfold\s+torch.nn.functional.unfold\s+\[batch, 4, 25\].*not exportable yet", table, re.M)
     assert re.search(r"^fc\s+Linear\s+\[batch, 4, 3\]\s+78\s+yes\s+600", table, re.M)
     with pytest.raises(UnsupportedError, match="function torch.nn.functional.unfold is not supported"):
-        graphnn.trace(model, x)
+        graphnn.trace(model, x, frontend="fx")  # auto: torch.export decomposes aten.im2col
 
 
 def test_forward_float_default_is_its_value():

@@ -81,3 +81,12 @@ def test_layer_table_names_transformer_layers_with_their_lines():
     assert np.all([r[1] != "unsupported" for r in rows.values()])
     attention = rows["encoder.layer.0.attention.self"]  # its functional ops: one row, not one per ATen op
     assert attention[1] == "BertSelfAttention" and attention[2] == "[batch, seq, 32]"
+
+
+@pytest.mark.parametrize("name", ["gpt2", "llama"])
+def test_decoders_from_input_ids_alone(name):
+    """Without an attention mask, transformers 5.25 looks for packed sequences in the position
+    ids with ``torch.diff`` (aten.diff): the export frontend's diff rule converts it."""
+    model, inputs, _ = ZOO[name]()
+    export_checked(model, {"input_ids": inputs["input_ids"]}, dynamic_dims={"input_ids": {0: "batch", 1: "seq"}},
+                   frontend="export")

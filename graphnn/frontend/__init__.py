@@ -12,8 +12,8 @@ from typing import Callable, Optional
 
 import torch
 
+from graphnn.errors import InputSpecError, MissingRuleError, TraceError, UnsupportedError
 from graphnn.hf.cache import bound_name
-from graphnn.errors import InputSpecError, TraceError, UnsupportedError
 import graphnn.frontend.layers as _layers
 from graphnn.frontend.fx_tracer import trace_fx
 from graphnn.frontend.hooks import refresh_parameters, refuse_for_every_frontend, refuse_for_fx
@@ -41,7 +41,8 @@ def trace_model(model: torch.nn.Module, inputs: ModelInputs, frontend: str = "au
                 log: Optional[Callable[[str], None]] = None) -> Graph:
     """The IR of ``model`` from the chosen frontend; ``auto`` tries fx first and falls back
     to torch.export when fx cannot trace the model (saying so through ``log``): fx's limits,
-    and hooks or patched forwards fx would silently skip (``hooks``)."""
+    hooks or patched forwards fx would silently skip (``hooks``), and a call without a rule
+    (torch.export decomposes ATen ops that have none; when it cannot trace, fx's refusal stands)."""
     if frontend not in FRONTENDS:
         raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, not {frontend!r}")
     frontend = _only_frontend(model, frontend)
@@ -58,6 +59,15 @@ def trace_model(model: torch.nn.Module, inputs: ModelInputs, frontend: str = "au
         if log:
             log(f"torch.fx cannot trace {type(model).__name__} ({exc}); using the torch.export frontend")
         return _traced("export", model, inputs, explicit=False)
+    except MissingRuleError as missing:
+        if log:
+            log(f"{missing}; using the torch.export frontend, which decomposes ops without a rule")
+        try:
+            return _traced("export", model, inputs, explicit=False)
+        except TraceError:
+            raise missing from None
+        except MissingRuleError as still:  # fx's words name the layer or function the user wrote
+            raise MissingRuleError(f"{missing}; under torch.export: {still}") from None
 
 
 def _only_frontend(model: torch.nn.Module, frontend: str) -> str:

@@ -40,7 +40,7 @@ _PLACEMENT = ("layout", "device", "pin_memory", "memory_format", "non_blocking")
 def label(target: Any) -> str:
     """``aten.slice.Tensor`` for ATen ops, the user spelling for others (``operator.mul``)."""
     if isinstance(target, torch._ops.OpOverload):
-        return f"aten.{target.overloadpacket.__name__}.{target._overloadname}"
+        return f"{target.namespace}.{target.overloadpacket.__name__}.{target._overloadname}"
     return function_label(target)
 
 
@@ -346,6 +346,7 @@ ADAPTERS: dict[str, Rule] = {
     "ones": _creation(torch.ones, 1),
     "zeros": _creation(torch.zeros, 0),
     "empty": _creation(torch.zeros, 0),  # never read before written; zeros are as good
+    "empty_permuted": lambda b, size, physical_layout, **kwargs: _creation(torch.zeros, 0)(b, size, **kwargs),
     "full": _creation(torch.full),
     "softmax.int": _via(F.softmax, lambda x, dim, dtype=None: ((x, dim), {"dtype": dtype})),
     "log_softmax.int": _via(F.log_softmax, lambda x, dim, dtype=None: ((x, dim), {"dtype": dtype})),

@@ -32,6 +32,7 @@ import torch.utils._pytree as pytree
 
 from graphnn.errors import GraphnnError, ShapeError, TraceError, UnsupportedError
 import graphnn.frontend.aten as aten
+import graphnn.frontend.decompose as decompose
 from graphnn.frontend.replay import Replay, Rule, add_graph_inputs, set_graph_outputs
 from graphnn.frontend.rules import Builder, Ref
 from graphnn.hf.cache import cache_dynamic_shapes, grouped_cache, register_cache_pytrees
@@ -161,6 +162,9 @@ def _is_torch_layer(module: torch.nn.Module) -> bool:
 
 
 # ------------------------------------------------------------------ the replay
+_PLACE = ("nn_module_stack", "stack_trace")  # where a node ran: a decomposition's nodes ran there too
+
+
 class ExportReplay(Replay):
     """Replays an exported program's ATen ops by the rules of the torch functions they match
     (``aten.py``), attributed to the torch.nn layer each ran in; a write into a view is
@@ -177,6 +181,8 @@ class ExportReplay(Replay):
         self.fixed: dict[Any, int] = {}  # torch's symbols of a saved program's dims made static
         self.lifted: dict[str, str] = {}  # a parameter's or buffer's placeholder -> its name in the model
         self.user_inputs: Any = iter(())  # (TraceInput, Ref) of each user placeholder, in order
+        self.origins: dict[fx.Node, fx.Node] = {}  # a decomposition's node -> the program's node it computes
+        self.decomposed_from: dict[fx.Node, fx.Node] = {}  # a decomposition's node -> the node decomposed
 
     def replay_model(self, placeholders: Sequence[Ref]) -> None:
         self.program = export_program(self.model, self.inputs)
@@ -249,10 +255,55 @@ class ExportReplay(Replay):
         return path, type(layer).__name__
 
     def builder(self, node: fx.Node) -> Builder:
-        path, layer_class = self.layer(node)
+        """Named and placed after the program's node; a decomposition's nodes after the op they
+        compute, so ``graph`` shows them as one row under its layer and line."""
+        origin = self.origins.get(node, node)
+        path, layer_class = self.layer(origin)
         if layer_class is None:  # the user's (or a library's) own module: a row of the table, not a layer
-            return super().builder(node)
-        return self.node_builder(node, path, path, path, layer_class)
+            return self.node_builder(origin, origin.name, self.label(origin.target))
+        return self.node_builder(origin, path, path, path, layer_class)
+
+    # -------------------------------------------------------------- ops without a rule
+    def without_rule(self, node: fx.Node, builder: Builder, args: list, kwargs: dict) -> Any:
+        """An ATen op without a rule is computed by torch's decomposition of it (only that op);
+        refused, naming the op the program holds, when the decomposition reaches no rules."""
+        origin = self.origins.get(node, node)
+        depth = sum(1 for _ in self._chain(node))
+        module = decompose.traced(node) if depth <= decompose.MAX_DEPTH else None
+        if module is None:
+            raise self.refusal(origin, node, builder)
+        return self.applied(node, builder, self._replay_decomposition(node, module))
+
+    def _chain(self, node: fx.Node):
+        """The nodes ``node`` was decomposed from, innermost first."""
+        while node in self.decomposed_from:
+            node = self.decomposed_from[node]
+            yield node
+
+    def refusal(self, origin: fx.Node, node: fx.Node, builder: Builder) -> UnsupportedError:
+        if origin is node:
+            return self.missing_rule(builder.where, self.label(node.target))
+        return self.missing_rule(builder.where, self.label(origin.target),
+                                 f" (torch decomposes it into {self.label(node.target)}, which has no rule)")
+
+    def _replay_decomposition(self, node: fx.Node, module: fx.GraphModule) -> Any:
+        """The decomposition's nodes replayed in place of ``node``: its placeholders are
+        ``node``'s inputs, its output is what ``node`` computed."""
+        inputs = iter(node.all_input_nodes)
+        origin = self.origins.get(node, node)
+        for sub in module.graph.nodes:
+            if sub.op == "placeholder":
+                self.env[sub] = self.env[next(inputs)]
+            elif sub.op == "output":
+                return fx.node.map_arg(sub.args[0], self.env.__getitem__)
+            elif sub.op == "get_attr":
+                self.env[sub] = self.builder(origin).constant(getattr(module, sub.target).detach())
+            else:
+                self.origins[sub] = origin
+                sub.meta.update({key: origin.meta[key] for key in _PLACE if key in origin.meta})
+                self.decomposed_from[sub] = node
+                self.env[sub] = self.replayed(sub)
+        return None
 
     def applied(self, node: fx.Node, builder: Builder, result: Any) -> Any:
         self._note_known(node, result)
@@ -302,12 +353,12 @@ class SavedReplay(ExportReplay):
             raise UnsupportedError(f"the saved program lifts {target}, but holds no such tensor")
         return Builder(self.graph, target, target, None, None, target).constant(tensor.detach(), name=target)
 
-    def without_rule(self, node: fx.Node, builder: Builder, args: list, kwargs: dict) -> Any:
-        if torch.Tag.core in getattr(node.target, "tags", ()):
-            raise self.unsupported(builder.where, self.label(node.target),
-                                   "; it is a core ATen op, which programs hold after run_decompositions(): "
-                                   "save the program torch.export.export returned, before decomposing it")
-        return super().without_rule(node, builder, args, kwargs)
+    def refusal(self, origin: fx.Node, node: fx.Node, builder: Builder) -> UnsupportedError:
+        if origin is node and torch.Tag.core in getattr(node.target, "tags", ()):
+            return self.unsupported(builder.where, self.label(node.target),
+                                    "; it is a core ATen op, which programs hold after run_decompositions(): "
+                                    "save the program torch.export.export returned, before decomposing it")
+        return super().refusal(origin, node, builder)
 
     def layer(self, node: fx.Node) -> tuple[Optional[str], Optional[str]]:
         path, qualified = _recorded(node)

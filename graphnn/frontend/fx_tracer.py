@@ -167,7 +167,7 @@ class FxReplay(Replay):
         rule = method_rule_for(node.target)
         if rule is None:
             return self.opaque_call(builder, node, f"Tensor.{node.target}",
-                                    self.unsupported(builder.where, f"tensor method .{node.target}()"))
+                                    self.missing_rule(builder.where, f"tensor method .{node.target}()"))
         args, kwargs = self.resolve(node)
         return rule(builder, *args, **kwargs)
 
@@ -178,7 +178,7 @@ class FxReplay(Replay):
         label = self.label(node.target)
         if _is_python_function(node.target):
             return self.trace_through(node, builder, label, args, kwargs)
-        return self.opaque_call(builder, node, label, self.unsupported(builder.where, f"function {label}"))
+        return self.opaque_call(builder, node, label, self.missing_rule(builder.where, f"function {label}"))
 
     def opaque_call(self, builder: Builder, node: fx.Node, label: str, error: GraphnnError) -> Any:
         """A function or method without a rule, in graph-only mode: an opaque node with the

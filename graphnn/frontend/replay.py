@@ -18,9 +18,9 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import torch
 import torch.fx as fx
 
-from graphnn.errors import UnsupportedError
+from graphnn.errors import GraphnnError, MissingRuleError, UnsupportedError
 from graphnn.frontend.rules import Builder, Ref, ShapeRef, function_label, function_rule_for, module_rule_for
-from graphnn.frontend.source import SOURCE_KEY
+from graphnn.frontend.source import SOURCE_KEY, first_line
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
 from graphnn.modes import eval_mode
@@ -78,7 +78,22 @@ class Replay(abc.ABC):
         if handler is None:
             raise UnsupportedError(f"{self.source_of(node) or 'the model'}: {self.producer} produced a "
                                    f"{node.op} node ({node.target}), which graphnn does not convert yet")
-        return handler(node)
+        try:
+            return handler(node)
+        except (GraphnnError, MemoryError):
+            raise
+        except Exception as exc:  # a rule's own bug: one line naming where, never a traceback
+            raise self.rule_failure(node, exc) from None
+
+    def rule_failure(self, node: fx.Node, exc: Exception) -> UnsupportedError:
+        """A rule that raised (a bug in graphnn, not in the model), as a one-line report: the
+        layer, the user's line, the call, and what went wrong."""
+        what = {"call_module": f"layer {node.target}", "call_method": f"tensor method .{node.target}()"}.get(
+            node.op, self.label(node.target))
+        layer = node.target if node.op == "call_module" else self.enclosing(node)[0]
+        where = ", ".join(part for part in (layer, self.source_of(node)) if part) or "the model"
+        return UnsupportedError(f"{where}: graphnn's rule for {what} failed ({type(exc).__name__}: "
+                                f"{first_line(exc)}); this is a bug in graphnn: please report it with this line")
 
     def resolve(self, node: fx.Node) -> tuple[list, dict]:
         """The node's arguments as its rule takes them: other nodes replaced by what they became."""
@@ -106,7 +121,7 @@ class Replay(abc.ABC):
 
     def without_rule(self, node: fx.Node, builder: Builder, args: list, kwargs: dict) -> Any:
         """A call no rule converts."""
-        raise self.unsupported(builder.where, self.label(node.target))
+        raise self.missing_rule(builder.where, self.label(node.target))
 
     def applied(self, node: fx.Node, builder: Builder, result: Any) -> Any:
         """A rule's result, after whatever the program says about it beyond the call."""
@@ -135,6 +150,11 @@ class Replay(abc.ABC):
     @staticmethod
     def unsupported(where: str, what: str, hint: str = "") -> UnsupportedError:
         return UnsupportedError(f"{where}: {what} is not supported by graphnn yet{hint}")
+
+    @staticmethod
+    def missing_rule(where: str, what: str, hint: str = "") -> MissingRuleError:
+        """The same words, for a call no rule converts at all (``auto`` may try another frontend)."""
+        return MissingRuleError(f"{where}: {what} is not supported by graphnn yet{hint}")
 
 
 def holds_tensors(*values: Any) -> bool:

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import torch
 
-from graphnn.errors import ShapeError, UnsupportedError
+from graphnn.errors import MissingRuleError, ShapeError, UnsupportedError
 from graphnn.ir import Graph, Value
 from graphnn.ops import OpDef, infer_node
 from graphnn.ops.registry import shape_error
@@ -126,12 +126,12 @@ def opaque_layers_allowed() -> bool:
     return _OPAQUE_LAYERS.get()
 
 
-def unsupported_layer(where: str, module: torch.nn.Module) -> UnsupportedError:
+def unsupported_layer(where: str, module: torch.nn.Module) -> MissingRuleError:
     """The one message for a layer without a rule: which layer, where, and what to do."""
     label = layer_label(type(module))
     hint = next((h for prefix, h in _LAYER_HINTS.items() if label.startswith(prefix)),
                 f"`graphnn layers` lists the {len(supported_layers())} supported ones")
-    return UnsupportedError(f"{where}: layer {label} is not supported by graphnn yet ({hint})")
+    return MissingRuleError(f"{where}: layer {label} is not supported by graphnn yet ({hint})")
 
 
 def layer_label(cls: type) -> str:

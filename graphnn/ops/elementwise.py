@@ -32,6 +32,8 @@ def arithmetic(node, a, b):
     known = None
     if a.known is not None and b.known is not None and node.op in _INT_ARITHMETIC:
         known = known_arithmetic(node.op, a.known, b.known)
+    elif isinstance(a.known, int) and isinstance(b.known, int) and b.known and node.op == REMAINDER.name:
+        known = a.known % b.known  # static sizes only (DaViT's pad to a multiple: -W % stride)
     return TensorType(shape, dtype, known)
 
 

@@ -38,3 +38,19 @@ def test_position_ids_from_a_padding_mask():
     mask[0, 4:] = 0
     export_checked(Positions(), {"attention_mask": mask},
                    dynamic_dims={"attention_mask": {0: "batch", 1: "seq"}}, frontend="export")
+
+
+DIFF = {
+    "last": lambda x: torch.diff(x),
+    "method_dim0": lambda x: x.diff(dim=0),  # the dynamic batch shrinks by one
+    "twice_prepend_append": lambda x: torch.diff(x, n=2, dim=1, prepend=x[:, :1], append=x[:, -2:]),
+    "bool_is_xor": lambda x: torch.diff(x > 0).float(),
+    "int": lambda x: (x * 10).long().diff().float(),
+}
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+@pytest.mark.parametrize("name", DIFF)
+def test_diff(name, frontend):
+    models = export_checked(Wrap(DIFF[name]), torch.randn(3, 5), frontend=frontend)
+    assert onnx_ops(models[18]).count("Slice") >= 2

@@ -257,3 +257,20 @@ def test_unsupported_forms(fn):
 def test_size_arithmetic_keeps_symbols(op, a, b, known):
     from graphnn.ops.elementwise import known_arithmetic
     assert known_arithmetic(op, a, b) == known
+
+
+FUSED = {  # rule: what the ONNX file must hold
+    "square": (lambda x: torch.square(x) + x.square(), "Pow"),
+    "square_int": (lambda x: (x * 4).long().square().float(), "Pow"),
+    "addcmul": (lambda x: torch.addcmul(x, x, x + 1, value=0.5), "Mul"),
+    "addcmul_method": (lambda x: x.addcmul(x, x), "Mul"),
+    "addcdiv": (lambda x: torch.addcdiv(x, x, x + 2, value=-2), "Div"),
+}
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+@pytest.mark.parametrize("name", FUSED)
+def test_square_addcmul_addcdiv(name, frontend):
+    fn, op_type = FUSED[name]
+    models = export_checked(Wrap(fn), torch.randn(3, 5), frontend=frontend)
+    assert op_type in onnx_ops(models[18])

@@ -348,3 +348,37 @@ def test_normalize_p0_is_refused():
 def test_normalize_dim_out_of_range():
     with pytest.raises(ShapeError, match="has dim=3, out of range for a 3-d input"):
         trace(Wrap(lambda t: F.normalize(t, dim=3)), 2, 4, 3)
+
+
+class WeightNormed(nn.Module):
+    """wav2vec2's positional conv: weight_norm over the kernel dim (dim=2)."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.conv = nn.utils.parametrizations.weight_norm(nn.Conv1d(4, 6, 3, padding=1), dim=dim)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("dim", [0, 2])
+def test_weight_norm_parametrization_under_export(dim):
+    export_checked(WeightNormed(dim), torch.randn(2, 4, 7), frontend="export")
+
+
+class WeightNormOnTheGraph(nn.Module):
+    """torch._weight_norm of a computed tensor: Norm, Div and Mul in the file."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.gain = nn.Parameter(torch.rand(4, 1, 1) + 0.5 if dim == 0 else torch.rand(()) + 0.5)
+        self.dim = dim
+
+    def forward(self, x):
+        return torch._weight_norm(x * 2, self.gain, self.dim)
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+@pytest.mark.parametrize("dim", [0, -1])
+def test_weight_norm_of_a_computed_tensor(dim, frontend):
+    export_checked(WeightNormOnTheGraph(dim), torch.randn(4, 3, 5), frontend=frontend, dynamic_batch=False)

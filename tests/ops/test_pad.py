@@ -98,3 +98,17 @@ def test_pad_list_longer_than_the_input_is_refused():
 def test_unknown_pad_mode_is_refused():
     with pytest.raises(UnsupportedError, match="padding mode 'symmetric'"):
         graphnn.trace(Wrap(lambda x: F.pad(x, (1, 1), mode="symmetric")), torch.randn(2, 3, 4))
+
+
+class PadToMultiple(torch.nn.Module):
+    """timm's DaViT: pad the width to a multiple of the stride, computed from the traced size."""
+
+    def forward(self, x):
+        pad = (4 - x.shape[-1] % 4) % 4
+        return torch.nn.functional.pad(x, (0, pad, 0, (4 - x.size(2) % 4) % 4))
+
+
+@pytest.mark.parametrize("frontend", ["fx", "export"])
+def test_pads_computed_from_static_sizes(frontend):
+    models = export_checked(PadToMultiple(), torch.randn(2, 3, 5, 7), frontend=frontend)
+    assert "Pad" in onnx_ops(models[18])

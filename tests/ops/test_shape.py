@@ -220,3 +220,17 @@ def test_view_minus_one_is_the_product_of_the_dynamic_dims():
     flat = next(n for n in graph.nodes() if n.op == "reshape")
     assert graph.values[flat.outputs[0]].shape == ("batch*seq", 8)
     export_checked(model, torch.randn(2, 5, 8), dynamic_dims=[{0: "batch", 1: "seq"}])
+
+
+UNINITIALIZED = {  # empty tensors are written before they are read; graphnn's hold zeros
+    "empty_like_fill": lambda x: torch.empty_like(x).fill_(2.0) + x,
+    "empty_like_dtype_zero": lambda x: torch.empty_like(x, dtype=torch.long).zero_().float() + x,
+    "new_empty_fill": lambda x: x.new_empty(5).fill_(3.0) * x,
+    "new_empty_traced_size": lambda x: x.new_empty((x.size(0), 1)).fill_(1.0) + x,
+}
+
+
+@pytest.mark.parametrize("name", UNINITIALIZED)
+def test_empty_like_and_new_empty(name):
+    export_checked(Wrap(UNINITIALIZED[name]), torch.randn(3, 5), frontend="export")
+    export_checked(Wrap(UNINITIALIZED[name]), torch.randn(3, 5), frontend="fx")

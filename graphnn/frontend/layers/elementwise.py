@@ -308,3 +308,27 @@ def type_(b, x, dtype=None, non_blocking=False, **kwargs):
 @method_rule("type_as")
 def type_as(b, x, other):
     return b.emit(CAST, [x], dtype=b.dtype(other))
+
+
+# ------------------------------------------------------------------ fused multiply-adds
+@function_rule(torch.square)
+@method_rule("square", "square_")
+def square(b, x, *, out=None):
+    """``x ** 2`` as Pow(x, 2), the spelling onnxruntime's norm fusions match."""
+    return binary(b, POW, x, 2)
+
+
+@function_rule(torch.addcmul)
+@method_rule("addcmul", "addcmul_")
+def addcmul(b, x, tensor1, tensor2, *, value=1, out=None):
+    """``x + value * tensor1 * tensor2`` (ConvNeXt-V2's GRN), in torch's order of products."""
+    product = binary(b, MUL, tensor1, tensor2)
+    return binary(b, ADD, x, product if value == 1 else binary(b, MUL, product, value))
+
+
+@function_rule(torch.addcdiv)
+@method_rule("addcdiv", "addcdiv_")
+def addcdiv(b, x, tensor1, tensor2, *, value=1, out=None):
+    """``x + value * tensor1 / tensor2``."""
+    quotient = b.emit(DIV, promote(b, tensor1, tensor2, dtype=float_dtype(b, tensor1, tensor2)))
+    return binary(b, ADD, x, quotient if value == 1 else binary(b, MUL, quotient, value))

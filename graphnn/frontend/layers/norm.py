@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from graphnn.frontend.rules import Ref, function_rule, module_rule
+from graphnn.frontend.rules import Ref, function_rule, function_rule_for, module_rule
 from graphnn.ops.norm import (BATCH_NORM, BATCH_STATS_NORM, GROUP_NORM, INSTANCE_NORM, LAYER_NORM, LP_NORMALIZE, LRN,
                               RMS_NORM)
 from graphnn.tensors import torch_dtype
@@ -157,3 +157,17 @@ def normalize(b, x, p=2.0, dim=1, eps=1e-12, out=None):
     if not p > 0:
         raise b.unsupported(f"F.normalize with p={p}")
     return b.emit(LP_NORMALIZE, [x], p=float(p), dim=int(dim), eps=float(eps))
+
+
+@function_rule(torch._weight_norm)
+def weight_norm(b, v, g, dim=0):
+    """``v * g / ||v||`` over every dim but ``dim`` (the weight of a ``weight_norm``-parametrized
+    layer, wav2vec2's positional conv): computed once when v and g are the model's tensors,
+    as the layer's forward computes it each call; else Norm, Div and Mul on the graph."""
+    weight, gain = b.constant_value(v), b.constant_value(g)
+    if weight is not None and gain is not None:
+        return b.constant(torch._weight_norm(weight, gain, dim))
+    kept = dim % b.rank(v) if dim != -1 else None
+    reduced = [d for d in range(b.rank(v)) if d != kept]
+    norms = function_rule_for(torch.linalg.vector_norm)(b, v, 2, reduced, True)
+    return function_rule_for(torch.mul)(b, v, function_rule_for(torch.div)(b, g, norms))

@@ -7,7 +7,7 @@ keeps ONNX's layout instead: every dim's begin, then every dim's end. Negative p
 import torch.nn as nn
 import torch.nn.functional as F
 
-from graphnn.frontend.rules import function_rule, module_rule
+from graphnn.frontend.rules import Ref, function_rule, module_rule
 from graphnn.ops.pad import PAD
 
 MODES = ("constant", "reflect", "replicate", "circular")
@@ -36,8 +36,20 @@ def emit_pad(b, x, pads: list, mode: str = "constant", value=None, name=None):
     """One ``pad`` op; ``pads`` in ONNX layout."""
     if mode not in MODES:
         raise b.unsupported(f"padding mode {mode!r}")
-    return b.emit(PAD, [x], name=name, pads=[int(p) for p in pads], mode=mode,
+    return b.emit(PAD, [x], name=name, pads=[_static_pad(b, p) for p in pads], mode=mode,
                   value=float(value or 0.0))
+
+
+def _static_pad(b, pad) -> int:
+    """A pad as an int: a traced size whose value is known (DaViT pads by ``-W % stride``,
+    W a static dim fx traced) is that value; one that depends on a dynamic dim is refused."""
+    if isinstance(pad, Ref):
+        known = b.value(pad).known
+        if not isinstance(known, int):
+            raise b.unsupported(f"a pad that depends on a dynamic dim ({known or 'computed in the graph'}; "
+                                f"export with that dim static)")
+        return known
+    return int(pad)
 
 
 @module_rule(*_LAYER_MODES)

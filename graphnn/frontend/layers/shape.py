@@ -336,6 +336,23 @@ def ones_like(b, x, *, dtype=None, **layout_device_and_flags):
     return _full_like(b, x, 1, dtype)
 
 
+@function_rule(torch.empty_like)
+def empty_like(b, x, *, dtype=None, **layout_device_and_flags):
+    """Never read before it is written: zeros are as good."""
+    return _full_like(b, x, 0, dtype)
+
+
+@method_rule("fill_")
+def fill_(b, x, value):
+    """``x.fill_(v)``: x's shape and dtype, all v (the replay rebinds x)."""
+    return _full_like(b, x, value, None)
+
+
+@method_rule("zero_")
+def zero_(b, x):
+    return _full_like(b, x, 0, None)
+
+
 @function_rule(torch.full_like)
 def full_like(b, x, fill_value, *, dtype=None, **layout_device_and_flags):
     return _full_like(b, x, fill_value, dtype)
@@ -365,6 +382,12 @@ def new_zeros(b, x, *size, dtype=None, **layout_device_and_flags):
 @method_rule("new_ones")
 def new_ones(b, x, *size, dtype=None, **layout_device_and_flags):
     return _new_constant(b, x, size, 1, dtype)
+
+
+@method_rule("new_empty")
+def new_empty(b, x, *size, dtype=None, **layout_device_and_flags):
+    """Never read before it is written: zeros are as good."""
+    return _new_constant(b, x, size, 0, dtype)
 
 
 @method_rule("new_full")
