@@ -109,6 +109,7 @@ class ModelInputs:
     frontends and parity read them, so names and dynamic dims are decided once."""
 
     items: tuple
+    note: str = ""  # how the dynamic dims were decided, when torch was asked (``dynamic``)
 
     @property
     def tensors(self) -> tuple:

@@ -26,8 +26,9 @@ import torch.nn as nn
 
 from graphnn import checkpoints, programs
 from graphnn.errors import InputSpecError, ModelLoadError
-from graphnn.inputs import (ModelInputs, inputs_from_specs, model_inputs, normalize_example_inputs,
-                            parse_dynamic_spec, parse_input_spec)
+from graphnn.dynamic import inferred_inputs
+from graphnn.inputs import (ModelInputs, inputs_from_specs, normalize_example_inputs, parse_dynamic_spec,
+                            parse_input_spec)
 
 MODEL_NAMES = ("model",)
 DYNAMIC_DIMS_NAME = "dynamic_dims"  # e.g. dynamic_dims = [{0: "seq", 1: "batch"}]
@@ -257,5 +258,5 @@ def load(path: str, options: LoadOptions = LoadOptions()) -> tuple[LoadedModel, 
     loaded = load_model_file(path, options.model_name, options.weights, options.trust_pickle)
     examples = resolve_inputs(loaded, options.input_specs)
     dims = resolve_dynamic_dims(loaded, options.input_specs, options.dynamic_specs)
-    return loaded, model_inputs(loaded.model, examples, None if options.static else dims,
-                                dynamic_batch=not options.static)
+    return loaded, inferred_inputs(loaded.model, examples, None if options.static else dims,
+                                   dynamic_batch=not options.static)

@@ -44,6 +44,8 @@ def trace_model(model: torch.nn.Module, inputs: ModelInputs, frontend: str = "au
     if frontend not in FRONTENDS:
         raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, not {frontend!r}")
     frontend = _only_frontend(model, frontend)
+    if log and inputs.note:
+        log(inputs.note)
     refuse_empty(inputs)
     refuse_unbindable(model, inputs)
     materialize_lazy(model, inputs)
