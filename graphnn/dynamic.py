@@ -51,8 +51,15 @@ def confirmed(model: torch.nn.Module, inputs: ModelInputs) -> ModelInputs:
         return inputs
     kept, failure = surviving(model, inputs, proposed, batch + 1)
     dims = [tuple((dim, SYMBOL) for index, dim in kept if index == i) for i in range(len(inputs.items))]
-    note = _note(inputs, proposed, kept, batch + 1, failure, calls[0] if axis == 1 else None)
+    note = "" if kept == proposed and _usual(inputs, kept) else _note(
+        inputs, proposed, kept, batch + 1, failure, calls[0] if axis == 1 else None)
     return replace(inputs.with_dims(dims), note=note)
+
+
+def _usual(inputs: ModelInputs, kept: list[tuple]) -> bool:
+    """Whether the dynamic dims are the ones everybody expects (dim 0 of inputs of rank >= 2):
+    then no note."""
+    return all(dim == 0 and inputs.items[index].example.dim() >= 2 for index, dim in kept)
 
 
 def recurrent_calls(model: torch.nn.Module, inputs: ModelInputs) -> list[RecurrentCall]:
