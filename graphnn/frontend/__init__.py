@@ -51,6 +51,22 @@ def trace_model(model: torch.nn.Module, inputs: ModelInputs, frontend: str = "au
     materialize_lazy(model, inputs)
     refuse_for_every_frontend(model, module_rule_for(unwrap_parallel(model)) is not None)
     refresh_parameters(model)
+    graph = _chosen(model, _at_least_two(inputs, log), frontend, log)
+    graph.symbols.update(inputs.symbols)  # the user's example sizes, for messages and views
+    return graph
+
+
+def _at_least_two(inputs: ModelInputs, log: Optional[Callable[[str], None]]) -> ModelInputs:
+    """The inputs to trace with: a dynamic dim of size 1 at 2 (parity checks the user's size)."""
+    traced = inputs.without_size_one()
+    if log and traced is not inputs:
+        ones = ", ".join(symbol for symbol, size in inputs.symbols.items() if size == 1)
+        log(f"tracing with {ones} 2, not the example's 1 (a trace at 1 would fix it); parity checks 1 too")
+    return traced
+
+
+def _chosen(model: torch.nn.Module, inputs: ModelInputs, frontend: str,
+            log: Optional[Callable[[str], None]]) -> Graph:
     if frontend != "auto":
         return _traced(frontend, model, inputs, explicit=True)
     try:
