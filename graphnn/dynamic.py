@@ -50,7 +50,9 @@ def confirmed(model: torch.nn.Module, inputs: ModelInputs) -> ModelInputs:
     if not proposed:
         return inputs
     kept, failure = surviving(model, inputs, proposed, batch + 1)
-    dims = [tuple((dim, SYMBOL) for index, dim in kept if index == i) for i in range(len(inputs.items))]
+    if kept != proposed and _problem_at(model, inputs, [], batch):  # it fails at its own example:
+        return inputs.with_dims(_per_input(inputs, proposed))  # the guess; tracing says what is wrong
+    dims = _per_input(inputs, kept)
     note = "" if kept == proposed and _usual(inputs, kept) else _note(
         inputs, proposed, kept, batch + 1, failure, calls[0] if axis == 1 else None)
     return replace(inputs.with_dims(dims), note=note)
@@ -149,13 +151,17 @@ def surviving(model: torch.nn.Module, inputs: ModelInputs, proposed: list[tuple]
 def _problem_at(model: torch.nn.Module, inputs: ModelInputs, dims: list[tuple], size: int) -> str:
     """Why the model fails with ``dims`` at ``size`` (the first line of torch's error); ""
     when it runs."""
-    per_input = [tuple((dim, SYMBOL) for index, dim in dims if index == i) for i in range(len(inputs.items))]
-    resized = inputs.with_dims(per_input).resized({SYMBOL: size}, torch.Generator().manual_seed(0))
+    resized = inputs.with_dims(_per_input(inputs, dims)).resized({SYMBOL: size}, torch.Generator().manual_seed(0))
     try:
         _run(model, inputs, resized)
     except Exception as exc:  # noqa: BLE001 (any failure means: this dim is not free)
         return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return ""
+
+
+def _per_input(inputs: ModelInputs, dims: list[tuple]) -> list[tuple]:
+    """(input index, dim) pairs as one ``((dim, "batch"), ...)`` per input."""
+    return [tuple((dim, SYMBOL) for index, dim in dims if index == i) for i in range(len(inputs.items))]
 
 
 def _run(model: torch.nn.Module, inputs: ModelInputs, tensors: list) -> Any:
