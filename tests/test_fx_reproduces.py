@@ -87,3 +87,10 @@ def test_symbols_are_compared_at_the_example_and_derived_dims_agree():
     graph = graph_with(("batch", "2*seq"), symbols={"batch": 2, "seq": 3})
     assert first_difference(graph, Ref("x"), torch.zeros(2, 6)) is None
     assert first_difference(graph, Ref("x"), torch.zeros(3, 6)).startswith("output is a 2x2*seq:float32 tensor")
+
+
+def test_nesting_that_flattens_to_the_same_outputs_agrees():
+    """fx returns (y, (h, c)) where torch returns (y, h, c): the same three file outputs."""
+    graph = graph_with((2, 3))
+    tensor = torch.zeros(2, 3)
+    assert first_difference(graph, (Ref("x"), (Ref("x"), Ref("x"))), (tensor, tensor, tensor)) is None
