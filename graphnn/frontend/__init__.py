@@ -12,7 +12,7 @@ from typing import Callable, Optional
 
 import torch
 
-from graphnn.errors import InputSpecError, TraceError, UnsupportedError
+from graphnn.errors import InputSpecError, ShapeError, TraceError, UnsupportedError
 import graphnn.frontend.layers as _layers
 from graphnn.frontend.fx_tracer import trace_fx
 from graphnn.frontend.hooks import refresh_parameters, refuse_for_every_frontend, refuse_for_fx
@@ -51,9 +51,17 @@ def trace_model(model: torch.nn.Module, inputs: ModelInputs, frontend: str = "au
     materialize_lazy(model, inputs)
     refuse_for_every_frontend(model, module_rule_for(unwrap_parallel(model)) is not None)
     refresh_parameters(model)
-    graph = _chosen(model, _at_least_two(inputs, log), frontend, log)
+    traced = _at_least_two(inputs, log)
+    try:
+        graph = _chosen(model, traced, frontend, log)
+    except ShapeError as exc:  # name the user's example, not the one traced
+        raise ShapeError(str(exc).replace(f"for input {_shapes(traced)}", f"for input {_shapes(inputs)}")) from None
     graph.symbols.update(inputs.symbols)  # the user's example sizes, for messages and views
     return graph
+
+
+def _shapes(inputs: ModelInputs) -> str:
+    return ", ".join("x".join(map(str, item.example.shape)) or "scalar" for item in inputs.items)
 
 
 def _at_least_two(inputs: ModelInputs, log: Optional[Callable[[str], None]]) -> ModelInputs:
