@@ -21,7 +21,8 @@ from graphnn.checking import parity, tolerances
 from graphnn.checking.localize import first_divergence
 from graphnn.checking.runtime import create_runtime
 from graphnn.frontend import trace_model
-from graphnn.inputs import ModelInputs, model_inputs
+from graphnn.dynamic import inferred_inputs
+from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
 from graphnn.onnxfile.read import symbolic_dims
 from graphnn.onnxfile.serialize import NO_WEIGHTS, Weights, fill_weights, runtime_source, save_onnx
@@ -39,7 +40,7 @@ def trace(model: torch.nn.Module, example_inputs, dynamic_batch: bool = True, *,
     (``dynamic_batch=False`` fixes every dim). ``frontend``: ``fx``, ``export`` (torch.export,
     for models fx cannot trace) or ``auto`` (fx, falling back to export).
     """
-    inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
+    inputs = inferred_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
     return trace_model(model, inputs, frontend, log)
 
 
@@ -96,7 +97,7 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
     says where); pass ``check=False`` to write without checking. Inputs, ``dynamic_dims``
     and ``frontend`` as in ``trace``.
     """
-    inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
+    inputs = inferred_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
     built = build(model, inputs, check_opset(opset), frontend, optimize_graph, log)
     result = ExportResult(built.graph, None, model_without_weights=built.onnx_model, weights=built.weights,
                           built=built)
@@ -123,7 +124,7 @@ def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[on
     would name graphnn's lowering, not the file's). ``runs``: random draws per size (``seed``);
     ``sizes``: a dynamic dim's sizes to check, ``{"batch": [1, 4, 16]}``.
     """
-    inputs = model_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
+    inputs = inferred_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
     settings = dict(device=device, atol=atol, rtol=rtol, runs=runs, seed=seed, sizes=sizes, localize=localize)
     if onnx_model is None:
         return _parity(model, build(model, inputs, check_opset(opset), frontend, optimize_graph), **settings)

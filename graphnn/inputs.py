@@ -110,6 +110,7 @@ class ModelInputs:
     frontends and parity read them, so names and dynamic dims are decided once."""
 
     items: tuple
+    note: str = ""  # how the dynamic dims were decided, when torch was asked (``dynamic``)
 
     @property
     def tensors(self) -> tuple:
@@ -136,6 +137,14 @@ class ModelInputs:
 
     def with_dims(self, dims: Sequence[tuple]) -> "ModelInputs":
         return ModelInputs(tuple(replace(item, dims=tuple(d)) for item, d in zip(self.items, dims)))
+
+    def without_size_one(self) -> "ModelInputs":
+        """These inputs with every dynamic dim of size 1 at 2, re-drawn as parity draws them:
+        a trace at 1 cannot tell the batch from a constant 1 (torch.export specializes it)."""
+        sizes = {symbol: 2 if size == 1 else size for symbol, size in self.symbols.items()}
+        if sizes == self.symbols:
+            return self
+        return self.with_examples(self.resized(sizes, torch.Generator().manual_seed(0)))
 
     def resized(self, sizes: dict[str, int], generator: torch.Generator) -> list[torch.Tensor]:
         """Random inputs like the examples with each dynamic dim set to ``sizes[symbol]``;

@@ -26,8 +26,9 @@ import torch.nn as nn
 
 from graphnn import checkpoints, programs
 from graphnn.errors import InputSpecError, ModelLoadError
+from graphnn.dynamic import inferred_inputs
 from graphnn.hf.folder import is_checkpoint_folder, load_folder
-from graphnn.inputs import (ModelInputs, inputs_from_specs, model_inputs, normalize_example_inputs,
+from graphnn.inputs import (ModelInputs, inputs_from_specs, normalize_example_inputs,
                             parse_dynamic_spec, parse_input_spec)
 
 MODEL_NAMES = ("model",)
@@ -272,5 +273,5 @@ def load(path: str, options: LoadOptions = LoadOptions()) -> tuple[LoadedModel, 
     loaded = load_model_file(path, options.model_name, options.weights, options.trust_pickle, options.task)
     examples = resolve_inputs(loaded, options.input_specs)
     dims = resolve_dynamic_dims(loaded, options.input_specs, options.dynamic_specs)
-    return loaded, model_inputs(loaded.model, examples, None if options.static else dims,
-                                dynamic_batch=not options.static)
+    return loaded, inferred_inputs(loaded.model, examples, None if options.static else dims,
+                                   dynamic_batch=not options.static)

@@ -12,7 +12,7 @@ from graphnn.errors import InputSpecError, ShapeError
 from graphnn.inputs import like, model_inputs, parse_dynamic_spec
 from graphnn.checking.parity import size_plans
 from tests.parity_utils import Wrap
-from tests.conftest import graphnn_cli
+from tests.conftest import graphnn_cli, invoke
 
 
 
@@ -214,3 +214,101 @@ def test_rising_integers_stay_rising_and_start_where_the_example_does():
     assert offsets[0] == 0 and bool((offsets[1:] >= offsets[:-1]).all()) and offsets.max() <= 9
     ids = like(torch.tensor([[5, 1, 7]]), (2, 4), generator)  # not rising: plain random in range
     assert ids.min() >= 1 and ids.max() <= 7
+
+
+# ------------------------------------------------------------ dims inferred from torch (no flags)
+class Loss(nn.Module):
+    """A classifier and its loss on a class-index target: the target's dim 0 is the batch."""
+
+    def __init__(self, loss):
+        super().__init__()
+        self.fc = nn.Linear(8, 5)
+        self.loss = loss
+
+    def forward(self, x, target):
+        logits = self.fc(x)
+        return self.loss(torch.log_softmax(logits, 1) if isinstance(self.loss, nn.NLLLoss) else logits, target)
+
+
+class GruWithState(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(4, 6, num_layers=2, batch_first=True)
+
+    def forward(self, x, h0):
+        return self.gru(x, h0)
+
+
+class SeqFirstLstm(nn.Module):
+    """Token ids laid out (seq, batch), as nn.LSTM's default layout wants them."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(20, 8)
+        self.lstm = nn.LSTM(8, 6)
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, ids):
+        y, _ = self.lstm(self.emb(ids))
+        return self.fc(y[-1])
+
+
+@pytest.mark.parametrize("loss", [nn.CrossEntropyLoss(), nn.NLLLoss()], ids=["cross_entropy", "nll"])
+def test_a_class_index_target_shares_the_batch(loss):
+    torch.manual_seed(0)
+    notes = []
+    result = graphnn.export(Loss(loss), (torch.randn(4, 8), torch.randint(0, 5, (4,))), log=notes.append)
+    assert result.ok
+    assert onnx_dims(result.onnx_model) == [["batch", 8], ["batch"]]
+    assert [run.sizes for run in result.report.runs] == [{"batch": 4}, {"batch": 1}, {"batch": 3}]
+    assert "dynamic dims: batch = x dim 0, target dim 0 (torch runs at batch 5 too)" in notes
+
+
+def test_a_gru_state_has_its_batch_in_dim_1():
+    torch.manual_seed(0)
+    notes = []
+    result = graphnn.export(GruWithState(), (torch.randn(3, 5, 4), torch.randn(2, 3, 6)), log=notes.append)
+    assert result.ok
+    assert onnx_dims(result.onnx_model) == [["batch", 5, 4], [2, "batch", 6]]
+    assert "dynamic dims: batch = x dim 0, h0 dim 1 (torch runs at batch 4 too)" in notes
+
+
+def test_a_sequence_first_lstm_keeps_its_sequence_and_varies_its_batch():
+    torch.manual_seed(0)
+    notes = []
+    result = graphnn.export(SeqFirstLstm(), torch.randint(0, 20, (7, 2)), log=notes.append)
+    assert result.ok
+    assert onnx_dims(result.onnx_model) == [[7, "batch"]]
+    assert ("dynamic dims: batch = ids dim 1 (the batch of sequence-first nn.LSTM lstm; torch runs at batch 3 "
+            "too)") in notes
+
+
+class Project(nn.Module):
+    def forward(self, x, w):  # w's dim 0 is 4 like the batch, but it is x's features
+        return x @ w
+
+
+def test_a_dim_torch_cannot_vary_is_kept_static_and_said_why():
+    notes = []
+    result = graphnn.export(Project(), (torch.randn(4, 4), torch.randn(4, 6)), log=notes.append)
+    assert result.ok
+    assert onnx_dims(result.onnx_model) == [["batch", 4], [4, 6]]
+    assert notes[0].startswith("dynamic dims: batch = x dim 0 (torch runs at batch 5 too); kept static: w dim 0 "
+                               "(torch fails at batch 5: "), notes[0]
+
+
+def test_named_dims_and_static_override_the_inference():
+    example = (torch.randn(4, 8), torch.randint(0, 5, (4,)))
+    named = graphnn.export(Loss(nn.CrossEntropyLoss()), example, dynamic_dims=[{0: "n"}, {0: "n"}])
+    assert onnx_dims(named.onnx_model) == [["n", 8], ["n"]]
+    assert onnx_dims(graphnn.export(Loss(nn.CrossEntropyLoss()), example, dynamic_batch=False).onnx_model) == [
+        [4, 8], [4]]
+
+
+def test_the_cli_prints_the_note(tmp_path):
+    path = tmp_path / "gru.py"
+    path.write_text("import torch\nfrom tests.test_dynamic_inputs import GruWithState\nmodel = GruWithState()\n"
+                    "example_inputs = (torch.randn(3, 5, 4), torch.randn(2, 3, 6))\n")
+    result = invoke(["graph", path])
+    assert result.exit_code == 0, result.output
+    assert "dynamic dims: batch = x dim 0, h0 dim 1 (torch runs at batch 4 too)" in result.stderr

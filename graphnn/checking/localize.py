@@ -53,8 +53,12 @@ class Divergence:
     rounding: Optional[tolerances.Tolerance] = None  # the outputs agree within this dtype's rounding
     reordered: Optional[tolerances.Tolerance] = None  # low precision, and nothing differs when observed
     amplified: Optional[tuple] = None  # (node, tolerance): the layer, exported alone, matches on its torch input
+    other_outputs: str = ""  # how the file's output list differs from torch's: no layer or pass to blame
 
     def line(self) -> str:
+        if self.other_outputs:
+            return (f"  first divergent layer: none looked for; {self.other_outputs}: the trace is another "
+                    f"program than torch runs, not a lowering or a pass (try --frontend export)")
         if self.amplified is not None:
             node, natural = self.amplified
             dtype = natural.why.split()[0]
@@ -175,6 +179,9 @@ def first_divergence(model: torch.nn.Module, built: Export, inputs: ModelInputs,
     opset = built.opset
     onnx_model, pairs, results, final, torch_finals = (seen.onnx_model, seen.pairs, seen.results,
                                                        seen.final, seen.torch_finals)
+    other_outputs = _other_outputs(list(final.values()), torch_finals, results)
+    if other_outputs:
+        return Divergence(None, 0.0, outputs_differ=True, other_outputs=other_outputs)
     natural = tolerances.default_for(onnx_model)
     if _within_rounding(natural, atol, rtol, final.values(), torch_finals, results):
         return Divergence(None, 0.0, len(pairs), rounding=natural)
@@ -194,6 +201,20 @@ def first_divergence(model: torch.nn.Module, built: Export, inputs: ModelInputs,
 
 
 _LOW_PRECISION = (tolerances.FLOAT16, tolerances.BFLOAT16)
+
+
+def _other_outputs(names: Sequence[str], expected: Sequence[np.ndarray], results: dict) -> str:
+    """How the file's outputs differ from torch's in number or shape (then no layer or pass
+    explains the mismatch); "" when they are the same list."""
+    if len(names) != len(expected):
+        return f"the file has {len(names)} output(s), torch returns {len(expected)}"
+    for index, (name, torch_output) in enumerate(zip(names, expected)):
+        shape = tuple(np.shape(results[name]))
+        if shape != tuple(torch_output.shape):
+            shown = "x".join(map(str, shape)) or "scalar"
+            return (f"the file's output {index} ({name}) is {shown}, "
+                    f"torch's is {'x'.join(map(str, torch_output.shape)) or 'scalar'}")
+    return ""
 
 
 def _layer_alone_matches(model: torch.nn.Module, node: Node, inputs: ModelInputs, opset: int,

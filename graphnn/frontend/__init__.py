@@ -12,7 +12,7 @@ from typing import Callable, Optional
 
 import torch
 
-from graphnn.errors import InputSpecError, MissingRuleError, TraceError, UnsupportedError
+from graphnn.errors import InputSpecError, MissingRuleError, ShapeError, TraceError, UnsupportedError
 from graphnn.hf.cache import bound_name
 import graphnn.frontend.layers as _layers
 from graphnn.frontend.fx_tracer import trace_fx
@@ -46,11 +46,37 @@ def trace_model(model: torch.nn.Module, inputs: ModelInputs, frontend: str = "au
     if frontend not in FRONTENDS:
         raise ValueError(f"frontend must be one of {', '.join(FRONTENDS)}, not {frontend!r}")
     frontend = _only_frontend(model, frontend)
+    if log and inputs.note:
+        log(inputs.note)
     refuse_empty(inputs)
     refuse_unbindable(model, inputs)
     materialize_lazy(model, inputs)
     refuse_for_every_frontend(model, module_rule_for(unwrap_parallel(model)) is not None)
     refresh_parameters(model)
+    traced = _at_least_two(inputs, log)
+    try:
+        graph = _chosen(model, traced, frontend, log)
+    except ShapeError as exc:  # name the user's example, not the one traced
+        raise ShapeError(str(exc).replace(f"for input {_shapes(traced)}", f"for input {_shapes(inputs)}")) from None
+    graph.symbols.update(inputs.symbols)  # the user's example sizes, for messages and views
+    return graph
+
+
+def _shapes(inputs: ModelInputs) -> str:
+    return ", ".join("x".join(map(str, item.example.shape)) or "scalar" for item in inputs.items)
+
+
+def _at_least_two(inputs: ModelInputs, log: Optional[Callable[[str], None]]) -> ModelInputs:
+    """The inputs to trace with: a dynamic dim of size 1 at 2 (parity checks the user's size)."""
+    traced = inputs.without_size_one()
+    if log and traced is not inputs:
+        ones = ", ".join(symbol for symbol, size in inputs.symbols.items() if size == 1)
+        log(f"tracing with {ones} 2, not the example's 1 (a trace at 1 would fix it); parity checks 1 too")
+    return traced
+
+
+def _chosen(model: torch.nn.Module, inputs: ModelInputs, frontend: str,
+            log: Optional[Callable[[str], None]]) -> Graph:
     if frontend != "auto":
         return _traced(frontend, model, inputs, explicit=True)
     try:

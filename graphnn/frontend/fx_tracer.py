@@ -20,6 +20,7 @@ from graphnn.errors import GraphnnError, TraceError, UnsupportedError
 from graphnn.frontend.inline import trace_through
 from graphnn.frontend.opaque import Observations, emit_opaque
 from graphnn.frontend.replay import Replay, set_graph_outputs
+from graphnn.frontend.reproduces import first_difference
 from graphnn.frontend.rules import (
     Builder, Ref, layer_label, method_rule_for, module_rule_for, opaque_layers_allowed, unsupported_layer,
 )
@@ -112,7 +113,20 @@ class FxReplay(Replay):
         return self.placeholder_inputs.pop(0)
 
     def output(self, node: fx.Node) -> None:
-        set_graph_outputs(self.graph, fx.node.map_arg(node.args[0], lambda n: self.env[n]))
+        result = fx.node.map_arg(node.args[0], lambda n: self.env[n])
+        set_graph_outputs(self.graph, result)
+        self.refuse_another_program(result)
+
+    def refuse_another_program(self, result: Any) -> None:
+        """fx runs the forward's Python on proxies, where a test of a traced value's type
+        can take a branch torch does not: the outputs of one eager run must be the trace's."""
+        with torch.no_grad():
+            eager = self.inputs.call(self.model, [t.clone() for t in self.inputs.tensors])
+        difference = first_difference(self.graph, result, eager)
+        if difference:
+            raise TraceError(f"torch.fx traced another program than torch runs: {difference} (a Python test "
+                             f"on a traced value, such as isinstance, went another way under fx); the "
+                             f"torch.export frontend traces what torch runs")
 
     def replayed(self, node: fx.Node) -> Any:
         """After ``x.relu_()`` / ``x += y`` / ``nn.ReLU(inplace=True)(x)``, later reads of ``x``

@@ -202,11 +202,21 @@ def add_graph_inputs(graph: Graph, inputs: ModelInputs) -> list[Ref]:
 
 def set_graph_outputs(graph: Graph, result: Any) -> None:
     """The model's (nested) result as graph outputs, named after dict keys and fields."""
+    outputs = named_outputs(result)
+    if not any(isinstance(out, Ref) for _, out in outputs):
+        raise UnsupportedError(f"the model returns {_returned(result)}, which holds no tensor: an ONNX file "
+                               f"needs at least one output; return the tensors to export")
     names, values = [], []
-    for name, out in named_outputs(result):
+    for name, out in outputs:
         if not isinstance(out, Ref):
             raise UnsupportedError(f"the model returns a non-tensor output {out!r}")
         names.append(name)
         values.append(out.name)
     graph.outputs = values
     graph.output_names = names
+
+
+def _returned(result: Any) -> str:
+    """What forward returned, in words, when it holds no tensor: ``None``, ``()``, ``(2, 3)``."""
+    text = repr(result)
+    return text if len(text) <= 40 else text[:37] + "..."

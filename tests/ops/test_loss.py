@@ -264,7 +264,7 @@ def test_target_of_the_wrong_shape_is_a_shape_error():
     scores, labels = scores_and_labels()
     with pytest.raises(ShapeError, match=r"expects a target of one class index per sample \(batch\), gets \(6\) "
                                          r"\(declare the target's dims dynamic too: dynamic_dims="):
-        graphnn.trace(nn.CrossEntropyLoss(), (scores, labels))
+        graphnn.trace(nn.CrossEntropyLoss(), (scores, labels), dynamic_dims=[{0: "batch"}])
 
 
 def test_int32_class_indices_are_a_shape_error():

@@ -155,12 +155,14 @@ def test_unread_outputs_are_not_computed():
 
 
 @pytest.mark.parametrize("batch_first", [True, False])
-def test_default_dynamic_dim_0_varies(batch_first):
-    """Without named dims, dim 0 varies: the batch when batch_first, else the sequence."""
+def test_default_dynamic_batch_is_where_the_layer_has_it(batch_first):
+    """Without named dims, the batch varies where the layer has it: dim 0 when batch_first,
+    else dim 1 (the sequence, dim 0, stays static)."""
     torch.manual_seed(0)
     x = torch.randn(4, 5, 6)
     model = export_checked(Recurrent(nn.LSTM(6, 4, num_layers=2, batch_first=batch_first)), x)[18]
-    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == (["batch", 5, 6] if batch_first else [4, "batch", 6])
 
 
 def test_bare_layer():
@@ -319,11 +321,13 @@ def test_wrong_initial_state_is_a_shape_error():
 
 
 def test_initial_state_left_static_under_a_dynamic_batch_says_how_to_name_it():
-    """By default only dim 0 of an input is the batch; h0's batch (dim 1) would stay fixed
-    and fail once the batch changes: a ShapeError at trace time says what to declare."""
+    """Named dims that leave h0's batch (dim 1) fixed would fail once the batch changes: a
+    ShapeError at trace time says what to declare; by default h0's dim 1 is the batch."""
+    model, inputs = Recurrent(nn.GRU(6, 4, batch_first=True)), (torch.randn(2, 5, 6), torch.randn(1, 2, 4))
     with pytest.raises(ShapeError, match=r"expects h0 of shape \(1, batch, 4\), gets \(1, 2, 4\) \(the batch is "
                                           r"dim 1 of the states: name every input's dynamic dims"):
-        graphnn.trace(Recurrent(nn.GRU(6, 4, batch_first=True)), (torch.randn(2, 5, 6), torch.randn(1, 2, 4)))
+        graphnn.trace(model, inputs, dynamic_dims=[{0: "batch"}, {}])
+    assert graphnn.trace(model, inputs).values["h0"].shape == (1, "batch", 4)
 
 
 class CellLoop(nn.Module):

@@ -147,7 +147,7 @@ def test_split_of_dynamic_batch_is_refused():
 
 def test_split_sections_on_dynamic_batch_is_a_shape_error():
     with pytest.raises(ShapeError, match=r"splits dim 0 of \(batch, 3, 4\), whose size is dynamic"):
-        graphnn.trace(Wrap(lambda x: x.split([1, 1])), torch.randn(*X))
+        graphnn.trace(Wrap(lambda x: x.split([1, 1])), torch.randn(*X), dynamic_dims=[{0: "batch"}])
 
 
 REPLICATE = {
@@ -170,7 +170,7 @@ def test_replicate_and_reorder(name):
 
 def test_expand_of_dynamic_dim_to_a_fixed_size_is_a_shape_error():
     with pytest.raises(ShapeError, match="a dynamic dim needs -1"):
-        graphnn.trace(Wrap(lambda x: x.expand(2, 3, 4)), torch.randn(*X))
+        graphnn.trace(Wrap(lambda x: x.expand(2, 3, 4)), torch.randn(*X), dynamic_dims=[{0: "batch"}])
 
 
 LIKE = {
