@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import torch
 
+from graphnn.hf.cache import bound_name
 from graphnn.inputs import ModelInputs, model_inputs
 from graphnn.modes import eval_mode
 
@@ -39,6 +40,9 @@ def inferred_inputs(model: torch.nn.Module, example_inputs: Any, dynamic_dims: A
     torch; dims the user named (``dynamic_dims``, or none with ``dynamic_batch=False``) as given."""
     if isinstance(example_inputs, ModelInputs) or dynamic_dims is not None or not dynamic_batch:
         return model_inputs(model, example_inputs, dynamic_dims, dynamic_batch, where)
+    defaults = model_inputs(model, example_inputs, None, True, where)
+    if any(bound_name(item.name) != item.name for item in defaults.items):
+        return defaults  # a KV-cache decoder: its dims are the convention's (batch, past, new, total)
     return confirmed(model, model_inputs(model, example_inputs, None, False, where))
 
 
