@@ -3,9 +3,10 @@ weights, pretrained=False) and transformers model classes built from small confi
 exported by graphnn and by the dynamo exporter (``torch.onnx.export(..., dynamo=True)``),
 both checked against torch with onnxruntime.
 
-Run on demand, in a venv with the newest releases (timm, transformers, onnxscript are not
-graphnn dependencies):
-    PYTHONPATH=. /work/venv-bench/bin/python benchmarks/breadth.py [--timm convnext,davit] [--hf gpt2]
+Run on demand, in the README's benchmark venv (.venv-bench: torch 2.14.1, torchvision, graphnn
+installed editable) with the newest timm and transformers added (`.venv-bench/bin/pip install timm
+transformers`; neither is a graphnn dependency):
+    .venv-bench/bin/python benchmarks/breadth.py [--timm convnext,davit] [--hf gpt2]
         [--limit N] [--seconds S]
 
 Prints one row per model: graphnn's verdict (ok / MISMATCH / the one-line refusal /
