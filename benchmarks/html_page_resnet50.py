@@ -3,7 +3,7 @@ folded, time to first paint and to expand all. Not part of the test suite.
 
 Two steps, because torchvision lives in its own venv and Playwright in graphnn's:
 
-    PYTHONPATH=. /work/venv-bench/bin/python benchmarks/html_page_resnet50.py write resnet50.html
+    .venv-bench/bin/python benchmarks/html_page_resnet50.py write resnet50.html   # the README's benchmark venv
     .venv/bin/python benchmarks/html_page_resnet50.py open resnet50.html   # headless Chromium
 
 ``write`` also writes ``resnet50-check.html``: the check page with one layer (``layer2.1.relu``,
