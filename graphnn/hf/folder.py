@@ -21,6 +21,14 @@ def is_checkpoint_folder(path: str) -> bool:
 def load_folder(path: str, task: Optional[str]) -> tuple[Any, dict, Optional[dict], str]:
     """(model in eval mode, example inputs by keyword, their dynamic dims, the task) for the
     folder ``path``."""
+    model, task = folder_model(path, task)
+    spec = TASKS[task]
+    return model, spec.inputs(model), spec.dynamic_dims, task
+
+
+def folder_model(path: str, task: Optional[str]) -> tuple[Any, str]:
+    """(model in eval mode, the task) for the folder ``path``, the task inferred (and said on
+    stderr) when not given."""
     if not any(glob.glob(os.path.join(path, pattern)) for pattern in WEIGHT_FILES):
         raise ModelLoadError(f"{path} holds config.json but no weights (*.safetensors): pass a folder "
                              f"written by save_pretrained")
@@ -33,16 +41,27 @@ def load_folder(path: str, task: Optional[str]) -> tuple[Any, dict, Optional[dic
                                  f"pass --task ({', '.join(TASKS)})")
         note(f"task {task} (from {', '.join(config.architectures)} in {path}/config.json; --task to choose)")
     spec = TASKS[task]
-    model = _built(transformers, spec.auto_class, path, task, config, use_cache=spec.use_cache)
-    return model, spec.inputs(model), spec.dynamic_dims, task
+    return _built(transformers, spec.auto_class, path, task, config, use_cache=spec.use_cache), task
+
+
+def peek_task(path: str) -> Optional[str]:
+    """The task config.json's architectures name (None when none does or it does not load);
+    said nothing: ``folder_model`` says it when it builds the model."""
+    import transformers
+    try:
+        return inferred_task(transformers.AutoConfig.from_pretrained(path, local_files_only=True))
+    except (OSError, ValueError):
+        return None
 
 
 def _built(transformers: Any, auto_class: str, path: str, task: str, config: Any, use_cache: bool) -> Any:
-    try:
-        model = getattr(transformers, auto_class).from_pretrained(path, local_files_only=True,
-                                                                  use_cache=use_cache)
-    except ValueError as exc:  # "Unrecognized configuration class ... for this kind of AutoModel"
-        kind = getattr(config, "model_type", "this model")
-        raise ModelLoadError(f"--task {task} does not fit {path} ({kind}: {str(exc).splitlines()[0][:120]}); "
-                             f"pass a task for its architecture ({', '.join(TASKS)})") from None
-    return model.eval()
+    classes = (auto_class,) if isinstance(auto_class, str) else auto_class  # the first that fits
+    for name in classes:
+        try:
+            return getattr(transformers, name).from_pretrained(path, local_files_only=True,
+                                                               use_cache=use_cache).eval()
+        except ValueError as exc:  # "Unrecognized configuration class ... for this kind of AutoModel"
+            refusal = str(exc).splitlines()[0][:120]
+    kind = getattr(config, "model_type", "this model")
+    raise ModelLoadError(f"--task {task} does not fit {path} ({kind}: {refusal}); "
+                         f"pass a task for its architecture ({', '.join(TASKS)})") from None

@@ -4,9 +4,11 @@ task; the task is inferred from ``config.architectures`` when the user gives non
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import torch
+
+from graphnn.hf import seq2seq
 
 TOKEN_DIMS = {0: "batch", 1: "sequence_length"}
 BATCH, SEQ, PAST = 2, 8, 5  # the examples' sizes: a past >= 2, or torch.export fixes it (0/1 rule)
@@ -14,9 +16,10 @@ BATCH, SEQ, PAST = 2, 8, 5  # the examples' sizes: a past >= 2, or torch.export 
 
 @dataclass(frozen=True)
 class Task:
-    auto_class: str  # the transformers Auto class that builds the model
+    auto_class: Union[str, tuple]  # the transformers Auto class that builds the model (or several: the first that fits)
     inputs: Callable[[torch.nn.Module], dict]  # the example inputs, by keyword
     use_cache: bool = False  # the model returns (and, with inputs, takes) its KV cache
+    parts: Optional[Callable[[torch.nn.Module], list]] = None  # written as several files (seq2seq.parts)
 
     @property
     def dynamic_dims(self) -> Optional[dict]:
@@ -53,9 +56,12 @@ TASKS = {
     "text-classification": Task("AutoModelForSequenceClassification", _tokens),
     "text-generation": Task("AutoModelForCausalLM", _tokens),
     "text-generation-with-past": Task("AutoModelForCausalLM", _with_past, use_cache=True),
+    seq2seq.TASK: Task(("AutoModelForSeq2SeqLM", "AutoModelForSpeechSeq2Seq"), seq2seq.single_file_inputs,
+                       use_cache=True, parts=seq2seq.parts),
 }
 _BY_ARCHITECTURE = (("ForCausalLM", "text-generation-with-past"), ("LMHeadModel", "text-generation-with-past"),
-                    ("ForSequenceClassification", "text-classification"))
+                    ("ForSequenceClassification", "text-classification"),
+                    ("ForConditionalGeneration", seq2seq.TASK))
 
 
 def inferred_task(config: Any) -> Optional[str]:

@@ -1,0 +1,159 @@
+"""Encoder-decoder models (T5, BART, Whisper) as two ONNX files, as optimum writes them for
+``text2text-generation-with-past``: ``encoder_model.onnx`` runs once per input,
+``decoder_model.onnx`` once per generated token with its self-attention cache in and out.
+
+The contract the generation code relies on:
+
+- encoder: text models take ``input_ids`` and ``attention_mask`` (batch,
+  encoder_sequence_length); speech models (Whisper) ``input_features`` (batch, num_mel_bins,
+  frames; the frames are fixed by the model). Output ``last_hidden_state``.
+- decoder: ``input_ids`` (batch, sequence_length: the new decoder tokens),
+  ``encoder_hidden_states``, ``encoder_attention_mask`` (text models only) and
+  ``past_key_values.{i}.key`` / ``.value`` (batch, heads, past_sequence_length, head size);
+  outputs ``logits`` and ``present.{i}.key`` / ``.value`` (past + new tokens). The first step
+  feeds a past of length 0, so one file serves every step.
+
+The choice: only the self-attention cache goes in and out. The cross-attention keys and
+values are recomputed from ``encoder_hidden_states`` at every step instead of being cached
+(optimum's optional ``past_key_values.{i}.encoder.*``). The cost, per step and decoder layer:
+two projections of the encoder states, 2 x batch x encoder_sequence_length x d_model^2
+multiply-adds (for T5-small with a 512-token input, about 0.5 GMAC per step over 6 layers,
+next to ~0.03 GMAC for one new token's own layers). In exchange one file serves the first
+step and the later ones with no switch between "compute" and "reuse" branches, and the caller
+carries half the tensors. Encoder inputs are usually short in text2text use; for long inputs
+a cached-cross-attention variant is the thing to add.
+
+``parts`` splits a loaded ``...ForConditionalGeneration`` into the two modules that are traced
+(each with example inputs and dynamic dims); ``load_parts`` does it for a checkpoint folder.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+import torch.nn as nn
+
+from graphnn.errors import InputSpecError, ModelLoadError
+
+TASK = "text2text-generation-with-past"
+ENCODER_FILE, DECODER_FILE = "encoder_model.onnx", "decoder_model.onnx"
+COPIED_FILES = ("config.json", "generation_config.json")  # so the output folder describes itself
+BATCH, ENCODER_SEQ, PAST, NEW = 2, 7, 5, 3  # example sizes: every dynamic dim >= 2 (torch.export's 0/1 rule)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file of a multi-file export: the module traced, its example inputs by keyword and
+    their dynamic dims by input name."""
+    file: str
+    model: nn.Module
+    examples: dict
+    dynamic_dims: dict
+
+
+class Encoder(nn.Module):
+    """The model's encoder, returning ``last_hidden_state`` (a text model's or Whisper's)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.encoder = model.get_encoder()
+
+    def forward(self, input_ids=None, attention_mask=None, input_features=None):
+        given = dict(input_ids=input_ids, attention_mask=attention_mask, input_features=input_features)
+        return self.encoder(**{name: value for name, value in given.items() if value is not None})
+
+
+class DecoderStep(nn.Module):
+    """One decoding step: new tokens and the self-attention cache in, logits and the grown
+    cache out. The cross-attention cache starts empty each call, so it is recomputed."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, encoder_hidden_states, encoder_attention_mask=None, past_key_values=None):
+        from transformers import DynamicCache, EncoderDecoderCache
+        cache = EncoderDecoderCache(past_key_values, DynamicCache())
+        mask = {} if encoder_attention_mask is None else {"attention_mask": encoder_attention_mask}
+        out = self.model(decoder_input_ids=input_ids, encoder_outputs=(encoder_hidden_states,),
+                         past_key_values=cache, use_cache=True, **mask)
+        return {"logits": out.logits, "past_key_values": out.past_key_values.self_attention_cache}
+
+
+def is_speech(model: nn.Module) -> bool:
+    """Whisper-like: the encoder reads log-mel frames, not token ids (and takes no mask)."""
+    return getattr(model, "main_input_name", "input_ids") == "input_features"
+
+
+def parts(model: nn.Module) -> list[Part]:
+    """The encoder and decoder-step modules of ``model`` with example inputs made by running
+    the model itself (encoder states, a five-token past), so any architecture's shapes are right."""
+    if not getattr(model.config, "is_encoder_decoder", False):
+        raise ModelLoadError(f"--task {TASK} is for encoder-decoder models; {type(model).__name__} is not one "
+                             f"(use text-generation-with-past for a decoder-only model)")
+    encoder, step = Encoder(model).eval(), DecoderStep(model).eval()
+    speech = is_speech(model)
+    enc_inputs = _speech_features(model) if speech else _tokens(model, ENCODER_SEQ, padded=True)
+    enc_len = {} if speech else {1: "encoder_sequence_length"}
+    with torch.no_grad():
+        states = encoder(**enc_inputs).last_hidden_state
+        mask = {} if speech else {"encoder_attention_mask": enc_inputs["attention_mask"]}
+        start = {"input_ids": _tokens(model, PAST)["input_ids"], "encoder_hidden_states": states, **mask}
+        past = step(**start, past_key_values=_empty_cache())["past_key_values"]
+    step_inputs = {**start, "input_ids": _tokens(model, NEW)["input_ids"], "past_key_values": past}
+    step_dims = {"input_ids": {0: "batch", 1: "sequence_length"}, "encoder_hidden_states": {0: "batch", **enc_len}}
+    step_dims.update({name: {0: "batch", **enc_len} for name in mask})
+    step_dims.update({f"past_key_values.{i}.{kind}": {0: "batch", 2: "past_sequence_length"}
+                      for i in range(len(past.layers)) for kind in ("key", "value")})
+    return [Part(ENCODER_FILE, encoder, enc_inputs, {name: {0: "batch", **enc_len} for name in enc_inputs}),
+            Part(DECODER_FILE, step, step_inputs, step_dims)]
+
+
+def _empty_cache():
+    from transformers import DynamicCache
+    return DynamicCache()
+
+
+def _tokens(model: nn.Module, seq: int, padded: bool = False) -> dict:
+    """Ids over the whole vocabulary; with ``padded``, a mask with padding at the end of the
+    first row (parity's random draws then keep 0/1 masks)."""
+    vocab = model.config.get_text_config().vocab_size
+    ids = torch.randint(0, vocab, (BATCH, seq), generator=torch.Generator().manual_seed(seq))
+    mask = torch.ones(BATCH, seq, dtype=torch.long)
+    if padded:
+        mask[0, seq - 2:] = 0
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def _speech_features(model: nn.Module) -> dict:
+    """Whisper's log-mel frames: twice max_source_positions (its two convolutions halve them)."""
+    config = model.config
+    frames = 2 * config.max_source_positions
+    generator = torch.Generator().manual_seed(0)
+    return {"input_features": torch.randn(BATCH, config.num_mel_bins, frames, generator=generator)}
+
+
+def single_file_inputs(model: nn.Module) -> dict:
+    """The task's entry for one-file loading: refused, it writes a folder of two files."""
+    raise ModelLoadError(f"--task {TASK} writes two files ({ENCODER_FILE}, {DECODER_FILE}): "
+                         f"use `graphnn export DIR OUT_DIR`, `graphnn check DIR` or `graphnn graph DIR`")
+
+
+def load_parts(path: str, loading: Any) -> Optional[list[Part]]:
+    """The parts of the checkpoint folder ``path`` when its task (``loading.task`` or the
+    one its config names) writes several files; None for any other model source."""
+    from graphnn.hf.folder import folder_model, is_checkpoint_folder, peek_task
+    from graphnn.hf.tasks import TASKS
+    if not is_checkpoint_folder(path):
+        return None
+    task = loading.task or peek_task(path)
+    if task is None or TASKS[task].parts is None:
+        return None
+    given = [flag for flag, value in (("--model", loading.model_name), ("--weights", loading.weights),
+                                      ("--input", loading.input_specs), ("--dynamic", loading.dynamic_specs),
+                                      ("--static", loading.static)) if value]
+    if given:
+        raise InputSpecError(f"{', '.join(given)}: not for --task {task}, whose inputs come from the task")
+    model, task = folder_model(path, loading.task)
+    return TASKS[task].parts(model)

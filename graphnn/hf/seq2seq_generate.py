@@ -1,0 +1,103 @@
+"""Greedy decoding with an exported encoder-decoder folder (``seq2seq``): the encoder runs
+once, then the decoder one token at a time from ``decoder_start_token_id``, its ``present.*``
+fed back as ``past_key_values.*`` (a past of length 0 at the first step).
+
+End of sequence as transformers' ``generate`` handles it: a row that produced
+``eos_token_id`` gets ``pad_token_id`` from then on, and decoding stops when every row has
+ended or after ``max_new_tokens``. No other logits processing: this is the plain greedy loop.
+For Whisper that is not what ``WhisperForConditionalGeneration.generate`` does (forced
+language and task tokens, suppressed tokens, timestamps); it equals the plain greedy loop of
+``GenerationMixin.generate`` with a generation config that sets none of those.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from typing import Optional
+
+import numpy as np
+
+from graphnn.checking.runtime import create_runtime
+from graphnn.errors import ModelLoadError
+from graphnn.hf.seq2seq import COPIED_FILES, DECODER_FILE, ENCODER_FILE
+
+_PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
+
+
+def generate_seq2seq(onnx_dir: str, inputs: dict, max_new_tokens: int, device: str = "cpu"
+                     ) -> tuple[np.ndarray, float]:
+    """(new tokens [batch, n] with n <= max_new_tokens, seconds spent in the two files)."""
+    settings = _token_settings(onnx_dir)
+    encoder, decoder = (create_runtime(_file(onnx_dir, name), device) for name in (ENCODER_FILE, DECODER_FILE))
+    feeds = {name: np.asarray(inputs[name]) for name in encoder.input_names if name in inputs}
+    missing = [name for name in encoder.input_names if name not in feeds]
+    if missing:
+        raise ModelLoadError(f"{ENCODER_FILE} takes {', '.join(encoder.input_names)}; missing {', '.join(missing)}")
+    began = time.perf_counter()
+    states = encoder.run(feeds)[0]
+    tokens = _greedy(decoder, states, feeds.get("attention_mask"), max_new_tokens, **settings)
+    return tokens, time.perf_counter() - began
+
+
+def _greedy(decoder, states: np.ndarray, mask: Optional[np.ndarray], max_new_tokens: int, start: int,
+            eos: Optional[set], pad: int) -> np.ndarray:
+    batch = states.shape[0]
+    fixed = {"encoder_hidden_states": states}
+    if "encoder_attention_mask" in decoder.input_names:
+        fixed["encoder_attention_mask"] = mask.astype(np.int64)
+    past = _empty_past(decoder, batch, states.dtype)
+    outputs = [o.name for o in decoder.session.get_outputs()]
+    step_ids = np.full((batch, 1), start, dtype=np.int64)
+    done = np.zeros(batch, dtype=bool)
+    new = []
+    for _ in range(max_new_tokens):
+        results = dict(zip(outputs, decoder.run({"input_ids": step_ids, **fixed, **past})))
+        token = results["logits"][:, -1].argmax(-1).astype(np.int64)
+        token = np.where(done, pad, token)
+        new.append(token)
+        done |= np.isin(token, list(eos or ()))
+        if done.all():
+            break
+        past = {name.replace("present.", "past_key_values.", 1): value
+                for name, value in results.items() if name.startswith("present.")}
+        step_ids = token[:, None]
+    return np.stack(new, axis=1)
+
+
+def _empty_past(decoder, batch: int, dtype) -> dict:
+    """Zero-length past tensors: (batch, heads, 0, head size) from the file's input shapes."""
+    past = {}
+    for arg in decoder.session.get_inputs():
+        if _PAST.match(arg.name):
+            heads, size = arg.shape[1], arg.shape[3]
+            past[arg.name] = np.zeros((batch, heads, 0, size), dtype=dtype)
+    return past
+
+
+def _token_settings(onnx_dir: str) -> dict:
+    """decoder_start_token_id, eos_token_id (a set) and pad_token_id, from
+    generation_config.json where it has them, else config.json."""
+    merged = {}
+    for name in COPIED_FILES:  # generation_config.json last: it wins
+        path = os.path.join(onnx_dir, name)
+        if os.path.isfile(path):
+            with open(path) as handle:
+                merged.update({k: v for k, v in json.load(handle).items() if v is not None})
+    start = merged.get("decoder_start_token_id")
+    if start is None:
+        raise ModelLoadError(f"{onnx_dir} has no decoder_start_token_id in {' or '.join(COPIED_FILES)}: "
+                             f"export the folder with `graphnn export DIR OUT_DIR --task text2text-generation-with-past`")
+    eos = merged.get("eos_token_id")
+    eos = None if eos is None else set(eos if isinstance(eos, list) else [eos])
+    pad = merged.get("pad_token_id")
+    return {"start": int(start), "eos": eos, "pad": int(pad if pad is not None else min(eos or {0}))}
+
+
+def _file(onnx_dir: str, name: str) -> str:
+    path = os.path.join(onnx_dir, name)
+    if not os.path.isfile(path):
+        raise ModelLoadError(f"{onnx_dir} has no {name}: export it with "
+                             f"`graphnn export DIR {onnx_dir} --task text2text-generation-with-past`")
+    return path
