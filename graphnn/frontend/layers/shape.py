@@ -281,9 +281,22 @@ def expand_as(b, x, other):
 @method_rule("repeat")
 def repeat(b, x, *repeats):
     repeats = size_entries(b, repeats)
-    if not all(isinstance(r, int) for r in repeats):
-        raise b.unsupported("x.repeat with traced repeat counts")
-    return b.emit(REPEAT, [x], repeats=repeats)
+    if all(isinstance(r, int) for r in repeats):
+        return b.emit(REPEAT, [x], repeats=repeats)
+    return _repeat_as_expand(b, x, repeats)
+
+
+def _repeat_as_expand(b, x, repeats):
+    """Traced repeat counts (``position_ids.unsqueeze(0).repeat(batch, 1)``, Whisper's
+    decoder) where every repeated dim has size 1 (or is a new leading dim): then repeating is
+    broadcasting, an expand to the counts."""
+    shape = b.shape(x)
+    new = len(repeats) - len(shape)
+    padded = (1,) * max(new, 0) + tuple(shape)
+    kept = [isinstance(r, int) and r == 1 for r in repeats]
+    if new < 0 or any(not keep and size != 1 for keep, size in zip(kept, padded)):
+        raise b.unsupported("x.repeat with traced repeat counts on a dim whose size is not 1")
+    return emit_expand(b, x, [(1 if i < new else -1) if keep else r for i, (keep, r) in enumerate(zip(kept, repeats))])
 
 
 @function_rule(torch.tile)
