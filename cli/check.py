@@ -11,9 +11,11 @@ import click
 
 from . import options
 from .output import print_report, progress
+from .parts import check_parts
 from graphnn import progress as live_progress
 from graphnn.build import build
 from graphnn.errors import GraphnnError, InputSpecError
+from graphnn.hf.seq2seq import load_parts
 from graphnn.loader import load
 from graphnn.model_files import model_files
 from graphnn.testing import check_file
@@ -78,6 +80,12 @@ def check(model_py, loading, more_models, frontend, onnx_file, runs, seed, batch
     if html_path and (len(paths) > 1 or onnx_file):
         raise InputSpecError("--html goes with one MODEL_PY and graphnn's own export (no --onnx)")
     sizes = parse_sizes(batch_sizes, dim_sizes)
+    parts = None if more_models or onnx_file or html_path or as_json else load_parts(model_py, loading)
+    if parts is not None:  # a task written as several files: each file's parity
+        with live_progress.task("check"):
+            sys.exit(EXIT_OK if check_parts(parts, runs=runs, seed=seed, sizes=sizes, opset=opset, device=device,
+                                            atol=atol, rtol=rtol, frontend=frontend,
+                                            optimize_graph=not no_optimize) else EXIT_PARITY)
     settings = dict(loading=loading, onnx_file=onnx_file, runs=runs, seed=seed, sizes=sizes, opset=opset, device=device,
                     atol=atol, rtol=rtol, frontend=frontend, optimize_graph=not no_optimize)
     if len(paths) == 1 and paths[0] == model_py:

@@ -9,12 +9,14 @@ from . import options
 from .output import describe_inputs, print_report, progress
 from graphnn import progress as live_progress, timings
 from graphnn.errors import GraphnnError
+from graphnn.hf.seq2seq import load_parts
 from graphnn.loader import load
+from .parts import export_folder
 
 
 @click.command()
 @options.model_source
-@click.argument("out_onnx", type=click.Path(dir_okay=False, writable=True))
+@click.argument("out_onnx", type=click.Path(writable=True))
 @options.lowering
 @click.option("--no-parity", is_flag=True, help="Write the file without checking it against PyTorch.")
 @options.device
@@ -39,7 +41,14 @@ def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity,
       graphnn export net.py net.onnx --weights net.pt      (a trained state dict)
       graphnn export model.pt2 model.onnx                  (a torch.export.save'd program)
       graphnn export model.pt model.onnx --trust-pickle --input 1x3x32x32   (torch.save(model))
+      graphnn export t5_dir/ t5_onnx/ --task text2text-generation-with-past   (a folder: encoder + decoder)
     """
+    parts = load_parts(model_py, loading)
+    if parts is not None:
+        settings = dict(opset=opset, frontend=frontend, optimize_graph=not no_optimize, check=not no_parity,
+                        device=device, atol=atol, rtol=rtol)
+        with live_progress.task("export"):
+            sys.exit(0 if export_folder(parts, model_py, out_onnx, **settings) else 1)
     if os.path.isdir(out_onnx):
         raise GraphnnError(f"{out_onnx} is a directory: give a file name such as model.onnx")
     with live_progress.task("export"), timings.recording(show_timings) as recorded:

@@ -11,8 +11,10 @@ import click
 import graphnn
 from . import options
 from .output import progress
+from .parts import traced_parts
 from graphnn.errors import InputSpecError
 from graphnn.frontend.rules import opaque_layers
+from graphnn.hf.seq2seq import load_parts
 from graphnn.loader import load
 from graphnn.onnxfile.read import load_checked
 from graphnn.view import view_of_graph, view_of_onnx
@@ -48,6 +50,10 @@ def graph(model_py, loading, frontend, depth, dot, as_json, output, optimize):
     """
     if dot and as_json:
         raise InputSpecError("--dot and --json: choose one")
+    parts = None if model_py.lower().endswith(".onnx") else load_parts(model_py, loading)
+    if parts is not None:
+        _show_parts(parts, frontend, depth, dot, as_json, output, optimize)
+        return
     if model_py.lower().endswith(".onnx"):
         _refuse_model_options(loading, optimize)
         view = view_of_onnx(load_checked(model_py), os.path.splitext(os.path.basename(model_py))[0])
@@ -68,6 +74,15 @@ def _traced_view(model_py, loading, frontend, optimize):
     if optimize:
         ir, marks = optimize_with_marks(ir)
     return view_of_graph(ir, loaded.model, marks)
+
+
+def _show_parts(parts, frontend, depth, dot, as_json, output, optimize):
+    """Each file's table, under its name (a task written as several files)."""
+    if dot or as_json or output or optimize:
+        raise InputSpecError(f"--dot, --json, -o and --optimize show one graph; this task has "
+                             f"{len(parts)} ({', '.join(p.file for p in parts)}): export it and pass one .onnx file")
+    for file, ir in traced_parts(parts, frontend):
+        sys.stdout.write(f"{file}:\n" + table_text(view_of_graph(ir, None), depth) + "\n")
 
 
 def _refuse_model_options(loading, optimize):
