@@ -156,6 +156,8 @@ REPLICATE = {
     "expand_size": lambda x: x[:, :1, :1].expand(x.size()),
     "expand_as": lambda x: x[:, :1].expand_as(x), "expand_as_broadcast": lambda x: x[0, :1].expand_as(x),
     "repeat": lambda x: x.repeat(1, 2, 1), "repeat_new_dims": lambda x: x.repeat(2, 1, 2, 1),
+    "repeat_traced_count": lambda x: x[:, :, :1].repeat(1, 1, x.size(0)),  # a size-1 dim: broadcasting
+    "repeat_traced_new_dim": lambda x: x[0, 0].unsqueeze(0).repeat(x.size(0), 1),  # Whisper's position_ids
     "tile": lambda x: x.tile((2,)), "torch.tile": lambda x: torch.tile(x, (2, 1, 1)),
     "flip": lambda x: x.flip(1), "flip_many": lambda x: torch.flip(x, (0, -1)),
     "roll": lambda x: x.roll(1, 2), "roll_many": lambda x: torch.roll(x, (-1, 5), (1, 2)),
@@ -166,6 +168,11 @@ REPLICATE = {
 def test_replicate_and_reorder(name):
     torch.manual_seed(0)
     export_checked(Wrap(REPLICATE[name]), torch.randn(*X))
+
+
+def test_repeat_of_a_dim_larger_than_one_by_a_traced_count_is_refused():
+    with pytest.raises(UnsupportedError, match="traced repeat counts on a dim whose size is not 1"):
+        graphnn.trace(Wrap(lambda x: x.repeat(x.size(0), 1, 1)), torch.randn(*X))
 
 
 def test_expand_of_dynamic_dim_to_a_fixed_size_is_a_shape_error():
