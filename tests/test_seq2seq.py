@@ -1,0 +1,189 @@
+"""Encoder-decoder models as two ONNX files (issue 19, ``text2text-generation-with-past``):
+``graphnn export DIR OUT_DIR`` writes encoder_model.onnx and decoder_model.onnx (the decoder
+with its self-attention cache in and out) for T5 and Whisper checkpoint folders, each file
+parity-checked (the cache outputs at several past lengths), and greedy decoding with the folder
+(``generate_seq2seq``) gives torch's tokens at batch 1 and 2. Tiny random configs, never a hub."""
+import json
+import os
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+from graphnn.hf.seq2seq_generate import generate_seq2seq  # noqa: E402
+from tests.conftest import invoke  # noqa: E402
+
+pytestmark = pytest.mark.slow  # each export traces two modules with torch.export: seconds
+
+NEW_TOKENS = 16
+CONFIGS = {  # folder: the model; the weights' scale makes greedy decoding vary its tokens
+    "t5": lambda: transformers.T5ForConditionalGeneration(transformers.T5Config(
+        vocab_size=100, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, decoder_start_token_id=0,
+        pad_token_id=0, eos_token_id=10, initializer_factor=5.0)),
+    "whisper": lambda: transformers.WhisperForConditionalGeneration(transformers.WhisperConfig(
+        vocab_size=100, num_mel_bins=8, d_model=32, encoder_layers=2, encoder_attention_heads=4,
+        encoder_ffn_dim=64, decoder_layers=2, decoder_attention_heads=4, decoder_ffn_dim=64,
+        max_source_positions=16, max_target_positions=32, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        decoder_start_token_id=1, suppress_tokens=None, begin_suppress_tokens=None, init_std=1.0)),
+    "gpt2": lambda: transformers.GPT2LMHeadModel(transformers.GPT2Config(
+        vocab_size=100, n_embd=32, n_layer=1, n_head=4, n_positions=64)),
+}
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("seq2seq")
+    for name, build in CONFIGS.items():
+        torch.manual_seed(0)
+        build().save_pretrained(str(root / name))
+    return root
+
+
+@pytest.fixture(scope="module")
+def exported(folders):
+    """name -> (the export's CLI result, OUT_DIR), the task inferred from config.json."""
+    results = {}
+    for name in ("t5", "whisper"):
+        out = folders / f"{name}_onnx"
+        results[name] = (invoke(["export", folders / name, out]), out)
+    return results
+
+
+def _io(path):
+    graph = onnx.load(str(path)).graph
+    dims = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in graph.input}
+    return dims, [o.name for o in graph.output]
+
+
+def test_t5_exports_a_folder_of_encoder_and_decoder(exported):
+    result, out = exported["t5"]
+    assert result.exit_code == 0, result.output
+    assert "task text2text-generation-with-past (from T5ForConditionalGeneration in" in result.output
+    assert sorted(os.listdir(out)) == ["config.json", "decoder_model.onnx", "encoder_model.onnx",
+                                       "generation_config.json"]
+    inputs, outputs = _io(out / "encoder_model.onnx")
+    assert inputs == {"input_ids": ["batch", "encoder_sequence_length"],
+                      "attention_mask": ["batch", "encoder_sequence_length"]}
+    assert outputs == ["last_hidden_state"]
+    inputs, outputs = _io(out / "decoder_model.onnx")
+    assert inputs["input_ids"] == ["batch", "sequence_length"]
+    assert inputs["encoder_hidden_states"] == ["batch", "encoder_sequence_length", 32]
+    assert inputs["encoder_attention_mask"] == ["batch", "encoder_sequence_length"]
+    assert inputs["past_key_values.1.value"] == ["batch", 4, "past_sequence_length", 8]
+    assert outputs == ["logits"] + [f"present.{i}.{kind}" for i in range(2) for kind in ("key", "value")]
+    assert result.output.count("parity ok") == 2
+
+
+def test_whisper_exports_a_folder_of_encoder_and_decoder(exported):
+    result, out = exported["whisper"]
+    assert result.exit_code == 0, result.output
+    inputs, outputs = _io(out / "encoder_model.onnx")
+    assert inputs == {"input_features": ["batch", 8, 32]} and outputs == ["last_hidden_state"]
+    inputs, outputs = _io(out / "decoder_model.onnx")
+    assert sorted(inputs) == ["encoder_hidden_states", "input_ids"] + sorted(
+        f"past_key_values.{i}.{kind}" for i in range(2) for kind in ("key", "value"))
+    assert inputs["encoder_hidden_states"] == ["batch", 16, 32]
+    assert outputs[0] == "logits" and outputs[-1] == "present.1.value"
+    with open(out / "generation_config.json") as handle:
+        assert json.load(handle)["decoder_start_token_id"] == 1
+
+
+SEEDS = {1: 11, 2: 2}  # inputs on which this tiny model's greedy tokens vary (and, at batch 2, one row ends)
+
+
+def _t5_inputs(batch):
+    ids = torch.randint(3, 100, (batch, 6), generator=torch.Generator().manual_seed(SEEDS[batch]))
+    mask = torch.ones_like(ids)
+    mask[0, 4:] = 0  # padding in the encoder mask (the first row, at batch 1 too)
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_t5_greedy_tokens_equal_torch_generate(folders, exported, batch):
+    model = transformers.T5ForConditionalGeneration.from_pretrained(str(folders / "t5")).eval()
+    inputs = _t5_inputs(batch)
+    with torch.no_grad():
+        expected = model.generate(**inputs, do_sample=False, max_new_tokens=NEW_TOKENS)[:, 1:].numpy()
+    tokens, seconds = generate_seq2seq(str(exported["t5"][1]), {k: v.numpy() for k, v in inputs.items()},
+                                       NEW_TOKENS)
+    np.testing.assert_array_equal(tokens, expected)
+    assert len(np.unique(tokens)) > 2 and seconds > 0  # not one token over and over
+
+
+def test_t5_generation_handles_eos_as_generate_does(folders, exported):
+    """A row that ends (eos 10) gets pad tokens after it while the other goes on; both sides agree."""
+    model = transformers.T5ForConditionalGeneration.from_pretrained(str(folders / "t5")).eval()
+    inputs = _t5_inputs(2)
+    with torch.no_grad():
+        expected = model.generate(**inputs, do_sample=False, max_new_tokens=NEW_TOKENS)[:, 1:].numpy()
+    tokens, _ = generate_seq2seq(str(exported["t5"][1]), {k: v.numpy() for k, v in inputs.items()}, NEW_TOKENS)
+    np.testing.assert_array_equal(tokens, expected)
+    ended = [row for row in tokens if 10 in row[:-1]]
+    assert ended, tokens  # the eos path is exercised: a row ended before the last step
+    assert all((row[list(row).index(10) + 1:] == 0).all() for row in ended)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_whisper_greedy_tokens_equal_the_plain_greedy_loop(folders, exported, batch):
+    """Against GenerationMixin.generate (Whisper's own generate forces language and task
+    tokens, which a random tiny model has none of), with no suppressed tokens."""
+    model = transformers.WhisperForConditionalGeneration.from_pretrained(str(folders / "whisper")).eval()
+    features = torch.randn(batch, 8, 32, generator=torch.Generator().manual_seed(batch))
+    config = transformers.GenerationConfig(decoder_start_token_id=1, eos_token_id=2, pad_token_id=0,
+                                           do_sample=False, max_new_tokens=NEW_TOKENS)
+    with torch.no_grad():
+        expected = transformers.GenerationMixin.generate(model, input_features=features,
+                                                         generation_config=config)[:, 1:].numpy()
+    tokens, _ = generate_seq2seq(str(exported["whisper"][1]), {"input_features": features.numpy()}, NEW_TOKENS)
+    np.testing.assert_array_equal(tokens, expected)
+    assert len(np.unique(tokens)) > 2
+
+
+def test_check_reports_both_files_with_the_cache_at_two_past_lengths(folders):
+    result = invoke(["check", folders / "t5", "--task", "text2text-generation-with-past"])
+    assert result.exit_code == 0, result.output
+    assert "encoder_model.onnx:" in result.output and "decoder_model.onnx:" in result.output
+    past = {line.split("past_sequence_length ")[1].split(":")[0] for line in result.output.splitlines()
+            if "present.1.value" in line}
+    assert len(past) >= 2, result.output
+
+
+def test_graph_shows_both_parts(folders):
+    result = invoke(["graph", folders / "whisper"])
+    assert result.exit_code == 0, result.output
+    assert "encoder_model.onnx:\n" in result.output and "decoder_model.onnx:\n" in result.output
+    assert "present.1.value" in result.output
+
+
+def test_task_not_fitting_the_architecture_is_one_line(folders, tmp_path):
+    result = invoke(["export", folders / "gpt2", tmp_path / "out", "--task", "text2text-generation-with-past"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].startswith("error: --task text2text-generation-with-past ")
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
+    result = invoke(["export", folders / "t5", tmp_path / "t5.onnx", "--task", "text-generation-with-past"])
+    assert result.exit_code == 2 and "does not fit" in result.output
+
+
+def test_folder_output_named_like_a_file_is_refused(folders, tmp_path):
+    result = invoke(["export", folders / "t5", tmp_path / "t5.onnx"])
+    assert result.exit_code == 2 and "this task writes a folder" in result.output
+    assert not (tmp_path / "t5.onnx").exists()
+
+
+def test_folder_without_weights_or_config(folders, tmp_path):
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "config.json").write_text((folders / "t5" / "config.json").read_text())
+    result = invoke(["export", bare, tmp_path / "out"])
+    assert result.exit_code == 2 and "no weights (*.safetensors)" in result.output
+    result = invoke(["export", tmp_path / "out_missing", tmp_path / "out2", "--task", "text2text-generation-with-past"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_generation_needs_an_exported_folder(tmp_path):
+    from graphnn.errors import ModelLoadError
+    with pytest.raises(ModelLoadError, match="has no decoder_start_token_id"):
+        generate_seq2seq(str(tmp_path), {"input_ids": np.zeros((1, 2), np.int64)}, 4)
