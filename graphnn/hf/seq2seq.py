@@ -28,6 +28,7 @@ a cached-cross-attention variant is the thing to add.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -71,14 +72,21 @@ class DecoderStep(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
+        self.cache_field = _cache_field(model)
 
     def forward(self, input_ids, encoder_hidden_states, encoder_attention_mask=None, past_key_values=None):
         from transformers import DynamicCache, EncoderDecoderCache
         cache = EncoderDecoderCache(past_key_values, DynamicCache())
         mask = {} if encoder_attention_mask is None else {"attention_mask": encoder_attention_mask}
         out = self.model(decoder_input_ids=input_ids, encoder_outputs=(encoder_hidden_states,),
-                         past_key_values=cache, use_cache=True, **mask)
-        return {"logits": out.logits, "past_key_values": out.past_key_values.self_attention_cache}
+                         use_cache=True, **{self.cache_field: cache}, **mask)
+        return {"logits": out.logits, "past_key_values": out[self.cache_field].self_attention_cache}
+
+
+def _cache_field(model: nn.Module) -> str:
+    """The forward argument and output field of the cache: ``past_key_values`` through
+    transformers 5.24, ``cache`` from 5.25 (the old name warns, and goes in 5.40)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def is_speech(model: nn.Module) -> bool:
