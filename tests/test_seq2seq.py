@@ -28,6 +28,11 @@ CONFIGS = {  # folder: the model; the weights' scale makes greedy decoding vary 
         encoder_ffn_dim=64, decoder_layers=2, decoder_attention_heads=4, decoder_ffn_dim=64,
         max_source_positions=16, max_target_positions=32, pad_token_id=0, bos_token_id=1, eos_token_id=2,
         decoder_start_token_id=1, suppress_tokens=None, begin_suppress_tokens=None, init_std=1.0)),
+    "bart": lambda: transformers.BartForConditionalGeneration(transformers.BartConfig(
+        vocab_size=100, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, forced_bos_token_id=None,
+        forced_eos_token_id=None, init_std=0.5)),
     "gpt2": lambda: transformers.GPT2LMHeadModel(transformers.GPT2Config(
         vocab_size=100, n_embd=32, n_layer=1, n_head=4, n_positions=64)),
 }
@@ -46,7 +51,7 @@ def folders(tmp_path_factory):
 def exported(folders):
     """name -> (the export's CLI result, OUT_DIR), the task inferred from config.json."""
     results = {}
-    for name in ("t5", "whisper"):
+    for name in ("t5", "whisper", "bart"):
         out = folders / f"{name}_onnx"
         results[name] = (invoke(["export", folders / name, out]), out)
     return results
@@ -140,6 +145,28 @@ def test_whisper_greedy_tokens_equal_the_plain_greedy_loop(folders, exported, ba
     tokens, _ = generate_seq2seq(str(exported["whisper"][1]), {"input_features": features.numpy()}, NEW_TOKENS)
     np.testing.assert_array_equal(tokens, expected)
     assert len(np.unique(tokens)) > 2
+
+
+def test_bart_exports_and_generates_torch_tokens(folders, exported):
+    result, out = exported["bart"]
+    assert result.exit_code == 0, result.output
+    model = transformers.BartForConditionalGeneration.from_pretrained(str(folders / "bart")).eval()
+    inputs = _t5_inputs(2)
+    with torch.no_grad():
+        expected = model.generate(**inputs, do_sample=False, max_new_tokens=NEW_TOKENS)[:, 1:].numpy()
+    tokens, _ = generate_seq2seq(str(out), {k: v.numpy() for k, v in inputs.items()}, NEW_TOKENS)
+    np.testing.assert_array_equal(tokens, expected)
+
+
+def test_generation_settings_it_does_not_apply_are_named(exported, tmp_path, capsys):
+    """A BART-like generation config forcing BOS: the plain greedy loop says it ignores it."""
+    import shutil
+    folder = tmp_path / "forced"
+    shutil.copytree(exported["t5"][1], folder)
+    settings = json.loads((folder / "generation_config.json").read_text())
+    (folder / "generation_config.json").write_text(json.dumps({**settings, "forced_bos_token_id": 0}))
+    generate_seq2seq(str(folder), {k: v.numpy() for k, v in _t5_inputs(1).items()}, 2)
+    assert "forced_bos_token_id not applied (plain greedy decoding" in capsys.readouterr().err
 
 
 def test_check_reports_both_files_with_the_cache_at_two_past_lengths(folders):

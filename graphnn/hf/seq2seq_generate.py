@@ -7,7 +7,10 @@ End of sequence as transformers' ``generate`` handles it: a row that produced
 ended or after ``max_new_tokens``. No other logits processing: this is the plain greedy loop.
 For Whisper that is not what ``WhisperForConditionalGeneration.generate`` does (forced
 language and task tokens, suppressed tokens, timestamps); it equals the plain greedy loop of
-``GenerationMixin.generate`` with a generation config that sets none of those.
+``GenerationMixin.generate`` with a generation config that sets none of those. Settings
+that would change the tokens (``IGNORED``: forced BOS/EOS as BART's configs have, n-gram
+blocking, minimum length, suppressed tokens, penalties) are not applied: a note on stderr
+names them.
 """
 from __future__ import annotations
 
@@ -22,8 +25,12 @@ import numpy as np
 from graphnn.checking.runtime import create_runtime
 from graphnn.errors import ModelLoadError
 from graphnn.hf.seq2seq import COPIED_FILES, DECODER_FILE, ENCODER_FILE
+from graphnn.progress import note
 
 _PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
+IGNORED = {"forced_bos_token_id": None, "forced_eos_token_id": None, "forced_decoder_ids": None,
+           "no_repeat_ngram_size": 0, "min_length": 0, "min_new_tokens": None, "suppress_tokens": None,
+           "begin_suppress_tokens": None, "repetition_penalty": 1.0, "bad_words_ids": None}  # and their no-op values
 
 
 def generate_seq2seq(onnx_dir: str, inputs: dict, max_new_tokens: int, device: str = "cpu"
@@ -89,6 +96,10 @@ def _token_settings(onnx_dir: str) -> dict:
     if start is None:
         raise ModelLoadError(f"{onnx_dir} has no decoder_start_token_id in {' or '.join(COPIED_FILES)}: "
                              f"export the folder with `graphnn export DIR OUT_DIR --task text2text-generation-with-past`")
+    ignored = sorted(name for name, idle in IGNORED.items() if merged.get(name, idle) not in (idle, [], None))
+    if ignored:
+        note(f"{onnx_dir}: {', '.join(ignored)} not applied (plain greedy decoding; transformers' generate "
+             f"would apply them)")
     eos = merged.get("eos_token_id")
     eos = None if eos is None else set(eos if isinstance(eos, list) else [eos])
     pad = merged.get("pad_token_id")
