@@ -206,8 +206,11 @@ def test_folder_without_weights_or_config(folders, tmp_path):
     (bare / "config.json").write_text((folders / "t5" / "config.json").read_text())
     result = invoke(["export", bare, tmp_path / "out"])
     assert result.exit_code == 2 and "no weights (*.safetensors)" in result.output
-    result = invoke(["export", tmp_path / "out_missing", tmp_path / "out2", "--task", "text2text-generation-with-past"])
-    assert result.exit_code == 2 and "Traceback" not in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = invoke(["export", empty, tmp_path / "out2", "--task", "text2text-generation-with-past"])
+    assert result.exit_code == 2 and "folder without config.json" in result.output
+    assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()
 
 
 def test_generation_needs_an_exported_folder(tmp_path):
