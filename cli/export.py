@@ -47,8 +47,11 @@ def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity,
     if parts is not None:
         settings = dict(opset=opset, frontend=frontend, optimize_graph=not no_optimize, check=not no_parity,
                         device=device, atol=atol, rtol=rtol)
-        with live_progress.task("export"):
-            sys.exit(0 if export_folder(parts, model_py, out_onnx, **settings) else 1)
+        with live_progress.task("export"), timings.recording(show_timings) as recorded:
+            ok = export_folder(parts, model_py, out_onnx, **settings)
+        if show_timings:
+            click.echo(recorded.table(), err=True)
+        sys.exit(0 if ok else 1)
     if os.path.isdir(out_onnx):
         raise GraphnnError(f"{out_onnx} is a directory: give a file name such as model.onnx")
     with live_progress.task("export"), timings.recording(show_timings) as recorded:

@@ -188,7 +188,10 @@ def test_graph_shows_both_parts(folders):
 def test_task_not_fitting_the_architecture_is_one_line(folders, tmp_path):
     result = invoke(["export", folders / "gpt2", tmp_path / "out", "--task", "text2text-generation-with-past"])
     assert result.exit_code == 2
-    assert result.output.strip().splitlines()[-1].startswith("error: --task text2text-generation-with-past ")
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: --task text2text-generation-with-past is for encoder-decoder models (T5, BART, Whisper); "
+        f"{folders / 'gpt2'} holds gpt2, which is not one: pass --task text-generation-with-past for a "
+        f"decoder-only model")
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
     result = invoke(["export", folders / "t5", tmp_path / "t5.onnx", "--task", "text-generation-with-past"])
     assert result.exit_code == 2 and "does not fit" in result.output

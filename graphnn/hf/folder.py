@@ -44,12 +44,12 @@ def folder_model(path: str, task: Optional[str]) -> tuple[Any, str]:
     return _built(transformers, spec.auto_class, path, task, config, use_cache=spec.use_cache), task
 
 
-def peek_task(path: str) -> Optional[str]:
-    """The task config.json's architectures name (None when none does or it does not load);
-    said nothing: ``folder_model`` says it when it builds the model."""
+def read_config(path: str) -> Optional[Any]:
+    """The folder's transformers config, read quietly; None when it does not load (then
+    ``folder_model`` says why)."""
     import transformers
     try:
-        return inferred_task(transformers.AutoConfig.from_pretrained(path, local_files_only=True))
+        return transformers.AutoConfig.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError):
         return None
 

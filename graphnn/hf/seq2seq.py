@@ -155,13 +155,18 @@ def single_file_inputs(model: nn.Module) -> dict:
 def load_parts(path: str, loading: Any) -> Optional[list[Part]]:
     """The parts of the checkpoint folder ``path`` when its task (``loading.task`` or the
     one its config names) writes several files; None for any other model source."""
-    from graphnn.hf.folder import folder_model, is_checkpoint_folder, peek_task
-    from graphnn.hf.tasks import TASKS
+    from graphnn.hf.folder import folder_model, is_checkpoint_folder, read_config
+    from graphnn.hf.tasks import TASKS, inferred_task
     if not is_checkpoint_folder(path):
         return None
-    task = loading.task or peek_task(path)
+    config = read_config(path)
+    task = loading.task or (inferred_task(config) if config is not None else None)
     if task is None or TASKS[task].parts is None:
         return None
+    if config is not None and not getattr(config, "is_encoder_decoder", False):
+        raise ModelLoadError(f"--task {task} is for encoder-decoder models (T5, BART, Whisper); {path} holds "
+                             f"{getattr(config, 'model_type', 'another kind of model')}, which is not one: "
+                             f"pass --task text-generation-with-past for a decoder-only model")
     given = [flag for flag, value in (("--model", loading.model_name), ("--weights", loading.weights),
                                       ("--input", loading.input_specs), ("--dynamic", loading.dynamic_specs),
                                       ("--static", loading.static)) if value]
