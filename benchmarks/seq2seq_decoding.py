@@ -23,8 +23,8 @@ import torch
 import transformers
 
 from graphnn.hf.folder_export import export_parts
-from graphnn.hf.seq2seq import COPIED_FILES, parts
-from graphnn.hf.seq2seq_generate import generate_seq2seq
+from graphnn.hf.seq2seq import COPIED_FILES, generate_seq2seq
+from graphnn.hf.seq2seq_parts import parts
 
 SMALL = dict(vocab_size=32128, d_model=512, d_kv=64, d_ff=2048, num_layers=6, num_heads=8)  # t5-small
 TINY = dict(vocab_size=1000, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4)

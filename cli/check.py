@@ -15,7 +15,7 @@ from .parts import check_parts
 from graphnn import progress as live_progress
 from graphnn.build import build
 from graphnn.errors import GraphnnError, InputSpecError
-from graphnn.hf.seq2seq import load_parts
+from graphnn.hf.folder import load_parts
 from graphnn.loader import load
 from graphnn.model_files import model_files
 from graphnn.testing import check_file

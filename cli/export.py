@@ -9,7 +9,7 @@ from . import options
 from .output import describe_inputs, print_report, progress
 from graphnn import progress as live_progress, timings
 from graphnn.errors import GraphnnError
-from graphnn.hf.seq2seq import load_parts
+from graphnn.hf.folder import load_parts
 from graphnn.loader import load
 from .parts import export_folder
 

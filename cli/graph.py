@@ -14,7 +14,7 @@ from .output import progress
 from .parts import traced_parts
 from graphnn.errors import InputSpecError
 from graphnn.frontend.rules import opaque_layers
-from graphnn.hf.seq2seq import load_parts
+from graphnn.hf.folder import load_parts
 from graphnn.loader import load
 from graphnn.onnxfile.read import load_checked
 from graphnn.view import view_of_graph, view_of_onnx

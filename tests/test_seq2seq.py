@@ -13,7 +13,7 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 
-from graphnn.hf.seq2seq_generate import generate_seq2seq  # noqa: E402
+from graphnn.hf.seq2seq import generate_seq2seq  # noqa: E402  (the name check --generate calls)
 from tests.conftest import invoke  # noqa: E402
 
 pytestmark = pytest.mark.slow  # each export traces two modules with torch.export: seconds

@@ -7,7 +7,7 @@ import glob
 import os
 from typing import Any, Optional
 
-from graphnn.errors import ModelLoadError
+from graphnn.errors import InputSpecError, ModelLoadError
 from graphnn.hf.tasks import TASKS, inferred_task
 from graphnn.progress import note
 
@@ -65,3 +65,26 @@ def _built(transformers: Any, auto_class: str, path: str, task: str, config: Any
     kind = getattr(config, "model_type", "this model")
     raise ModelLoadError(f"--task {task} does not fit {path} ({kind}: {refusal}); "
                          f"pass a task for its architecture ({', '.join(TASKS)})") from None
+
+
+def load_parts(path: str, loading: Any) -> Optional[list]:
+    """The parts (``seq2seq_parts.Part``) of the folder ``path`` when its task (``loading.task``,
+    a ``loader.LoadOptions``, or the one config.json names) writes several files; None for any
+    other model source, which loads as one model."""
+    if not is_checkpoint_folder(path):
+        return None
+    config = read_config(path)
+    task = loading.task or (inferred_task(config) if config is not None else None)
+    if task is None or TASKS[task].parts is None:
+        return None
+    if config is not None and not getattr(config, "is_encoder_decoder", False):
+        raise ModelLoadError(f"--task {task} is for encoder-decoder models (T5, BART, Whisper); {path} holds "
+                             f"{getattr(config, 'model_type', 'another kind of model')}, which is not one: "
+                             f"pass --task text-generation-with-past for a decoder-only model")
+    given = [flag for flag, value in (("--model", loading.model_name), ("--weights", loading.weights),
+                                      ("--input", loading.input_specs), ("--dynamic", loading.dynamic_specs),
+                                      ("--static", loading.static)) if value]
+    if given:
+        raise InputSpecError(f"{', '.join(given)}: not for --task {task}, whose inputs come from the task")
+    model, task = folder_model(path, loading.task)
+    return TASKS[task].parts(model)

@@ -1,4 +1,4 @@
-"""A model exported as a folder of ONNX files (``seq2seq.parts``: an encoder and a decoder),
+"""A model exported as a folder of ONNX files (``seq2seq_parts.parts``: an encoder and a decoder),
 each file parity-checked like a one-file export, the folder written whole or not at all,
 with the checkpoint's config files beside them so the folder describes itself."""
 from __future__ import annotations

@@ -21,156 +21,128 @@ multiply-adds. For T5-small (d_model 512, 6 decoder layers) and a 512-token inpu
 GMAC per step, against about 0.04 GMAC for the new token's own layers and LM head (counted, not
 measured). Measured by ``benchmarks/seq2seq_decoding.py`` (batch 1, 2 shared CPU cores at load
 5.6, random weights): decoding drops from 38 to 11 tokens/s between a 16- and a 512-token input,
-while torch eager, which caches them, drops from 7 to 5. In exchange one file serves the first step and the later ones with no "compute or
-reuse" branch, and the caller carries half the tensors. The cached variant (the encoder file
+while torch eager, which caches them, drops from 7 to 5. In exchange one file serves the first
+step and the later ones with no "compute or reuse" branch, and the caller carries half the
+tensors. The cached variant (the encoder file
 also computing every layer's cross-attention K/V, the decoder taking them as inputs) needs
 encoder-decoder caches as flat inputs in ``hf.cache``; it is the thing to add for long inputs
 (Whisper's 1500 frames).
 
-``parts`` splits a loaded ``...ForConditionalGeneration`` into the two modules that are traced
-(each with example inputs and dynamic dims); ``load_parts`` does it for a checkpoint folder.
+``seq2seq_parts`` makes the two modules that are traced; ``folder.load_parts`` does it for a
+checkpoint folder.
+
+``generate_seq2seq``: greedy decoding with an exported folder. The encoder runs once, then the decoder one token at a time from ``decoder_start_token_id``, its ``present.*``
+fed back as ``past_key_values.*`` (a past of length 0 at the first step).
+
+End of sequence as transformers' ``generate`` handles it: a row that produced
+``eos_token_id`` gets ``pad_token_id`` from then on, and decoding stops when every row has
+ended or after ``max_new_tokens``. No other logits processing: this is the plain greedy loop.
+For Whisper that is not what ``WhisperForConditionalGeneration.generate`` does (forced
+language and task tokens, suppressed tokens, timestamps); it equals the plain greedy loop of
+``GenerationMixin.generate`` with a generation config that sets none of those. Settings
+that would change the tokens (``IGNORED``: forced BOS/EOS as BART's configs have, n-gram
+blocking, minimum length, suppressed tokens, penalties) are not applied: a note on stderr
+names them.
 """
 from __future__ import annotations
 
-import inspect
-from dataclasses import dataclass
-from typing import Any, Optional
+import json
+import os
+import re
+import time
+from typing import Optional
 
-import torch
-import torch.nn as nn
+import numpy as np
 
-from graphnn.errors import InputSpecError, ModelLoadError
+from graphnn.checking.runtime import create_runtime
+from graphnn.errors import ModelLoadError
+from graphnn.progress import note
 
 TASK = "text2text-generation-with-past"
 ENCODER_FILE, DECODER_FILE = "encoder_model.onnx", "decoder_model.onnx"
 COPIED_FILES = ("config.json", "generation_config.json")  # so the output folder describes itself
-BATCH, ENCODER_SEQ, PAST, NEW = 2, 7, 5, 3  # example sizes: every dynamic dim >= 2 (torch.export's 0/1 rule)
+_PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
+IGNORED = {"forced_bos_token_id": None, "forced_eos_token_id": None, "forced_decoder_ids": None,
+           "no_repeat_ngram_size": 0, "min_length": 0, "min_new_tokens": None, "suppress_tokens": None,
+           "begin_suppress_tokens": None, "repetition_penalty": 1.0, "bad_words_ids": None}  # and their no-op values
 
 
-@dataclass(frozen=True)
-class Part:
-    """One file of a multi-file export: the module traced, its example inputs by keyword and
-    their dynamic dims by input name."""
-    file: str
-    model: nn.Module
-    examples: dict
-    dynamic_dims: dict
+def generate_seq2seq(onnx_dir: str, inputs: dict, max_new_tokens: int, device: str = "cpu"
+                     ) -> tuple[np.ndarray, float]:
+    """(new tokens [batch, n] with n <= max_new_tokens, seconds spent in the two files)."""
+    settings = _token_settings(onnx_dir)
+    encoder, decoder = (create_runtime(_file(onnx_dir, name), device) for name in (ENCODER_FILE, DECODER_FILE))
+    feeds = {name: np.asarray(inputs[name]) for name in encoder.input_names if name in inputs}
+    missing = [name for name in encoder.input_names if name not in feeds]
+    if missing:
+        raise ModelLoadError(f"{ENCODER_FILE} takes {', '.join(encoder.input_names)}; missing {', '.join(missing)}")
+    began = time.perf_counter()
+    states = encoder.run(feeds)[0]
+    tokens = _greedy(decoder, states, feeds.get("attention_mask"), max_new_tokens, **settings)
+    return tokens, time.perf_counter() - began
 
 
-class Encoder(nn.Module):
-    """The model's encoder, returning ``last_hidden_state`` (a text model's or Whisper's)."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.encoder = model.get_encoder()
-
-    def forward(self, input_ids=None, attention_mask=None, input_features=None):
-        given = dict(input_ids=input_ids, attention_mask=attention_mask, input_features=input_features)
-        return self.encoder(**{name: value for name, value in given.items() if value is not None})
-
-
-class DecoderStep(nn.Module):
-    """One decoding step: new tokens and the self-attention cache in, logits and the grown
-    cache out. The cross-attention cache starts empty each call, so it is recomputed."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-        self.cache_field = _cache_field(model)
-
-    def forward(self, input_ids, encoder_hidden_states, encoder_attention_mask=None, past_key_values=None):
-        from transformers import DynamicCache, EncoderDecoderCache
-        cache = EncoderDecoderCache(past_key_values, DynamicCache())
-        mask = {} if encoder_attention_mask is None else {"attention_mask": encoder_attention_mask}
-        out = self.model(decoder_input_ids=input_ids, encoder_outputs=(encoder_hidden_states,),
-                         use_cache=True, **{self.cache_field: cache}, **mask)
-        return {"logits": out.logits, "past_key_values": out[self.cache_field].self_attention_cache}
+def _greedy(decoder, states: np.ndarray, mask: Optional[np.ndarray], max_new_tokens: int, start: int,
+            eos: Optional[set], pad: int) -> np.ndarray:
+    batch = states.shape[0]
+    fixed = {"encoder_hidden_states": states}
+    if "encoder_attention_mask" in decoder.input_names:
+        fixed["encoder_attention_mask"] = mask.astype(np.int64)
+    past = _empty_past(decoder, batch, states.dtype)
+    outputs = [o.name for o in decoder.session.get_outputs()]
+    step_ids = np.full((batch, 1), start, dtype=np.int64)
+    done = np.zeros(batch, dtype=bool)
+    new = []
+    for _ in range(max_new_tokens):
+        results = dict(zip(outputs, decoder.run({"input_ids": step_ids, **fixed, **past})))
+        token = results["logits"][:, -1].argmax(-1).astype(np.int64)
+        token = np.where(done, pad, token)
+        new.append(token)
+        done |= np.isin(token, list(eos or ()))
+        if done.all():
+            break
+        past = {name.replace("present.", "past_key_values.", 1): value
+                for name, value in results.items() if name.startswith("present.")}
+        step_ids = token[:, None]
+    return np.stack(new, axis=1)
 
 
-def _cache_field(model: nn.Module) -> str:
-    """The forward argument and output field of the cache: ``past_key_values`` through
-    transformers 5.24, ``cache`` from 5.25 (the old name warns, and goes in 5.40)."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+def _empty_past(decoder, batch: int, dtype) -> dict:
+    """Zero-length past tensors: (batch, heads, 0, head size) from the file's input shapes."""
+    past = {}
+    for arg in decoder.session.get_inputs():
+        if _PAST.match(arg.name):
+            heads, size = arg.shape[1], arg.shape[3]
+            past[arg.name] = np.zeros((batch, heads, 0, size), dtype=dtype)
+    return past
 
 
-def is_speech(model: nn.Module) -> bool:
-    """Whisper-like: the encoder reads log-mel frames, not token ids (and takes no mask)."""
-    return getattr(model, "main_input_name", "input_ids") == "input_features"
+def _token_settings(onnx_dir: str) -> dict:
+    """decoder_start_token_id, eos_token_id (a set) and pad_token_id, from
+    generation_config.json where it has them, else config.json."""
+    merged = {}
+    for name in COPIED_FILES:  # generation_config.json last: it wins
+        path = os.path.join(onnx_dir, name)
+        if os.path.isfile(path):
+            with open(path) as handle:
+                merged.update({k: v for k, v in json.load(handle).items() if v is not None})
+    start = merged.get("decoder_start_token_id")
+    if start is None:
+        raise ModelLoadError(f"{onnx_dir} has no decoder_start_token_id in {' or '.join(COPIED_FILES)}: "
+                             f"export the folder with `graphnn export DIR OUT_DIR --task text2text-generation-with-past`")
+    ignored = sorted(name for name, idle in IGNORED.items() if merged.get(name, idle) not in (idle, [], None))
+    if ignored:
+        note(f"{onnx_dir}: {', '.join(ignored)} not applied (plain greedy decoding; transformers' generate "
+             f"would apply them)")
+    eos = merged.get("eos_token_id")
+    eos = None if eos is None else set(eos if isinstance(eos, list) else [eos])
+    pad = merged.get("pad_token_id")
+    return {"start": int(start), "eos": eos, "pad": int(pad if pad is not None else min(eos or {0}))}
 
 
-def parts(model: nn.Module) -> list[Part]:
-    """The encoder and decoder-step modules of ``model`` with example inputs made by running
-    the model itself (encoder states, a five-token past), so any architecture's shapes are right."""
-    if not getattr(model.config, "is_encoder_decoder", False):
-        raise ModelLoadError(f"--task {TASK} is for encoder-decoder models; {type(model).__name__} is not one "
-                             f"(use text-generation-with-past for a decoder-only model)")
-    encoder, step = Encoder(model).eval(), DecoderStep(model).eval()
-    speech = is_speech(model)
-    enc_inputs = _speech_features(model) if speech else _tokens(model, ENCODER_SEQ, padded=True)
-    enc_len = {} if speech else {1: "encoder_sequence_length"}
-    with torch.no_grad():
-        states = encoder(**enc_inputs).last_hidden_state
-        mask = {} if speech else {"encoder_attention_mask": enc_inputs["attention_mask"]}
-        start = {"input_ids": _tokens(model, PAST)["input_ids"], "encoder_hidden_states": states, **mask}
-        past = step(**start, past_key_values=_empty_cache())["past_key_values"]
-    step_inputs = {**start, "input_ids": _tokens(model, NEW)["input_ids"], "past_key_values": past}
-    step_dims = {"input_ids": {0: "batch", 1: "sequence_length"}, "encoder_hidden_states": {0: "batch", **enc_len}}
-    step_dims.update({name: {0: "batch", **enc_len} for name in mask})
-    step_dims.update({f"past_key_values.{i}.{kind}": {0: "batch", 2: "past_sequence_length"}
-                      for i in range(len(past.layers)) for kind in ("key", "value")})
-    return [Part(ENCODER_FILE, encoder, enc_inputs, {name: {0: "batch", **enc_len} for name in enc_inputs}),
-            Part(DECODER_FILE, step, step_inputs, step_dims)]
-
-
-def _empty_cache():
-    from transformers import DynamicCache
-    return DynamicCache()
-
-
-def _tokens(model: nn.Module, seq: int, padded: bool = False) -> dict:
-    """Ids over the whole vocabulary; with ``padded``, a mask with padding at the end of the
-    first row (parity's random draws then keep 0/1 masks)."""
-    vocab = model.config.get_text_config().vocab_size
-    ids = torch.randint(0, vocab, (BATCH, seq), generator=torch.Generator().manual_seed(seq))
-    mask = torch.ones(BATCH, seq, dtype=torch.long)
-    if padded:
-        mask[0, seq - 2:] = 0
-    return {"input_ids": ids, "attention_mask": mask}
-
-
-def _speech_features(model: nn.Module) -> dict:
-    """Whisper's log-mel frames: twice max_source_positions (its two convolutions halve them)."""
-    config = model.config
-    frames = 2 * config.max_source_positions
-    generator = torch.Generator().manual_seed(0)
-    return {"input_features": torch.randn(BATCH, config.num_mel_bins, frames, generator=generator)}
-
-
-def single_file_inputs(model: nn.Module) -> dict:
-    """The task's entry for one-file loading: refused, it writes a folder of two files."""
-    raise ModelLoadError(f"--task {TASK} writes two files ({ENCODER_FILE}, {DECODER_FILE}): "
-                         f"use `graphnn export DIR OUT_DIR`, `graphnn check DIR` or `graphnn graph DIR`")
-
-
-def load_parts(path: str, loading: Any) -> Optional[list[Part]]:
-    """The parts of the checkpoint folder ``path`` when its task (``loading.task`` or the
-    one its config names) writes several files; None for any other model source."""
-    from graphnn.hf.folder import folder_model, is_checkpoint_folder, read_config
-    from graphnn.hf.tasks import TASKS, inferred_task
-    if not is_checkpoint_folder(path):
-        return None
-    config = read_config(path)
-    task = loading.task or (inferred_task(config) if config is not None else None)
-    if task is None or TASKS[task].parts is None:
-        return None
-    if config is not None and not getattr(config, "is_encoder_decoder", False):
-        raise ModelLoadError(f"--task {task} is for encoder-decoder models (T5, BART, Whisper); {path} holds "
-                             f"{getattr(config, 'model_type', 'another kind of model')}, which is not one: "
-                             f"pass --task text-generation-with-past for a decoder-only model")
-    given = [flag for flag, value in (("--model", loading.model_name), ("--weights", loading.weights),
-                                      ("--input", loading.input_specs), ("--dynamic", loading.dynamic_specs),
-                                      ("--static", loading.static)) if value]
-    if given:
-        raise InputSpecError(f"{', '.join(given)}: not for --task {task}, whose inputs come from the task")
-    model, task = folder_model(path, loading.task)
-    return TASKS[task].parts(model)
+def _file(onnx_dir: str, name: str) -> str:
+    path = os.path.join(onnx_dir, name)
+    if not os.path.isfile(path):
+        raise ModelLoadError(f"{onnx_dir} has no {name}: export it with "
+                             f"`graphnn export DIR {onnx_dir} --task text2text-generation-with-past`")
+    return path

@@ -8,7 +8,8 @@ from typing import Any, Callable, Optional, Union
 
 import torch
 
-from graphnn.hf import seq2seq
+from graphnn.hf import seq2seq_parts
+from graphnn.hf.seq2seq import TASK as SEQ2SEQ
 
 TOKEN_DIMS = {0: "batch", 1: "sequence_length"}
 BATCH, SEQ, PAST = 2, 8, 5  # the examples' sizes: a past >= 2, or torch.export fixes it (0/1 rule)
@@ -19,7 +20,7 @@ class Task:
     auto_class: Union[str, tuple]  # the transformers Auto class that builds the model (or several: the first that fits)
     inputs: Callable[[torch.nn.Module], dict]  # the example inputs, by keyword
     use_cache: bool = False  # the model returns (and, with inputs, takes) its KV cache
-    parts: Optional[Callable[[torch.nn.Module], list]] = None  # written as several files (seq2seq.parts)
+    parts: Optional[Callable[[torch.nn.Module], list]] = None  # written as several files (seq2seq_parts.parts)
 
     @property
     def dynamic_dims(self) -> Optional[dict]:
@@ -56,12 +57,12 @@ TASKS = {
     "text-classification": Task("AutoModelForSequenceClassification", _tokens),
     "text-generation": Task("AutoModelForCausalLM", _tokens),
     "text-generation-with-past": Task("AutoModelForCausalLM", _with_past, use_cache=True),
-    seq2seq.TASK: Task(("AutoModelForSeq2SeqLM", "AutoModelForSpeechSeq2Seq"), seq2seq.single_file_inputs,
-                       use_cache=True, parts=seq2seq.parts),
+    SEQ2SEQ: Task(("AutoModelForSeq2SeqLM", "AutoModelForSpeechSeq2Seq"), seq2seq_parts.single_file_inputs,
+                  use_cache=True, parts=seq2seq_parts.parts),
 }
 _BY_ARCHITECTURE = (("ForCausalLM", "text-generation-with-past"), ("LMHeadModel", "text-generation-with-past"),
                     ("ForSequenceClassification", "text-classification"),
-                    ("ForConditionalGeneration", seq2seq.TASK))
+                    ("ForConditionalGeneration", SEQ2SEQ))
 
 
 def inferred_task(config: Any) -> Optional[str]:

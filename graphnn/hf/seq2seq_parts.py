@@ -1,0 +1,122 @@
+"""The torch side of ``text2text-generation-with-past`` (the contract, and why the
+cross-attention is recomputed, are in ``seq2seq.py``): ``parts`` splits a loaded
+``...ForConditionalGeneration`` (T5, BART, Whisper) into the two modules that are traced, an
+``Encoder`` and a ``DecoderStep``, each with example inputs made by running the model itself
+and its dynamic dims."""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+
+from graphnn.errors import ModelLoadError
+from graphnn.hf.seq2seq import DECODER_FILE, ENCODER_FILE, TASK
+
+BATCH, ENCODER_SEQ, PAST, NEW = 2, 7, 5, 3  # example sizes: every dynamic dim >= 2 (torch.export's 0/1 rule)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file of a multi-file export: the module traced, its example inputs by keyword and
+    their dynamic dims by input name."""
+    file: str
+    model: nn.Module
+    examples: dict
+    dynamic_dims: dict
+
+
+class Encoder(nn.Module):
+    """The model's encoder, returning ``last_hidden_state`` (a text model's or Whisper's)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.encoder = model.get_encoder()
+
+    def forward(self, input_ids=None, attention_mask=None, input_features=None):
+        given = dict(input_ids=input_ids, attention_mask=attention_mask, input_features=input_features)
+        return self.encoder(**{name: value for name, value in given.items() if value is not None})
+
+
+class DecoderStep(nn.Module):
+    """One decoding step: new tokens and the self-attention cache in, logits and the grown
+    cache out. The cross-attention cache starts empty each call, so it is recomputed."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.cache_field = _cache_field(model)
+
+    def forward(self, input_ids, encoder_hidden_states, encoder_attention_mask=None, past_key_values=None):
+        from transformers import DynamicCache, EncoderDecoderCache
+        cache = EncoderDecoderCache(past_key_values, DynamicCache())
+        mask = {} if encoder_attention_mask is None else {"attention_mask": encoder_attention_mask}
+        out = self.model(decoder_input_ids=input_ids, encoder_outputs=(encoder_hidden_states,),
+                         use_cache=True, **{self.cache_field: cache}, **mask)
+        return {"logits": out.logits, "past_key_values": out[self.cache_field].self_attention_cache}
+
+
+def _cache_field(model: nn.Module) -> str:
+    """The forward argument and output field of the cache: ``past_key_values`` through
+    transformers 5.24, ``cache`` from 5.25 (the old name warns, and goes in 5.40)."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
+def is_speech(model: nn.Module) -> bool:
+    """Whisper-like: the encoder reads log-mel frames, not token ids (and takes no mask)."""
+    return getattr(model, "main_input_name", "input_ids") == "input_features"
+
+
+def parts(model: nn.Module) -> list[Part]:
+    """The encoder and decoder-step modules of ``model`` with example inputs made by running
+    the model itself (encoder states, a five-token past), so any architecture's shapes are right."""
+    if not getattr(model.config, "is_encoder_decoder", False):
+        raise ModelLoadError(f"--task {TASK} is for encoder-decoder models; {type(model).__name__} is not one "
+                             f"(use text-generation-with-past for a decoder-only model)")
+    encoder, step = Encoder(model).eval(), DecoderStep(model).eval()
+    speech = is_speech(model)
+    enc_inputs = _speech_features(model) if speech else _tokens(model, ENCODER_SEQ, padded=True)
+    enc_len = {} if speech else {1: "encoder_sequence_length"}
+    with torch.no_grad():
+        states = encoder(**enc_inputs).last_hidden_state
+        mask = {} if speech else {"encoder_attention_mask": enc_inputs["attention_mask"]}
+        start = {"input_ids": _tokens(model, PAST)["input_ids"], "encoder_hidden_states": states, **mask}
+        past = step(**start, past_key_values=_empty_cache())["past_key_values"]
+    step_inputs = {**start, "input_ids": _tokens(model, NEW)["input_ids"], "past_key_values": past}
+    step_dims = {"input_ids": {0: "batch", 1: "sequence_length"}, "encoder_hidden_states": {0: "batch", **enc_len}}
+    step_dims.update({name: {0: "batch", **enc_len} for name in mask})
+    step_dims.update({f"past_key_values.{i}.{kind}": {0: "batch", 2: "past_sequence_length"}
+                      for i in range(len(past.layers)) for kind in ("key", "value")})
+    return [Part(ENCODER_FILE, encoder, enc_inputs, {name: {0: "batch", **enc_len} for name in enc_inputs}),
+            Part(DECODER_FILE, step, step_inputs, step_dims)]
+
+
+def _empty_cache():
+    from transformers import DynamicCache
+    return DynamicCache()
+
+
+def _tokens(model: nn.Module, seq: int, padded: bool = False) -> dict:
+    """Ids over the whole vocabulary; with ``padded``, a mask with padding at the end of the
+    first row (parity's random draws then keep 0/1 masks)."""
+    vocab = model.config.get_text_config().vocab_size
+    ids = torch.randint(0, vocab, (BATCH, seq), generator=torch.Generator().manual_seed(seq))
+    mask = torch.ones(BATCH, seq, dtype=torch.long)
+    if padded:
+        mask[0, seq - 2:] = 0
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def _speech_features(model: nn.Module) -> dict:
+    """Whisper's log-mel frames: twice max_source_positions (its two convolutions halve them)."""
+    config = model.config
+    frames = 2 * config.max_source_positions
+    generator = torch.Generator().manual_seed(0)
+    return {"input_features": torch.randn(BATCH, config.num_mel_bins, frames, generator=generator)}
+
+
+def single_file_inputs(model: nn.Module) -> dict:
+    """The task's entry for one-file loading: refused, it writes a folder of two files."""
+    raise ModelLoadError(f"--task {TASK} writes two files ({ENCODER_FILE}, {DECODER_FILE}): "
+                         f"use `graphnn export DIR OUT_DIR`, `graphnn check DIR` or `graphnn graph DIR`")
