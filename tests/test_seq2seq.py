@@ -216,6 +216,20 @@ def test_folder_without_weights_or_config(folders, tmp_path):
     assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()
 
 
+def test_generation_casts_inputs_and_names_a_missing_one(folders, exported):
+    model = transformers.T5ForConditionalGeneration.from_pretrained(str(folders / "t5")).eval()
+    inputs = _t5_inputs(2)
+    with torch.no_grad():
+        expected = model.generate(**inputs, do_sample=False, max_new_tokens=4)[:, 1:].numpy()
+    given = {"input_ids": inputs["input_ids"].numpy().astype(np.int32),
+             "attention_mask": inputs["attention_mask"].bool()}
+    tokens, _ = generate_seq2seq(str(exported["t5"][1]), given, 4)
+    np.testing.assert_array_equal(tokens, expected)
+    from graphnn.errors import InputSpecError
+    with pytest.raises(InputSpecError, match="takes input_ids, attention_mask; missing attention_mask"):
+        generate_seq2seq(str(exported["t5"][1]), {"input_ids": given["input_ids"]}, 4)
+
+
 def test_generation_needs_an_exported_folder(tmp_path):
     from graphnn.errors import ModelLoadError
     with pytest.raises(ModelLoadError, match="has no decoder_start_token_id"):

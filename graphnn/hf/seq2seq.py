@@ -31,8 +31,9 @@ encoder-decoder caches as flat inputs in ``hf.cache``; it is the thing to add fo
 ``seq2seq_parts`` makes the two modules that are traced; ``folder.load_parts`` does it for a
 checkpoint folder.
 
-``generate_seq2seq``: greedy decoding with an exported folder. The encoder runs once, then the decoder one token at a time from ``decoder_start_token_id``, its ``present.*``
-fed back as ``past_key_values.*`` (a past of length 0 at the first step).
+``generate_seq2seq``: greedy decoding with an exported folder. The encoder runs once, then the
+decoder one token at a time from ``decoder_start_token_id``, its ``present.*`` fed back as
+``past_key_values.*`` (a past of length 0 at the first step).
 
 End of sequence as transformers' ``generate`` handles it: a row that produced
 ``eos_token_id`` gets ``pad_token_id`` from then on, and decoding stops when every row has
@@ -55,12 +56,14 @@ from typing import Optional
 import numpy as np
 
 from graphnn.checking.runtime import create_runtime
-from graphnn.errors import ModelLoadError
+from graphnn.errors import InputSpecError, ModelLoadError
 from graphnn.progress import note
 
 TASK = "text2text-generation-with-past"
 ENCODER_FILE, DECODER_FILE = "encoder_model.onnx", "decoder_model.onnx"
 COPIED_FILES = ("config.json", "generation_config.json")  # so the output folder describes itself
+_NUMPY = {"tensor(int64)": np.int64, "tensor(float)": np.float32, "tensor(float16)": np.float16,
+          "tensor(double)": np.float64}
 _PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
 IGNORED = {"forced_bos_token_id": None, "forced_eos_token_id": None, "forced_decoder_ids": None,
            "no_repeat_ngram_size": 0, "min_length": 0, "min_new_tokens": None, "suppress_tokens": None,
@@ -72,10 +75,11 @@ def generate_seq2seq(onnx_dir: str, inputs: dict, max_new_tokens: int, device: s
     """(new tokens [batch, n] with n <= max_new_tokens, seconds spent in the two files)."""
     settings = _token_settings(onnx_dir)
     encoder, decoder = (create_runtime(_file(onnx_dir, name), device) for name in (ENCODER_FILE, DECODER_FILE))
-    feeds = {name: np.asarray(inputs[name]) for name in encoder.input_names if name in inputs}
-    missing = [name for name in encoder.input_names if name not in feeds]
+    missing = [name for name in encoder.input_names if name not in inputs]
     if missing:
-        raise ModelLoadError(f"{ENCODER_FILE} takes {', '.join(encoder.input_names)}; missing {', '.join(missing)}")
+        raise InputSpecError(f"{ENCODER_FILE} takes {', '.join(encoder.input_names)}; missing {', '.join(missing)}")
+    feeds = {arg.name: np.asarray(inputs[arg.name]).astype(_NUMPY[arg.type], copy=False)
+             for arg in encoder.session.get_inputs()}  # ids as int64, features as float32, whatever was given
     began = time.perf_counter()
     states = encoder.run(feeds)[0]
     tokens = _greedy(decoder, states, feeds.get("attention_mask"), max_new_tokens, **settings)
@@ -83,7 +87,7 @@ def generate_seq2seq(onnx_dir: str, inputs: dict, max_new_tokens: int, device: s
 
 
 def _greedy(decoder, states: np.ndarray, mask: Optional[np.ndarray], max_new_tokens: int, start: int,
-            eos: Optional[set], pad: int) -> np.ndarray:
+            eos: list, pad: int) -> np.ndarray:
     batch = states.shape[0]
     fixed = {"encoder_hidden_states": states}
     if "encoder_attention_mask" in decoder.input_names:
@@ -98,7 +102,7 @@ def _greedy(decoder, states: np.ndarray, mask: Optional[np.ndarray], max_new_tok
         token = results["logits"][:, -1].argmax(-1).astype(np.int64)
         token = np.where(done, pad, token)
         new.append(token)
-        done |= np.isin(token, list(eos or ()))
+        done |= np.isin(token, eos)
         if done.all():
             break
         past = {name.replace("present.", "past_key_values.", 1): value
@@ -118,7 +122,7 @@ def _empty_past(decoder, batch: int, dtype) -> dict:
 
 
 def _token_settings(onnx_dir: str) -> dict:
-    """decoder_start_token_id, eos_token_id (a set) and pad_token_id, from
+    """decoder_start_token_id, eos_token_id (a list, maybe empty) and pad_token_id, from
     generation_config.json where it has them, else config.json."""
     merged = {}
     for name in COPIED_FILES:  # generation_config.json last: it wins
@@ -129,20 +133,19 @@ def _token_settings(onnx_dir: str) -> dict:
     start = merged.get("decoder_start_token_id")
     if start is None:
         raise ModelLoadError(f"{onnx_dir} has no decoder_start_token_id in {' or '.join(COPIED_FILES)}: "
-                             f"export the folder with `graphnn export DIR OUT_DIR --task text2text-generation-with-past`")
+                             f"export the folder with `graphnn export DIR OUT_DIR --task {TASK}`")
     ignored = sorted(name for name, idle in IGNORED.items() if merged.get(name, idle) not in (idle, [], None))
     if ignored:
         note(f"{onnx_dir}: {', '.join(ignored)} not applied (plain greedy decoding; transformers' generate "
              f"would apply them)")
-    eos = merged.get("eos_token_id")
-    eos = None if eos is None else set(eos if isinstance(eos, list) else [eos])
-    pad = merged.get("pad_token_id")
-    return {"start": int(start), "eos": eos, "pad": int(pad if pad is not None else min(eos or {0}))}
+    eos = merged.get("eos_token_id", [])
+    eos = eos if isinstance(eos, list) else [eos]
+    pad = merged.get("pad_token_id", eos[0] if eos else 0)  # generate pads with the first eos when no pad is set
+    return {"start": int(start), "eos": [int(e) for e in eos], "pad": int(pad)}
 
 
 def _file(onnx_dir: str, name: str) -> str:
     path = os.path.join(onnx_dir, name)
     if not os.path.isfile(path):
-        raise ModelLoadError(f"{onnx_dir} has no {name}: export it with "
-                             f"`graphnn export DIR {onnx_dir} --task text2text-generation-with-past`")
+        raise ModelLoadError(f"{onnx_dir} has no {name}: export it with `graphnn export DIR {onnx_dir} --task {TASK}`")
     return path
