@@ -8,7 +8,7 @@ import click
 import graphnn
 from .output import describe_inputs, print_report, progress
 from graphnn.dynamic import inferred_inputs
-from graphnn.errors import GraphnnError
+from graphnn.errors import GraphnnError, InputSpecError
 from graphnn.hf.folder_export import export_parts
 from graphnn.hf.seq2seq import COPIED_FILES
 
@@ -36,13 +36,20 @@ def export_folder(parts: list, source: str, out_dir: str, **options) -> bool:
     return True
 
 
-def check_parts(parts: list, **options) -> bool:
-    """Each part's parity report under its file name; True when all pass."""
+def check_parts(parts: list, sizes: dict, **options) -> bool:
+    """Each part's parity report under its file name; True when all pass. ``sizes`` (--sizes,
+    --batch-sizes) apply to the parts that have the dim."""
+    dims = [{name for spec in part.dynamic_dims.values() for name in spec.values()} for part in parts]
+    unknown = sorted(set(sizes) - set().union(*dims))
+    if unknown:
+        raise InputSpecError(f"sizes of {', '.join(unknown)} asked for, but no file has that dynamic dim "
+                             f"(dynamic dims: {', '.join(sorted(set().union(*dims)))})")
     ok = True
-    for part in parts:
+    for part, own in zip(parts, dims):
         inputs = inferred_inputs(part.model, part.examples, part.dynamic_dims)
         progress(f"checking {part.file}; inputs: {describe_inputs(inputs)}")
-        report = graphnn.check_parity(part.model, inputs, **options)
+        report = graphnn.check_parity(part.model, inputs, sizes={d: v for d, v in sizes.items() if d in own},
+                                      **options)
         click.echo(f"{part.file}:")
         print_report(report)
         ok = ok and report.ok

@@ -178,6 +178,14 @@ def test_check_reports_both_files_with_the_cache_at_two_past_lengths(folders):
     assert len(past) >= 2, result.output
 
 
+def test_check_sizes_apply_to_the_files_with_that_dim(folders):
+    result = invoke(["check", folders / "t5", "--batch-sizes", "1", "--sizes", "past_sequence_length=1,9"])
+    assert result.exit_code == 0, result.output
+    assert "past_sequence_length 9" in result.output and "past_sequence_length 1" in result.output
+    result = invoke(["check", folders / "t5", "--sizes", "frames=3"])
+    assert result.exit_code == 2 and "sizes of frames asked for, but no file has that dynamic dim" in result.output
+
+
 def test_graph_shows_both_parts(folders):
     result = invoke(["graph", folders / "whisper"])
     assert result.exit_code == 0, result.output
