@@ -19,9 +19,11 @@ from graphnn.loader import load
 @click.option("--no-parity", is_flag=True, help="Write the file without checking it against PyTorch.")
 @options.device
 @options.tolerances
+@options.compression
 @click.option("--timings", "show_timings", is_flag=True,
               help="Print seconds and peak memory per stage (load, trace, each pass, lower, check, parity, write).")
-def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity, device, atol, rtol, show_timings):
+def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity, device, atol, rtol, quantize, precision,
+           quantize_tolerance, float16_io, show_timings):
     """Export the model in MODEL_PY to OUT_ONNX through graphnn's IR.
 
     MODEL_PY is a Python file that builds the model, a torch.export.save'd program
@@ -39,6 +41,8 @@ def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity,
       graphnn export net.py net.onnx --weights net.pt      (a trained state dict)
       graphnn export model.pt2 model.onnx                  (a torch.export.save'd program)
       graphnn export model.pt model.onnx --trust-pickle --input 1x3x32x32   (torch.save(model))
+      graphnn export model.py int8.onnx --quantize dynamic --quantize-tolerance 0.02
+      graphnn export model.py half.onnx --precision float16
     """
     if os.path.isdir(out_onnx):
         raise GraphnnError(f"{out_onnx} is a directory: give a file name such as model.onnx")
@@ -48,12 +52,15 @@ def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity,
         progress(f"loaded {loaded.model_name} from {model_py}; inputs: {describe_inputs(model_inputs)}")
         result = graphnn.export(
             loaded.model, model_inputs, out_onnx, opset=opset, frontend=frontend, optimize_graph=not no_optimize,
-            check=not no_parity, device=device, atol=atol, rtol=rtol, log=progress,
+            check=not no_parity, device=device, atol=atol, rtol=rtol, quantize=quantize, precision=precision,
+            quantize_tolerance=quantize_tolerance, float16_io=float16_io, log=progress,
         )
     if show_timings:
         click.echo(recorded.table(), err=True)
     if result.report is not None:
         print_report(result.report)
+    if result.compression is not None:
+        click.echo("\n".join(result.compression.lines()))
     if not result.ok:
         click.echo(f"error: parity check failed: {out_onnx} was not written "
                    f"(inspect with `graphnn check`, or write anyway with --no-parity)", err=True)
