@@ -70,8 +70,48 @@ def _convert(model: onnx.ModelProto, kept: set, float16_io: bool) -> onnx.ModelP
 
     copy = onnx.ModelProto()
     copy.CopyFrom(model)
-    return convert_float_to_float16(copy, keep_io_types=not float16_io, op_block_list=keep_ops(),
-                                    node_block_list=sorted(kept), disable_shape_infer=False)
+    converted = convert_float_to_float16(copy, keep_io_types=not float16_io, op_block_list=keep_ops(),
+                                         node_block_list=sorted(kept), disable_shape_infer=False)
+    return without_round_trips(converted)
+
+
+def without_round_trips(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The converter stores every value in float16, a kept node's output included: between
+    two float32 nodes it puts Cast(float16) then Cast(float32), which rounds (and overflows
+    past 65504) what was meant to stay float32. Each Cast(float32) reading such a round trip
+    reads the float32 value instead (a float32 -> float32 Cast, which onnxruntime drops), and
+    the float16 Cast goes once nothing reads it."""
+    graph = model.graph
+    floats = _declared_float32(model)
+    readers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    outputs = {o.name for o in graph.output}
+    dropped = set()
+    for node in graph.node:
+        if not (_is_cast(node, onnx.TensorProto.FLOAT16) and node.input[0] in floats):
+            continue
+        for reader in readers.get(node.output[0], []):
+            if _is_cast(reader, _FLOAT):
+                reader.input[0] = node.input[0]
+        if node.output[0] not in outputs and all(_is_cast(r, _FLOAT) for r in readers.get(node.output[0], [])):
+            dropped.add(id(node))
+    kept_nodes = [n for n in graph.node if id(n) not in dropped]
+    del graph.node[:]
+    graph.node.extend(kept_nodes)
+    return model
+
+
+def _is_cast(node: onnx.NodeProto, to: int) -> bool:
+    return node.op_type == "Cast" and any(a.name == "to" and a.i == to for a in node.attribute)
+
+
+def _declared_float32(model: onnx.ModelProto) -> set[str]:
+    graph = model.graph
+    values = [*graph.input, *graph.output, *graph.value_info]
+    names = {v.name for v in values if v.type.tensor_type.elem_type == _FLOAT}
+    return names | {t.name for t in graph.initializer if t.data_type == _FLOAT}
 
 
 def _missing_kernel(model: onnx.ModelProto):
