@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 import torch
 
 from tests import transformer_zoo
@@ -86,6 +87,12 @@ def transformer(name: str):
 
 
 CASES = {"mlp": mlp, "cnn_bn": cnn_bn, "bert": lambda: transformer("bert"), "llama": lambda: transformer("llama")}
+SLOW = {"bert", "llama"}  # transformers configs: several seconds each with both exports
+
+
+def case_params() -> list:
+    """CASES' names for parametrize, the transformers ones marked slow."""
+    return [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name for name in CASES]
 
 
 def relative_errors(model: torch.nn.Module, inputs, path: str, batches=(1, 3)) -> list[float]:

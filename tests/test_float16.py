@@ -8,7 +8,7 @@ from onnx import TensorProto
 
 import graphnn
 from graphnn.compress.measure import DEFAULT_TOLERANCES
-from tests.compress_models import CASES, overflow_mlp, relative_errors
+from tests.compress_models import CASES, case_params, overflow_mlp, relative_errors
 from tests.conftest import invoke
 
 FLOAT16 = DEFAULT_TOLERANCES["float16"]
@@ -25,7 +25,7 @@ def _io_types(path):
     return {v.type.tensor_type.elem_type for v in (*graph.input, *graph.output)}
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", case_params())
 def test_float16_file_is_within_tolerance_at_two_batch_sizes(name, tmp_path):
     path = tmp_path / f"{name}.onnx"
     model, inputs, result = _export(CASES[name], path)
@@ -41,6 +41,7 @@ def test_float16_file_is_within_tolerance_at_two_batch_sizes(name, tmp_path):
     assert min(errors) > 1e-5, "no float16 rounding at all: was anything converted?"
 
 
+@pytest.mark.slow  # a BERT config
 def test_softmax_and_layer_norm_stay_float32(tmp_path):
     path = tmp_path / "bert.onnx"
     _export(CASES["bert"], path)

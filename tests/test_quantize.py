@@ -6,7 +6,7 @@ import pytest
 import graphnn
 from graphnn.compress.measure import DEFAULT_TOLERANCES, parse_tolerance
 from graphnn.errors import GraphnnError
-from tests.compress_models import CASES, outlier_mlp, relative_errors
+from tests.compress_models import CASES, case_params, outlier_mlp, relative_errors
 from tests.conftest import invoke
 
 INT8 = DEFAULT_TOLERANCES["int8"]
@@ -18,7 +18,7 @@ def _export(case, path, **kwargs):
     return model, inputs, result
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", case_params())
 def test_int8_file_is_within_tolerance_at_two_batch_sizes(name, tmp_path):
     path = tmp_path / f"{name}.onnx"
     model, inputs, result = _export(CASES[name], path)

@@ -56,7 +56,7 @@ class CompressReport:
                                  for layer, error in self.kept], "passed": self.passed}
 
 
-def latency_ms(source: bytes, feeds: dict, threads: int = 1, seconds: float = 0.5, least: int = 5) -> float:
+def latency_ms(source: bytes, feeds: dict, threads: int = 1, seconds: float = 0.25, least: int = 5) -> float:
     """Median milliseconds of one run after two warm-up runs, over ``seconds`` (at least
     ``least`` runs)."""
     run = session(source, threads)
