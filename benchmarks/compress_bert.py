@@ -7,6 +7,8 @@ medians, batch 1), and the relative error ||onnx - torch|| / ||torch|| (the wors
 the benchmark inputs and a second batch. On demand, never in CI; needs onnxscript for the
 dynamo file (the benchmark venv has it):
     PYTHONPATH=. /work/venv-bench/bin/python benchmarks/compress_bert.py [--quick] [--json out.json]
+With onnxruntime-gpu on a GPU machine, ``--cuda`` adds the float32 and float16 files' latency on
+CUDAExecutionProvider (batch 1 and 8; int8 MatMulInteger is a CPU format, not measured there).
 Record `uptime` beside the numbers: latency is noisy on a loaded machine.
 """
 from __future__ import annotations
@@ -94,10 +96,23 @@ def latencies(made: dict, example: dict, threads: int, runs: int) -> dict[str, f
                                runs=runs)
 
 
+def cuda_latencies(made: dict, example: dict, runs: int) -> dict[str, float]:
+    import onnxruntime as ort
+    sessions = {}
+    for name, proto in made.items():
+        sessions[name] = ort.InferenceSession(proto.SerializeToString(), providers=[
+            ("CUDAExecutionProvider", {"use_tf32": 0}), "CPUExecutionProvider"])
+        assert sessions[name].get_providers()[0] == "CUDAExecutionProvider", "onnxruntime fell back to CPU"
+    feeds = {name: feeds_for(s, example) for name, s in sessions.items()}
+    return interleaved_medians({name: (lambda s=s, f=feeds[name]: s.run(None, f)) for name, s in sessions.items()},
+                               runs=runs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10 timed runs instead of 40")
     parser.add_argument("--json", help="write every number here")
+    parser.add_argument("--cuda", action="store_true", help="also float32 / float16 latency on CUDA")
     args = parser.parse_args()
     runs = 10 if args.quick else 40
     log = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
@@ -113,6 +128,11 @@ def main() -> None:
     for name, proto in made.items():
         print(f"| {name} | {proto.ByteSize() / 1e6:.1f} | {one[name]:.2f} | {one[name] / one[base]:.2f}x | "
               f"{every[name]:.2f} | {every[name] / every[base]:.2f}x | {error[name]:.1e} |")
+    if args.cuda:
+        cuda = {n: p for n, p in made.items() if "int8" not in n and "quantize" not in n}
+        for batch in (1, 8):
+            times = cuda_latencies(cuda, inputs(batch), runs * 5)
+            print(f"\nCUDA, batch {batch}: " + ", ".join(f"{n} {t:.2f} ms" for n, t in times.items()))
     print(f"\nload: {os.getloadavg()}")
     if args.json:
         with open(args.json, "w") as out:

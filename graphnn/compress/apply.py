@@ -11,9 +11,10 @@ from graphnn.compress.choose import choose
 from graphnn.compress.layers import Layer
 from graphnn.compress.measure import measure, parse_tolerance, reference
 from graphnn.compress.report import CompressReport, Stats, latency_ms
-from graphnn.errors import GraphnnError
+from graphnn.errors import GraphnnError, UnsupportedError
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
+from graphnn.onnxfile.serialize import is_large
 
 QUANTIZE_MODES = (None, "dynamic")
 PRECISIONS = ("float32", "float16")
@@ -44,6 +45,10 @@ def compress(model: torch.nn.Module, inputs: ModelInputs, onnx_model: onnx.Model
     """The converted ``onnx_model`` (a complete float32 ModelProto graphnn lowered from
     ``graph``) and its report; the layers whose conversion breaks ``tolerance`` stay float32."""
     validate(quantize, precision, float16_io, tolerance)
+    if is_large(onnx_model):
+        raise UnsupportedError("--quantize / --precision float16 on a model over 2 GB of weights is not supported "
+                               "yet (the candidates are compared in memory, where protobuf stops at 2 GB); export "
+                               "float32 and convert with onnxruntime's tools")
     kind = "int8" if quantize else "float16"
     tol = parse_tolerance(tolerance, kind)
     if kind == "int8":

@@ -15,7 +15,7 @@ Two measures, per output:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
@@ -104,7 +104,6 @@ class Error:
     rel: float
     top1: Optional[float] = None     # None: no classifier-like output
     output: str = ""                 # the output with the worst relative error
-    detail: dict = field(default_factory=dict, repr=False)
 
     def within(self, tolerance: Tolerance) -> bool:
         return self.rel <= tolerance.rel and (self.top1 is None or self.top1 >= tolerance.top1)

@@ -58,7 +58,7 @@ def quantize(model: onnx.ModelProto, nodes: Sequence[str]) -> onnx.ModelProto:
         out = os.path.join(folder, "int8.onnx")
         quantize_dynamic(model, out, op_types_to_quantize=list(QUANTIZED_OPS), nodes_to_quantize=list(nodes),
                          weight_type=QuantType.QInt8, per_channel=True,
-                         use_external_data_format=model.ByteSize() > 1_800_000_000,
+                         use_external_data_format=False,  # apply.compress refuses models over 2 GB
                          extra_options={"MatMulConstBOnly": True})
         return onnx.load(out)
 
