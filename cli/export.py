@@ -61,6 +61,10 @@ def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity,
         print_report(result.report)
     if result.compression is not None:
         click.echo("\n".join(result.compression.lines()))
+        if not result.compression.passed:
+            click.echo(f"error: the {result.compression.kind.split(' (')[0]} file is not within tolerance even with "
+                       f"every layer kept float32: {out_onnx} was not written (loosen --quantize-tolerance)", err=True)
+            sys.exit(1)
     if not result.ok:
         click.echo(f"error: parity check failed: {out_onnx} was not written "
                    f"(inspect with `graphnn check`, or write anyway with --no-parity)", err=True)

@@ -79,3 +79,15 @@ def test_cli_float16(tmp_path):
     assert result.exit_code == 0, result.output
     assert "float16" in result.stdout and "relative error <= 0.005" in result.stdout
     assert any(t.data_type == TensorProto.FLOAT16 for t in onnx.load(str(out)).graph.initializer)
+
+
+@pytest.mark.slow  # the whole search runs: every layer alone, then every step
+def test_a_tolerance_no_choice_meets_writes_nothing_and_exits_1(tmp_path):
+    """float16 inputs round the input itself, which no layer kept float32 undoes: at a
+    tolerance below that rounding, nothing is written."""
+    out = tmp_path / "half.onnx"
+    result = invoke(["export", "fixtures/simple_cnn.py", out, "--precision", "float16", "--float16-io",
+                     "--quantize-tolerance", "1e-7"])
+    assert result.exit_code == 1 and not out.exists()
+    assert "NOT within tolerance" in result.stdout
+    assert "error: the float16 file is not within tolerance even with every layer kept float32" in result.stderr
