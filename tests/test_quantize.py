@@ -119,3 +119,14 @@ def test_cli_writes_the_int8_file_and_prints_the_report(tmp_path):
     assert result.exit_code == 0, result.output
     assert "int8 dynamic" in result.stdout and "kept float32" not in result.stdout
     assert any(n.op_type == "ConvInteger" for n in onnx.load(str(out)).graph.node)
+
+
+@pytest.mark.parametrize("kind, ops, expected", [
+    ("int8 dynamic", {"ConvInteger"}, "ConvInteger kernel is slower"),
+    ("float16 (float32 inputs/outputs)", {"MatMul"}, "float16 is for GPUs"),
+    ("int8 dynamic", {"MatMulInteger"}, ""),
+])
+def test_a_slower_file_says_why(kind, ops, expected):
+    from graphnn.compress.report import slower_note
+    assert expected in slower_note(kind, 1.0, 2.0, ops) and (expected or not slower_note(kind, 1.0, 2.0, ops))
+    assert slower_note(kind, 2.0, 1.0, ops) == ""

@@ -10,7 +10,7 @@ from graphnn.compress import float16, quantize as int8
 from graphnn.compress.choose import choose
 from graphnn.compress.layers import Layer
 from graphnn.compress.measure import measure, parse_tolerance, reference
-from graphnn.compress.report import CompressReport, Stats, latency_ms
+from graphnn.compress.report import CompressReport, Stats, latency_ms, slower_note
 from graphnn.errors import GraphnnError, UnsupportedError
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
@@ -70,6 +70,8 @@ def compress(model: torch.nn.Module, inputs: ModelInputs, onnx_model: onnx.Model
     after = Stats(len(converted), latency_ms(converted, ref.feeds[0], latency_threads), choice.error)
     report = CompressReport(title, tol, before, after, len(layers) - len(choice.kept), len(layers), choice.kept,
                             choice.sessions, choice.passed, latency_threads, _sizes(ref.feeds))
+    report.slower_note = slower_note(title, before.latency_ms, after.latency_ms,
+                                     {node.op_type for node in choice.model.graph.node})
     return choice.model, report
 
 

@@ -32,6 +32,7 @@ class CompressReport:
     passed: bool = True
     threads: int = 1
     sizes: str = ""                 # the sizes the error was measured at
+    slower_note: str = ""           # why the converted file runs slower, when it does
 
     def lines(self) -> list[str]:
         b, a = self.before, self.after
@@ -43,6 +44,8 @@ class CompressReport:
             lines.append(f"  latency  {b.latency_ms:.3f} ms -> {a.latency_ms:.3f} ms ({_ratio(a.latency_ms, b.latency_ms)}, "
                          f"onnxruntime CPU, {self.threads} thread{'s' if self.threads != 1 else ''}, example inputs)")
         lines.append(f"  error    {b.error} -> {a.error}")
+        if self.slower_note:
+            lines.append(f"  note: {self.slower_note}")
         lines.append(f"  {'within tolerance' if self.passed else 'NOT within tolerance'} "
                      f"({self.sessions} onnxruntime sessions for the search)")
         return lines
@@ -75,3 +78,17 @@ def latency_ms(source: bytes, feeds: dict, threads: int = 1, seconds: float = 0.
 
 def _ratio(after: float, before: float) -> str:
     return f"{after / before:.2f}x" if before else "n/a"
+
+
+def slower_note(kind: str, before_ms: float, after_ms: float, op_types: set) -> str:
+    """Why a smaller file is slower on onnxruntime's CPU provider (measured: int8 ResNet-18
+    3.7x slower, ConvInteger; float16 BERT ~1.05x, float16 kernels missing)."""
+    if after_ms <= before_ms:
+        return ""
+    if "ConvInteger" in op_types:
+        return ("slower on CPU: onnxruntime's ConvInteger kernel is slower than its float Conv; int8 convolutions "
+                "give a smaller file here, not a faster one")
+    if kind.startswith("float16"):
+        return ("slower on CPU: onnxruntime's CPU provider has few float16 kernels and runs the rest in float32 "
+                "between Casts; float16 is for GPUs")
+    return ""
