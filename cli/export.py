@@ -8,7 +8,7 @@ import graphnn
 from . import options
 from .output import describe_inputs, print_report, progress
 from graphnn import progress as live_progress, timings
-from graphnn.errors import GraphnnError
+from graphnn.errors import GraphnnError, InputSpecError
 from graphnn.hf.folder import load_parts
 from graphnn.loader import load
 from .parts import export_folder
@@ -21,9 +21,11 @@ from .parts import export_folder
 @click.option("--no-parity", is_flag=True, help="Write the file without checking it against PyTorch.")
 @options.device
 @options.tolerances
+@options.compression
 @click.option("--timings", "show_timings", is_flag=True,
               help="Print seconds and peak memory per stage (load, trace, each pass, lower, check, parity, write).")
-def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity, device, atol, rtol, show_timings):
+def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity, device, atol, rtol, quantize, precision,
+           quantize_tolerance, float16_io, show_timings):
     """Export the model in MODEL_PY to OUT_ONNX through graphnn's IR.
 
     MODEL_PY is a Python file that builds the model, a torch.export.save'd program
@@ -42,9 +44,14 @@ def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity,
       graphnn export model.pt2 model.onnx                  (a torch.export.save'd program)
       graphnn export model.pt model.onnx --trust-pickle --input 1x3x32x32   (torch.save(model))
       graphnn export t5_dir/ t5_onnx/ --task text2text-generation-with-past   (a folder: encoder + decoder)
+      graphnn export model.py int8.onnx --quantize dynamic --quantize-tolerance 0.02
+      graphnn export model.py half.onnx --precision float16
     """
     parts = load_parts(model_py, loading)
     if parts is not None:
+        if quantize or precision != "float32":
+            raise InputSpecError("--quantize / --precision convert one file; a folder of several files "
+                                 "(encoder + decoder) is not converted yet: export it without them")
         settings = dict(opset=opset, frontend=frontend, optimize_graph=not no_optimize, check=not no_parity,
                         device=device, atol=atol, rtol=rtol)
         with live_progress.task("export"), timings.recording(show_timings) as recorded:
@@ -60,12 +67,19 @@ def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity,
         progress(f"loaded {loaded.model_name} from {model_py}; inputs: {describe_inputs(model_inputs)}")
         result = graphnn.export(
             loaded.model, model_inputs, out_onnx, opset=opset, frontend=frontend, optimize_graph=not no_optimize,
-            check=not no_parity, device=device, atol=atol, rtol=rtol, log=progress,
+            check=not no_parity, device=device, atol=atol, rtol=rtol, quantize=quantize, precision=precision,
+            quantize_tolerance=quantize_tolerance, float16_io=float16_io, log=progress,
         )
     if show_timings:
         click.echo(recorded.table(), err=True)
     if result.report is not None:
         print_report(result.report)
+    if result.compression is not None:
+        click.echo("\n".join(result.compression.lines()))
+        if not result.compression.passed:
+            click.echo(f"error: the {result.compression.kind.split(' (')[0]} file is not within tolerance even with "
+                       f"every layer kept float32: {out_onnx} was not written (loosen --quantize-tolerance)", err=True)
+            sys.exit(1)
     if not result.ok:
         click.echo(f"error: parity check failed: {out_onnx} was not written "
                    f"(inspect with `graphnn check`, or write anyway with --no-parity)", err=True)

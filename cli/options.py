@@ -8,6 +8,7 @@ from graphnn.frontend import FRONTENDS
 from graphnn.checking.parity import DEFAULT_ATOL, DEFAULT_RTOL
 from graphnn.checking.runtime import DEVICES
 from graphnn.checking.tolerances import QUANTIZED
+from graphnn.compress import PRECISIONS, QUANTIZE_MODES
 from graphnn.hf.tasks import TASKS
 from graphnn.loader import LoadOptions
 
@@ -91,3 +92,22 @@ def tolerances(fn):
     return click.option("--atol", type=float, default=None,
                         help=f"Parity: absolute tolerance; an output passes if max|onnx - torch| <= atol + rtol * "
                              f"max|torch| [default: {DEFAULT_ATOL:g}].")(fn)
+
+
+def compression(fn):
+    """--quantize, --precision, --quantize-tolerance, --float16-io: a smaller file, its
+    layers chosen by parity (graphnn.compress)."""
+    fn = click.option("--float16-io", is_flag=True,
+                      help="With --precision float16: float16 inputs and outputs too (default: float32 at the "
+                           "boundaries, Casts inside).")(fn)
+    fn = click.option("--quantize-tolerance", metavar="REL|rel=X,top1=Y",
+                      help="How far the int8 / float16 file may be from torch on the parity inputs: relative "
+                           "error ||onnx - torch|| / ||torch|| per output, and top-1 agreement on classifier-like "
+                           "outputs (logits). Layers breaking it stay float32 [default: rel=0.05,top1=0.99 for "
+                           "int8; rel=0.01,top1=0.99 for float16].")(fn)
+    fn = click.option("--precision", type=click.Choice(PRECISIONS), default="float32", show_default=True,
+                      help="float16: compute in float16 (onnxruntime's converter; softmax, norms and reductions "
+                           "stay float32, parity decides more).")(fn)
+    return click.option("--quantize", type=click.Choice([m for m in QUANTIZE_MODES if m]), default=None,
+                        help="dynamic: int8 weights for MatMul/Gemm/Conv with activations quantized per run "
+                             "(onnxruntime.quantization), checked against torch.")(fn)

@@ -14,7 +14,7 @@ from typing import Optional
 import onnx
 import torch
 
-from graphnn import timings
+from graphnn import compress, timings
 from graphnn.backend.onnx import DEFAULT_OPSET, check_opset, to_onnx
 from graphnn.build import Export, Log, build
 from graphnn.checking import parity, tolerances
@@ -68,10 +68,11 @@ class ExportResult:
     model_without_weights: onnx.ModelProto = field(default_factory=onnx.ModelProto, repr=False)
     weights: Weights = field(default_factory=dict, repr=False)  # large initializers' bytes, by name
     built: Optional[Export] = field(default=None, repr=False)  # both IRs, the inputs and the opset
+    compression: Optional[compress.CompressReport] = None  # int8 / float16: what was converted, kept
 
     @property
     def ok(self) -> bool:
-        return self.report is None or self.report.ok
+        return (self.report is None or self.report.ok) and (self.compression is None or self.compression.passed)
 
     @property
     def onnx_model(self) -> onnx.ModelProto:
@@ -90,13 +91,18 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
            opset: int = DEFAULT_OPSET, dynamic_batch: bool = True, dynamic_dims=None,
            frontend: str = "auto", optimize_graph: bool = True, check: bool = True,
            device: str = "cpu", atol: Optional[float] = None, rtol: Optional[float] = None,
-           log: Log = None) -> ExportResult:
+           quantize: Optional[str] = None, precision: str = "float32", quantize_tolerance=None,
+           float16_io: bool = False, log: Log = None) -> ExportResult:
     """Trace, optimize, lower, check parity, and write ``path`` if parity holds.
 
     A file that fails parity is not written (``result.ok`` is False, ``result.report``
     says where); pass ``check=False`` to write without checking. Inputs, ``dynamic_dims``
-    and ``frontend`` as in ``trace``.
+    and ``frontend`` as in ``trace``. ``quantize="dynamic"`` (int8 weights) or
+    ``precision="float16"`` converts the checked float32 file, keeping in float32 the layers
+    whose conversion breaks ``quantize_tolerance`` against torch (``graphnn.compress``;
+    ``result.compression`` is the report); ``float16_io`` makes float16 inputs/outputs.
     """
+    compress.validate(quantize, precision, float16_io, quantize_tolerance)
     inputs = inferred_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
     built = build(model, inputs, check_opset(opset), frontend, optimize_graph, log)
     result = ExportResult(built.graph, None, model_without_weights=built.onnx_model, weights=built.weights,
@@ -104,9 +110,15 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
     if check:
         with timings.stage("parity"):
             result.report = _parity(model, built, device=device, atol=atol, rtol=rtol)
+    if result.ok and (quantize or precision != "float32"):
+        with timings.stage("compress"):
+            converted, result.compression = compress.compress(
+                model, built.inputs, result.onnx_model, built.graph, quantize, precision, quantize_tolerance,
+                float16_io, log=log)
+        result.model_without_weights, result.weights = converted, {}
     if path and result.ok:
         with timings.stage("write"):
-            result.written = save_onnx(built.onnx_model, path, built.weights)
+            result.written = save_onnx(result.model_without_weights, path, result.weights)
     return result
 
 
