@@ -16,12 +16,13 @@ from graphnn.loader import load
 @options.model_source
 @click.argument("out_onnx", type=click.Path(dir_okay=False, writable=True))
 @options.lowering
+@options.target
 @click.option("--no-parity", is_flag=True, help="Write the file without checking it against PyTorch.")
 @options.device
 @options.tolerances
 @click.option("--timings", "show_timings", is_flag=True,
               help="Print seconds and peak memory per stage (load, trace, each pass, lower, check, parity, write).")
-def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity, device, atol, rtol, show_timings):
+def export(model_py, loading, out_onnx, frontend, opset, no_optimize, target, no_parity, device, atol, rtol, show_timings):
     """Export the model in MODEL_PY to OUT_ONNX through graphnn's IR.
 
     MODEL_PY is a Python file that builds the model, a torch.export.save'd program
@@ -36,6 +37,7 @@ def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity,
       graphnn export fixtures/simple_cnn.py simple_cnn.onnx
       graphnn export model.py out.onnx --input 1x3x224x224 --opset 17
       graphnn export model.py out.onnx --static --no-optimize
+      graphnn export bert.py bert.onnx --target ort-cpu   (onnxruntime's fused attention)
       graphnn export net.py net.onnx --weights net.pt      (a trained state dict)
       graphnn export model.pt2 model.onnx                  (a torch.export.save'd program)
       graphnn export model.pt model.onnx --trust-pickle --input 1x3x32x32   (torch.save(model))
@@ -48,7 +50,7 @@ def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity,
         progress(f"loaded {loaded.model_name} from {model_py}; inputs: {describe_inputs(model_inputs)}")
         result = graphnn.export(
             loaded.model, model_inputs, out_onnx, opset=opset, frontend=frontend, optimize_graph=not no_optimize,
-            check=not no_parity, device=device, atol=atol, rtol=rtol, log=progress,
+            check=not no_parity, device=device, atol=atol, rtol=rtol, log=progress, target=target,
         )
     if show_timings:
         click.echo(recorded.table(), err=True)
