@@ -22,7 +22,7 @@ from typing import Optional
 
 import numpy as np
 
-from graphnn.backend.onnx.lowering import attention as standard  # its causal mask and head repeat
+from graphnn.backend.onnx.lowering.attention_parts import causal_keep, repeat_heads
 from graphnn.backend.onnx.targets import CONTRIB
 
 FUSED = "MultiHeadAttention"
@@ -50,7 +50,7 @@ def fused_attention(ctx, node) -> None:
     dtype = ctx.graph.values[node.inputs[0]].dtype
     heads = ctx.graph.values[node.inputs[0]].shape[1]
     if node.attrs.get("gqa") and ctx.graph.values[node.inputs[1]].shape[1] != heads:
-        k, v = standard.repeat_heads(ctx, node, k, 1), standard.repeat_heads(ctx, node, v, 2)
+        k, v = repeat_heads(ctx, node, k, 1), repeat_heads(ctx, node, v, 2)
     query = ctx.add1("Reshape", [ctx.add1("Transpose", [q], perm=[0, 2, 1, 3]), _const(ctx, [0, 0, -1], "int64")])
     bias = _bias(ctx, node, q, k, mask[0] if mask else None, dtype)
     inputs = [query, k, v, "", "", bias] if bias else [query, k, v]
@@ -68,7 +68,7 @@ def _bias(ctx, node, q: str, k: str, mask: Optional[str], dtype: str) -> Optiona
         return None
     bias = _as_bias(ctx, node, mask, dtype) if mask is not None else None
     if causal:
-        keep = standard.causal_keep(ctx, q, k, 4)  # (L, S)
+        keep = causal_keep(ctx, q, k, 4)  # (L, S)
         tril = ctx.add1("Where", [keep, _const(ctx, 0.0, dtype), _const(ctx, -np.inf, dtype)])
         bias = tril if bias is None else ctx.add1("Add", [bias, tril])
     elif not _full_rows(ctx, node):
