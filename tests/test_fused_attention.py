@@ -192,7 +192,7 @@ def test_tiny_llama_with_past_key_values(tmp_path):
     assert "present.1.value" in {o.name for o in onnx.load(path).graph.output}
 
 
-def test_cli_export_at_the_target(tmp_path):
+def test_cli_export_and_check_at_the_target(tmp_path):
     model_py = tmp_path / "attn.py"
     model_py.write_text(
         "import torch\nfrom tests.test_fused_attention import SDPA, sdpa_inputs\n"
@@ -201,5 +201,7 @@ def test_cli_export_at_the_target(tmp_path):
     result = invoke(["export", str(model_py), str(out), "--target", "ort-cpu"])
     assert result.exit_code == 0, result.output
     assert Counter(n.op_type for n in onnx.load(str(out)).graph.node)["MultiHeadAttention"] == 1
+    checked = invoke(["check", str(model_py), "--target", "ort-cpu"])
+    assert checked.exit_code == 0 and "parity ok" in checked.output, checked.output
     bad = invoke(["export", str(model_py), str(tmp_path / "x.onnx"), "--target", "tensorrt"])
     assert bad.exit_code == 2 and not (tmp_path / "x.onnx").exists()
