@@ -205,3 +205,17 @@ def test_cli_export_and_check_at_the_target(tmp_path):
     assert checked.exit_code == 0 and "parity ok" in checked.output, checked.output
     bad = invoke(["export", str(model_py), str(tmp_path / "x.onnx"), "--target", "tensorrt"])
     assert bad.exit_code == 2 and not (tmp_path / "x.onnx").exists()
+
+
+def test_a_dtype_without_the_providers_kernel_falls_back_with_a_note(tmp_path):
+    """float16 MultiHeadAttention is a CUDA kernel only in the target table: ort-cpu keeps Softmax."""
+    model = SDPA("causal").half().eval()
+    x, memory, keep = sdpa_inputs()
+    result = graphnn.export(model, (x.half(), memory.half(), keep), str(tmp_path / "half.onnx"), check=False,
+                            target="ort-cpu")
+    ops = Counter(node.op_type for node in result.onnx_model.graph.node)
+    assert ops["MultiHeadAttention"] == 0 and ops["Softmax"] == 1
+    assert "ort-cpu has no float16 MultiHeadAttention kernel" in result.onnx_model.doc_string
+    cuda = graphnn.export(model, (x.half(), memory.half(), keep), str(tmp_path / "cuda.onnx"), check=False,
+                          target="ort-cuda")
+    assert Counter(node.op_type for node in cuda.onnx_model.graph.node)["MultiHeadAttention"] == 1
