@@ -54,10 +54,11 @@ def _folders_too(command: click.Command) -> click.Command:
               help="Also write an interactive page of the layer graph, each layer coloured by its parity "
                    "error (the first past tolerance marked); one MODEL_PY, graphnn's own export.")
 @options.lowering
+@options.target
 @options.device
 @options.tolerances
 def check(model_py, loading, more_models, frontend, onnx_file, runs, seed, batch_sizes, dim_sizes, as_json, html_path,
-          opset, no_optimize, device, atol, rtol):
+          opset, no_optimize, target, device, atol, rtol):
     """Check that the ONNX of each MODEL_PY computes what PyTorch computes.
 
     MODEL_PY: a model file, several, or a folder of them. Exit code 0 when every output
@@ -85,9 +86,9 @@ def check(model_py, loading, more_models, frontend, onnx_file, runs, seed, batch
         with live_progress.task("check"):
             sys.exit(EXIT_OK if check_parts(parts, runs=runs, seed=seed, sizes=sizes, opset=opset, device=device,
                                             atol=atol, rtol=rtol, frontend=frontend,
-                                            optimize_graph=not no_optimize) else EXIT_PARITY)
+                                            optimize_graph=not no_optimize, target=target) else EXIT_PARITY)
     settings = dict(loading=loading, onnx_file=onnx_file, runs=runs, seed=seed, sizes=sizes, opset=opset, device=device,
-                    atol=atol, rtol=rtol, frontend=frontend, optimize_graph=not no_optimize)
+                    atol=atol, rtol=rtol, frontend=frontend, optimize_graph=not no_optimize, target=target)
     if len(paths) == 1 and paths[0] == model_py:
         sys.exit(_check_one(model_py, settings, as_json, html_path))
     sys.exit(_check_many(paths, settings, as_json))
@@ -118,7 +119,8 @@ def _write_html(path, settings: dict, report, html_path: str) -> None:
     """The per-layer parity page, measured on the model check_file loaded the same way."""
     loaded, inputs = load(path, settings["loading"])
     with live_progress.task("per-layer errors"):
-        built = build(loaded.model, inputs, settings["opset"], settings["frontend"], optimize_graph=False)
+        built = build(loaded.model, inputs, settings["opset"], settings["frontend"], optimize_graph=False,
+                      target=settings["target"])
         data = check_page(loaded.model, built, report).encode()
     write_atomic(html_path, data)
     progress(f"wrote {html_path} ({len(data):,} bytes)")

@@ -18,14 +18,15 @@ from .parts import export_folder
 @options.model_source
 @click.argument("out_onnx", type=click.Path(writable=True))
 @options.lowering
+@options.target
 @click.option("--no-parity", is_flag=True, help="Write the file without checking it against PyTorch.")
 @options.device
 @options.tolerances
 @options.compression
 @click.option("--timings", "show_timings", is_flag=True,
               help="Print seconds and peak memory per stage (load, trace, each pass, lower, check, parity, write).")
-def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity, device, atol, rtol, quantize, precision,
-           quantize_tolerance, float16_io, show_timings):
+def export(model_py, loading, out_onnx, frontend, opset, no_optimize, target, no_parity, device, atol, rtol,
+           quantize, precision, quantize_tolerance, float16_io, show_timings):
     """Export the model in MODEL_PY to OUT_ONNX through graphnn's IR.
 
     MODEL_PY is a Python file that builds the model, a torch.export.save'd program
@@ -40,6 +41,7 @@ def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity,
       graphnn export fixtures/simple_cnn.py simple_cnn.onnx
       graphnn export model.py out.onnx --input 1x3x224x224 --opset 17
       graphnn export model.py out.onnx --static --no-optimize
+      graphnn export bert.py bert.onnx --target ort-cpu   (onnxruntime's fused attention)
       graphnn export net.py net.onnx --weights net.pt      (a trained state dict)
       graphnn export model.pt2 model.onnx                  (a torch.export.save'd program)
       graphnn export model.pt model.onnx --trust-pickle --input 1x3x32x32   (torch.save(model))
@@ -53,7 +55,7 @@ def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity,
             raise InputSpecError("--quantize / --precision convert one file; a folder of several files "
                                  "(encoder + decoder) is not converted yet: export it without them")
         settings = dict(opset=opset, frontend=frontend, optimize_graph=not no_optimize, check=not no_parity,
-                        device=device, atol=atol, rtol=rtol)
+                        device=device, atol=atol, rtol=rtol, target=target)
         with live_progress.task("export"), timings.recording(show_timings) as recorded:
             ok = export_folder(parts, model_py, out_onnx, **settings)
         if show_timings:
@@ -68,7 +70,7 @@ def export(model_py, loading, out_onnx, frontend, opset, no_optimize, no_parity,
         result = graphnn.export(
             loaded.model, model_inputs, out_onnx, opset=opset, frontend=frontend, optimize_graph=not no_optimize,
             check=not no_parity, device=device, atol=atol, rtol=rtol, quantize=quantize, precision=precision,
-            quantize_tolerance=quantize_tolerance, float16_io=float16_io, log=progress,
+            quantize_tolerance=quantize_tolerance, float16_io=float16_io, log=progress, target=target,
         )
     if show_timings:
         click.echo(recorded.table(), err=True)

@@ -4,6 +4,7 @@ import functools
 import click
 
 from graphnn.backend.onnx import DEFAULT_OPSET, MIN_OPSET
+from graphnn.backend.onnx.targets import DEFAULT_TARGET, TARGETS
 from graphnn.frontend import FRONTENDS
 from graphnn.checking.parity import DEFAULT_ATOL, DEFAULT_RTOL
 from graphnn.checking.runtime import DEVICES
@@ -76,6 +77,14 @@ def lowering(fn):
                       help="Skip the optimizing passes (BatchNorm folding, Dropout/Identity removal, DCE).")(fn)
     return click.option("--opset", type=int, default=DEFAULT_OPSET, show_default=True,
                         help=f"ONNX opset, from {MIN_OPSET} to the newest the installed onnxruntime runs.")(fn)
+
+
+def target(fn):
+    return click.option(
+        "--target", type=click.Choice(list(TARGETS)), default=DEFAULT_TARGET, show_default=True,
+        help="The runtime the file is for: onnx (standard operators, any runtime), or ort-cpu / ort-cuda "
+             "(onnxruntime's fused kernels, e.g. MultiHeadAttention, where that provider has them).",
+    )(fn)
 
 
 def device(fn):

@@ -16,6 +16,7 @@ import torch
 
 from graphnn import compress, timings
 from graphnn.backend.onnx import DEFAULT_OPSET, check_opset, to_onnx
+from graphnn.backend.onnx.targets import DEFAULT_TARGET
 from graphnn.build import Export, Log, build
 from graphnn.checking import parity, tolerances
 from graphnn.checking.localize import first_divergence
@@ -92,7 +93,7 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
            frontend: str = "auto", optimize_graph: bool = True, check: bool = True,
            device: str = "cpu", atol: Optional[float] = None, rtol: Optional[float] = None,
            quantize: Optional[str] = None, precision: str = "float32", quantize_tolerance=None,
-           float16_io: bool = False, log: Log = None) -> ExportResult:
+           float16_io: bool = False, log: Log = None, target: str = DEFAULT_TARGET) -> ExportResult:
     """Trace, optimize, lower, check parity, and write ``path`` if parity holds.
 
     A file that fails parity is not written (``result.ok`` is False, ``result.report``
@@ -101,10 +102,12 @@ def export(model: torch.nn.Module, example_inputs, path: Optional[str] = None, *
     ``precision="float16"`` converts the checked float32 file, keeping in float32 the layers
     whose conversion breaks ``quantize_tolerance`` against torch (``graphnn.compress``;
     ``result.compression`` is the report); ``float16_io`` makes float16 inputs/outputs.
+    ``target``: ``onnx`` (standard operators), or
+    ``ort-cpu`` / ``ort-cuda`` for onnxruntime's fused kernels on that provider (``backend.onnx.targets``).
     """
     compress.validate(quantize, precision, float16_io, quantize_tolerance)
     inputs = inferred_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
-    built = build(model, inputs, check_opset(opset), frontend, optimize_graph, log)
+    built = build(model, inputs, check_opset(opset), frontend, optimize_graph, log, target)
     result = ExportResult(built.graph, None, model_without_weights=built.onnx_model, weights=built.weights,
                           built=built)
     if check:
@@ -126,7 +129,8 @@ def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[on
                  device: str = "cpu", atol: Optional[float] = None, rtol: Optional[float] = None,
                  opset: int = DEFAULT_OPSET, dynamic_batch: bool = True, dynamic_dims=None,
                  frontend: str = "auto", optimize_graph: bool = True, runs: int = 1, seed: int = 0,
-                 sizes: Optional[dict] = None, localize: bool = True) -> parity.ParityReport:
+                 sizes: Optional[dict] = None, localize: bool = True,
+                 target: str = DEFAULT_TARGET) -> parity.ParityReport:
     """Compare onnxruntime with PyTorch; exports first when ``onnx_model`` is None.
 
     Parity runs at the example's sizes and at two other sizes of every dynamic dim (the
@@ -139,7 +143,8 @@ def check_parity(model: torch.nn.Module, example_inputs, onnx_model: Optional[on
     inputs = inferred_inputs(model, example_inputs, dynamic_dims, dynamic_batch)
     settings = dict(device=device, atol=atol, rtol=rtol, runs=runs, seed=seed, sizes=sizes, localize=localize)
     if onnx_model is None:
-        return _parity(model, build(model, inputs, check_opset(opset), frontend, optimize_graph), **settings)
+        built = build(model, inputs, check_opset(opset), frontend, optimize_graph, target=target)
+        return _parity(model, built, **settings)
     return _parity_of_file(model, inputs, onnx_model, opset, frontend, **settings)
 
 

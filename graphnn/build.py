@@ -13,6 +13,7 @@ import torch
 
 from graphnn import timings
 from graphnn.backend.onnx.assembler import lower_unchecked
+from graphnn.backend.onnx.targets import DEFAULT_TARGET, target as find_target
 from graphnn.frontend import trace_model
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
@@ -37,19 +38,22 @@ class Export:
     weights: Weights
     opset: int
     frontend: str
+    target: str = DEFAULT_TARGET
 
 
 def build(model: torch.nn.Module, inputs: ModelInputs, opset: int, frontend: str = "auto",
-          optimize_graph: bool = True, log: Log = None) -> Export:
-    """Trace ``model`` on ``inputs``, run the passes, lower at ``opset`` and check; the opset
-    is taken as given (``backend.onnx.check_opset`` judges a user's)."""
+          optimize_graph: bool = True, log: Log = None, target: str = DEFAULT_TARGET) -> Export:
+    """Trace ``model`` on ``inputs``, run the passes, lower at ``opset`` for ``target``
+    (``backend.onnx.targets``) and check; the opset is taken as given (``backend.onnx.check_opset``
+    judges a user's)."""
+    runs_on = find_target(target)
     weights: dict = {}
     with _gc_paused():
         traced = _trace(model, inputs, frontend, log)
         graph = traced.copy() if optimize_graph else traced  # a copy shares the tensors
         run_passes(graph, optimize=optimize_graph, log=log)
-        onnx_model = _lower(graph, opset, weights, log)
-    return Export(inputs, traced, graph, onnx_model, weights, opset, graph.frontend)
+        onnx_model = _lower(graph, opset, weights, log, runs_on)
+    return Export(inputs, traced, graph, onnx_model, weights, opset, graph.frontend, target)
 
 
 def _trace(model: torch.nn.Module, inputs: ModelInputs, frontend: str, log: Log) -> Graph:
@@ -61,14 +65,16 @@ def _trace(model: torch.nn.Module, inputs: ModelInputs, frontend: str, log: Log)
     return graph
 
 
-def _lower(graph: Graph, opset: int, weights: dict, log: Log) -> onnx.ModelProto:
+def _lower(graph: Graph, opset: int, weights: dict, log: Log, runs_on) -> onnx.ModelProto:
     start = time.perf_counter()
     with timings.stage("lower"):
-        onnx_model = lower_unchecked(graph, opset, weights)
+        onnx_model = lower_unchecked(graph, opset, weights, runs_on)
     with timings.stage("check"):
         check(onnx_model)
     _say(log, f"lowered to ONNX opset {opset}: {len(onnx_model.graph.node)} nodes, "
               f"{len(onnx_model.graph.initializer)} initializers in {time.perf_counter() - start:.2f}s")
+    for note in filter(None, onnx_model.doc_string.split("\n")):
+        _say(log, note)
     return onnx_model
 
 

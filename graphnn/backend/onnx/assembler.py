@@ -16,6 +16,7 @@ from onnx import ModelProto, helper
 from graphnn.backend.onnx.context import EmitContext
 from graphnn.backend.onnx.opsets import DEFAULT_OPSET, ir_version_for
 from graphnn.backend.onnx.registry import lowering_for
+from graphnn.backend.onnx.targets import CONTRIB, DEFAULT_TARGET, TARGETS, Target
 from graphnn.ir import Graph, Value
 from graphnn.onnxfile.checker import check
 from graphnn.onnxfile.types import onnx_dtype
@@ -40,13 +41,16 @@ def to_onnx(graph: Graph, opset: int = DEFAULT_OPSET) -> ModelProto:
     return model
 
 
-def lower_unchecked(graph: Graph, opset: int = DEFAULT_OPSET, weights: Optional[dict] = None) -> ModelProto:
+def lower_unchecked(graph: Graph, opset: int = DEFAULT_OPSET, weights: Optional[dict] = None,
+                    runs_on: Target = TARGETS[DEFAULT_TARGET]) -> ModelProto:
     """The ModelProto of ``graph``, not yet checked (export times the check apart). Given a
     ``weights`` dict, large initializers' bytes go there, as views of the torch tensors,
-    and not into the ModelProto (``onnxfile.serialize`` writes them; its ``fill_weights`` completes it)."""
+    and not into the ModelProto (``onnxfile.serialize`` writes them; its ``fill_weights`` completes it).
+    ``runs_on``: the runtime the file is for (``targets``), whose contrib kernels lowerings may use."""
     finals = output_names(graph)
     model = ModelProto()
-    ctx = EmitContext(graph, opset, _preassigned_names(graph, finals), target=model.graph, weights=weights)
+    ctx = EmitContext(graph, opset, _preassigned_names(graph, finals), target=model.graph, weights=weights,
+                      runs_on=runs_on)
     for node in graph.nodes():
         ctx.begin(node)
         lowering_for(node.op, opset)(ctx, node)
@@ -70,6 +74,10 @@ def lower_unchecked(graph: Graph, opset: int = DEFAULT_OPSET, weights: Optional[
     proto.value_info.extend(internal)
     model.ir_version = ir_version_for(opset)
     model.opset_import.append(helper.make_opsetid("", opset))
+    if any(node.domain == CONTRIB for node in ctx.nodes):
+        model.opset_import.append(helper.make_opsetid(CONTRIB, 1))
+    if ctx.notes:
+        model.doc_string = "\n".join(ctx.notes)
     model.producer_name, model.producer_version = "graphnn", __version__
     return model
 

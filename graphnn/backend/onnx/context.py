@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from onnx import GraphProto, NodeProto, TensorProto, helper, numpy_helper
 
+from graphnn.backend.onnx.targets import DEFAULT_TARGET, TARGETS, Target
 from graphnn.ir import Graph, Node
 from graphnn.onnxfile.serialize import CHECKED_BYTES
 from graphnn.onnxfile.types import onnx_dtype
@@ -28,8 +29,12 @@ class EmitContext:
     """Collects ONNX nodes and initializers while lowering one IR graph."""
 
     def __init__(self, graph: Graph, opset: int, value_names: dict[str, str],
-                 target: Optional[GraphProto] = None, weights: Optional[dict[str, np.ndarray]] = None):
+                 target: Optional[GraphProto] = None, weights: Optional[dict[str, np.ndarray]] = None,
+                 runs_on: Target = TARGETS[DEFAULT_TARGET]):
         self.graph = graph
+        self.runs_on = runs_on  # the runtime the file is for: which contrib kernels a lowering may use
+        self.shared: dict = {}  # values a lowering builds once and reuses across nodes (an attention bias)
+        self.notes: list[str] = []  # what a lowering chose and why (a fused kernel not used), per layer
         self.weights = weights  # where large tensors' bytes go instead of the proto, if given
         self.opset = opset
         self.nodes: list[NodeProto] = []
@@ -70,6 +75,11 @@ class EmitContext:
     def alias(self, value: str, onnx_name: str) -> None:
         """Let IR ``value`` be read from an existing ONNX tensor (no node needed)."""
         self._names[value] = onnx_name
+
+    def note(self, text: str) -> None:
+        """Say why the current layer was lowered as it was; the file's doc string lists the notes."""
+        where = self._current.name if self._current else "graph"
+        self.notes.append(f"{where}: {text}")
 
     # ---------------------------------------------------------------- emitting
     def add(self, op_type: str, inputs: Sequence[str], outputs: Sequence[str] | int = 1,

@@ -1,4 +1,5 @@
-"""Lowering of ``attention``: MatMul, scale, mask, Softmax, MatMul — the composition
+"""Lowering of ``attention``: onnxruntime's fused kernel for a target that has it
+(``fused_attention``), else MatMul, scale, mask, Softmax, MatMul — the composition
 onnxruntime's attention fusions look for, at every opset from 13.
 
 Masks: a bool mask keeps True positions (Where to -inf elsewhere), a float mask is added;
@@ -9,6 +10,8 @@ nn.MultiheadAttention (``"nan"``: what Softmax of all -inf gives).
 """
 import numpy as np
 
+from graphnn.backend.onnx.lowering import fused_attention
+from graphnn.backend.onnx.lowering.attention_parts import causal_keep, repeat_heads
 from graphnn.backend.onnx.registry import lowers
 from graphnn.ops.attention import ATTENTION, ZERO_PADDED
 
@@ -17,11 +20,21 @@ _NP = {"float32": np.float32, "float16": np.float16, "float64": np.float64}
 
 @lowers(ATTENTION)
 def attention(ctx, node):
+    """The fused kernel where the target has it (``fused_attention``), else the composition."""
+    if ctx.runs_on.fuses:
+        reason = fused_attention.fallback_reason(ctx, node)
+        if reason is None:
+            return fused_attention.fused_attention(ctx, node)
+        ctx.note(f"standard attention: {reason}")
+    standard_attention(ctx, node)
+
+
+def standard_attention(ctx, node):
     q, k, v, *mask = ctx.inputs(node)
     dtype = ctx.graph.values[node.inputs[0]].dtype
     rank = len(ctx.graph.values[node.inputs[0]].shape)
     if node.attrs.get("gqa"):
-        k, v = _repeat_heads(ctx, node, k, 1), _repeat_heads(ctx, node, v, 2)
+        k, v = repeat_heads(ctx, node, k, 1), repeat_heads(ctx, node, v, 2)
     perm = list(range(rank))
     perm[-2:] = perm[-1], perm[-2]
     scores = ctx.add1("MatMul", [q, ctx.add1("Transpose", [k], perm=perm)])
@@ -35,7 +48,7 @@ def attention(ctx, node):
         else:
             scores = ctx.add1("Add", [scores, mask[0]])
     if node.attrs.get("causal"):
-        scores = ctx.add1("Where", [_causal_keep(ctx, q, k, rank), scores, minus_inf])
+        scores = ctx.add1("Where", [causal_keep(ctx, q, k, rank), scores, minus_inf])
     probs = ctx.add1("Softmax", [scores], axis=-1)
     if masked and node.attrs.get("masked_rows") == "zero":
         probs = ctx.add1("Where", [ctx.add1("IsNaN", [probs]), ctx.const(0.0, _NP[dtype], "zero"), probs])
@@ -44,32 +57,6 @@ def attention(ctx, node):
     weights = node.outputs[1] if len(node.outputs) > 1 else None
     if weights is not None and (ctx.graph.consumers(weights) or weights in ctx.graph.outputs):
         ctx.add1("Identity", [probs], outputs[1])
-
-
-def _causal_keep(ctx, q, k, rank):
-    """(L, S) bool: key j visible from query i when j <= i."""
-    lengths = [ctx.add1("Gather", [ctx.add1("Shape", [t]), ctx.const(rank - 2, "int64", "axis")], axis=0)
-               for t in (q, k)]
-    zero, one = ctx.const(0, "int64", "zero_i"), ctx.const(1, "int64", "one_i")
-    rows = ctx.add1("Unsqueeze", [ctx.add1("Range", [zero, lengths[0], one]), ctx.const([1], "int64", "axes")])
-    cols = ctx.add1("Range", [zero, lengths[1], one])
-    return ctx.add1("LessOrEqual", [cols, rows])
-
-
-def _repeat_heads(ctx, node, t, index):
-    """(B, Hk, S, E) -> (B, Hq, S, E), each key/value head repeated for its query group."""
-    heads = ctx.graph.values[node.inputs[0]].shape[-3]
-    kv_heads = ctx.graph.values[node.inputs[1]].shape[-3]
-    group = heads // kv_heads
-    expanded = ctx.add1("Unsqueeze", [t, ctx.const([2], "int64", "axes")])  # (B, Hk, 1, S, E)
-    shape = ctx.add1("Shape", [expanded])
-    target = ctx.add1("Concat", [ctx.add1("Slice", [shape, ctx.const([0], "int64", "s0"), ctx.const([2], "int64", "s2")]),
-                                 ctx.const([group], "int64", "group"),
-                                 ctx.add1("Slice", [shape, ctx.const([3], "int64", "s3"), ctx.const([5], "int64", "s5")])],
-                      axis=0)
-    tiled = ctx.add1("Expand", [expanded, target])
-    width = ctx.graph.values[node.inputs[index]].shape[-1]
-    return ctx.add1("Reshape", [tiled, ctx.const([0, heads, -1, width], "int64", "heads")])
 
 
 @lowers(ZERO_PADDED)
