@@ -149,6 +149,14 @@ def cache_dims(items: list[tuple]) -> Optional[list[dict]]:
             for name, _, _ in items]
 
 
+def dim_relations(symbols) -> dict[str, str]:
+    """The mask spans the past and the new tokens: shape rules may meet it either way
+    (``ops/dims.py``)."""
+    if {PAST, "sequence_length", TOTAL} <= set(symbols):
+        return {TOTAL: f"{PAST}+sequence_length"}
+    return {}
+
+
 def with_derived_sizes(plan: dict[str, int]) -> dict[str, int]:
     """Parity's sizes with the mask spanning the past and the new tokens."""
     if {PAST, "sequence_length", TOTAL} <= set(plan):
