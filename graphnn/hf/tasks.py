@@ -38,10 +38,13 @@ def _tokens(model: torch.nn.Module, seq: int = SEQ) -> dict:
 
 def _with_past(model: torch.nn.Module) -> dict:
     """Three new tokens after a past of five: the past is the model's own cache of a
-    five-token prompt, so its layers, heads and head size are right for any architecture."""
+    five-token prompt, so its layers, heads and head size are right for any architecture.
+    A plain DynamicCache keeps all five: the default one of a sliding-window model
+    (Mistral) would keep only the window, a past shorter than the mask says."""
+    from transformers import DynamicCache
     prompt = _tokens(model, PAST)
     with torch.no_grad():
-        past = model(**prompt, use_cache=True).past_key_values
+        past = model(**prompt, use_cache=True, past_key_values=DynamicCache()).past_key_values
     new = _tokens(model, SEQ - PAST)
     return {"input_ids": new["input_ids"], "attention_mask": torch.cat([prompt["attention_mask"],
                                                                         new["attention_mask"]], dim=1),
