@@ -161,6 +161,12 @@ def gemma_config():
     return transformers.GemmaConfig(**_DECODER, **_TOKENS, head_dim=16)
 
 
+def gemma2_config():
+    """Gemma's layers alternating a sliding window of 4 with full attention; attention and
+    final logits soft-capped (tanh)."""
+    return transformers.Gemma2Config(**_DECODER, **_TOKENS, head_dim=8, sliding_window=4)
+
+
 def opt_config():
     """Learned positions from cumsum(mask) with the past sliced off, ReLU, pre-LayerNorm."""
     return transformers.OPTConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, ffn_dim=64,
@@ -182,5 +188,6 @@ def falcon_config():
 
 CAUSAL_LMS: dict[str, Callable] = {
     "gpt2": gpt2_config, "llama": llama_config, "mistral": mistral_config, "qwen2": qwen2_config,
-    "phi3": phi3_config, "gemma": gemma_config, "opt": opt_config, "bloom": bloom_config, "falcon": falcon_config,
+    "phi3": phi3_config, "gemma": gemma_config, "gemma2": gemma2_config, "opt": opt_config, "bloom": bloom_config,
+    "falcon": falcon_config,
 }
