@@ -11,6 +11,7 @@ parameter and fixture. Configs are tiny and random; never from a hub."""
 from __future__ import annotations
 
 import re
+import textwrap
 
 import numpy as np
 import onnx
@@ -86,7 +87,8 @@ def test_with_past_export_names_its_cache_and_has_parity_at_two_past_lengths(che
     present = [f"present.{i}.{part}" for i in range(layers) for part in ("key", "value")]
     assert [o.name for o in graph.output] == ["logits", *present]
     with torch.no_grad():  # the cache's own layout: heads and head size per architecture
-        keys = _torch_model(checkpoint(name))(torch.tensor([[3, 4]]), use_cache=True).past_key_values.layers[0].keys
+        cache = _torch_model(checkpoint(name))(torch.tensor([[3, 4]]), use_cache=True)[1]  # past_key_values / cache
+    keys = cache.layers[0].keys
     inputs = {i.name: _dims(i) for i in graph.input}
     assert inputs["past_key_values.1.key"] == ["batch", keys.shape[1], "past_sequence_length", keys.shape[3]]
     assert inputs["attention_mask"] == ["batch", "total_sequence_length"]
@@ -124,3 +126,36 @@ def test_with_past_file_decodes_step_by_step_as_torch_computes(checkpoint, with_
         cache = {name.replace("present.", "past_key_values.", 1): value for name, value in zip(outputs, present)}
         assert all(v.shape[2] == end for v in cache.values())
         start = end
+
+
+def test_a_forward_taking_cache_binds_the_flat_past(tmp_path):
+    """transformers 5.25 renamed the forward's ``past_key_values`` to ``cache`` (the old name
+    goes through **kwargs, which torch.export's dynamic shapes cannot name): a forward with a
+    ``cache`` argument takes the flat past_key_values.* inputs there."""
+    path = tmp_path / "renamed.py"
+    path.write_text(textwrap.dedent("""\
+        import torch, transformers
+        from tests.transformer_zoo import llama_config
+
+        class Renamed(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.lm = transformers.AutoModelForCausalLM.from_config(llama_config())
+
+            def forward(self, input_ids, attention_mask, cache=None):
+                out = self.lm(input_ids=input_ids, attention_mask=attention_mask, past_key_values=cache)
+                return out.logits, cache
+
+        torch.manual_seed(0)
+        model = Renamed().eval()
+        past = [(torch.randn(2, 2, 5, 8), torch.randn(2, 2, 5, 8)) for _ in range(2)]
+        example_inputs = {"input_ids": torch.randint(0, 100, (2, 3)),
+                          "attention_mask": torch.ones(2, 8, dtype=torch.long),
+                          "cache": transformers.DynamicCache(ddp_cache_data=past)}
+        """))
+    out = tmp_path / "renamed.onnx"
+    result = invoke(["export", path, out])
+    assert result.exit_code == 0, result.output
+    inputs = {i.name: _dims(i) for i in onnx.load(str(out)).graph.input}
+    assert inputs["past_key_values.1.value"] == ["batch", 2, "past_sequence_length", 8]
+    assert "parity ok" in result.output

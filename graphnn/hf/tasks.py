@@ -8,6 +8,8 @@ from typing import Any, Callable, Optional
 
 import torch
 
+from graphnn.hf.cache import cache_keyword
+
 TOKEN_DIMS = {0: "batch", 1: "sequence_length"}
 BATCH, SEQ, PAST = 2, 8, 5  # the examples' sizes: a past >= 2, or torch.export fixes it (0/1 rule)
 
@@ -42,9 +44,10 @@ def _with_past(model: torch.nn.Module) -> dict:
     A plain DynamicCache keeps all five: the default one of a sliding-window model
     (Mistral) would keep only the window, a past shorter than the mask says."""
     from transformers import DynamicCache
+    keyword = cache_keyword(model)  # past_key_values, or cache from transformers 5.25 (input and output)
     prompt = _tokens(model, PAST)
     with torch.no_grad():
-        past = model(**prompt, use_cache=True, past_key_values=DynamicCache()).past_key_values
+        past = getattr(model(**prompt, use_cache=True, **{keyword: DynamicCache()}), keyword)
     new = _tokens(model, SEQ - PAST)
     return {"input_ids": new["input_ids"], "attention_mask": torch.cat([prompt["attention_mask"],
                                                                         new["attention_mask"]], dim=1),
