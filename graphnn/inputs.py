@@ -8,7 +8,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from graphnn.hf.cache import cache_dims, flat_cache_items, grouped_cache, is_cache_input
+from graphnn.hf.cache import cache_dims, cache_keyword, flat_cache_items, grouped_cache, is_cache_input
 from graphnn.errors import InputSpecError
 from graphnn.tensors import dtype_name, dtype_names, torch_dtype
 
@@ -130,7 +130,7 @@ class ModelInputs:
         tensors = self.tensors if tensors is None else tensors
         args = [t for item, t in zip(self.items, tensors) if not item.keyword]
         kwargs = {item.name: t for item, t in zip(self.items, tensors) if item.keyword}
-        return model(*args, **grouped_cache(kwargs))
+        return model(*args, **grouped_cache(kwargs, cache_keyword(model)))
 
     def with_examples(self, tensors: Sequence[torch.Tensor]) -> "ModelInputs":
         return ModelInputs(tuple(replace(item, example=t) for item, t in zip(self.items, tensors)))

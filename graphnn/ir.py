@@ -78,6 +78,7 @@ class Graph:
         self.outputs: list[str] = []
         self.output_names: list[str] = []  # what the user calls each output (``logits``); may be empty
         self.symbols: dict[str, int] = {}
+        self.dim_relations: dict[str, str] = {}  # a symbol -> the expression it equals (ops/dims.py)
         self.frontend = ""  # which frontend traced it: "fx" or "export"
         self._dag = nx.MultiDiGraph()
         self._producer: dict[str, str] = {}
@@ -275,6 +276,7 @@ class Graph:
         """An independent graph (params tensors are shared: passes replace, never mutate, them)."""
         other = Graph(self.name)
         other.symbols = dict(self.symbols)
+        other.dim_relations = dict(self.dim_relations)
         other.frontend = self.frontend
         for name in self.inputs:
             v = self.values[name]

@@ -97,3 +97,15 @@ class Wrap(torch.nn.Module):
 
     def forward(self, x, y=None, z=None):  # fx cannot trace *args; unused inputs stay None
         return self.fn(*[t for t in (x, y, z) if t is not None])
+
+
+# A KV-cache decoder's dims (graphnn/hf/cache.py): new tokens x (batch, sequence_length, 4), a
+# mask over past and new tokens (batch, total_sequence_length), a past (batch, past_sequence_length,
+# 4). Shape rules know total = past + new; parity draws sizes that keep it so.
+CACHE_DIMS = [{0: "batch", 1: "sequence_length"}, {0: "batch", 1: "total_sequence_length"},
+              {0: "batch", 1: "past_sequence_length"}]
+
+
+def cache_shaped_inputs(seq: int = 3, past: int = 5) -> tuple:
+    torch.manual_seed(0)
+    return torch.randn(2, seq, 4), torch.ones(2, past + seq, dtype=torch.long), torch.randn(2, past, 4)

@@ -118,3 +118,76 @@ ZOO: dict[str, Callable] = {
     "llama": llama,
     "whisper_encoder": whisper_encoder,
 }
+
+
+# ------------------------------------------------------------------ decoder-only language models
+# Config factories of the causal LMs graphnn exports with and without a KV cache
+# (tests/test_llm_architectures.py). Each is tiny (hidden 32, 2 layers, vocabulary 100) and
+# shows what sets its architecture apart; models are built by AutoModelForCausalLM.from_config.
+_DECODER = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+_TOKENS = dict(pad_token_id=0, bos_token_id=1, eos_token_id=2)  # some defaults (Phi-3: 32000) exceed VOCAB
+
+
+def gpt2_config():
+    """Learned positions, fused qkv (Conv1D), GELU tanh."""
+    return transformers.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4, n_positions=64, **_TOKENS)
+
+
+def llama_config():
+    """Rotary, grouped-query attention (4 query heads share 2 key/value heads), RMSNorm."""
+    return transformers.LlamaConfig(**_DECODER, **_TOKENS)
+
+
+def mistral_config():
+    """Llama's layers under a sliding window of 4 tokens: shorter than the tests' 8, so the
+    window masks keys."""
+    return transformers.MistralConfig(**_DECODER, **_TOKENS, sliding_window=4)
+
+
+def qwen2_config():
+    """Llama's layers with biases on q, k and v."""
+    return transformers.Qwen2Config(**_DECODER, **_TOKENS)
+
+
+def phi3_config():
+    """Fused qkv and gate-up projections; partial rotary (half of each head rotates)."""
+    return transformers.Phi3Config(**_DECODER, **_TOKENS, partial_rotary_factor=0.5)
+
+
+def gemma_config():
+    """Embeddings scaled by sqrt(hidden), RMSNorm of (1 + weight), GELU-tanh gate, head_dim
+    set apart from hidden / heads."""
+    return transformers.GemmaConfig(**_DECODER, **_TOKENS, head_dim=16)
+
+
+def gemma2_config():
+    """Gemma's layers alternating a sliding window of 4 with full attention; attention and
+    final logits soft-capped (tanh)."""
+    return transformers.Gemma2Config(**_DECODER, **_TOKENS, head_dim=8, sliding_window=4)
+
+
+def opt_config():
+    """Learned positions from cumsum(mask) with the past sliced off, ReLU, pre-LayerNorm."""
+    return transformers.OPTConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, ffn_dim=64,
+                                  num_attention_heads=4, max_position_embeddings=64, word_embed_proj_dim=32,
+                                  pad_token_id=1, bos_token_id=2, eos_token_id=2)
+
+
+def bloom_config():
+    """ALiBi (a per-head linear bias over key positions, from cumsum(mask)), fused qkv, no
+    position embeddings; the cache as (batch, heads, length, head_dim) tensors."""
+    return transformers.BloomConfig(vocab_size=VOCAB, hidden_size=32, n_layer=2, n_head=4, **_TOKENS)
+
+
+def falcon_config():
+    """Multi-query attention (one key/value head), rotary, parallel attention and MLP."""
+    return transformers.FalconConfig(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                     max_position_embeddings=64, **_TOKENS)
+
+
+CAUSAL_LMS: dict[str, Callable] = {
+    "gpt2": gpt2_config, "llama": llama_config, "mistral": mistral_config, "qwen2": qwen2_config,
+    "phi3": phi3_config, "gemma": gemma_config, "gemma2": gemma2_config, "opt": opt_config, "bloom": bloom_config,
+    "falcon": falcon_config,
+}

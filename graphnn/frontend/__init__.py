@@ -13,7 +13,7 @@ from typing import Callable, Optional
 import torch
 
 from graphnn.errors import InputSpecError, MissingRuleError, ShapeError, TraceError, UnsupportedError
-from graphnn.hf.cache import bound_name
+from graphnn.hf.cache import bound_name, cache_keyword
 import graphnn.frontend.layers as _layers
 from graphnn.frontend.fx_tracer import trace_fx
 from graphnn.frontend.hooks import refresh_parameters, refuse_for_every_frontend, refuse_for_fx
@@ -128,7 +128,8 @@ def refuse_unbindable(model: torch.nn.Module, inputs: ModelInputs) -> None:
     """Inputs the forward cannot take (two --input for nn.Linear): said before any frontend
     calls it with them."""
     positional = [item.name for item in inputs.items if not item.keyword]
-    keywords = {bound_name(item.name): None for item in inputs.items if item.keyword}
+    keywords = {bound_name(item.name, cache_keyword(unwrap_parallel(model))): None
+                for item in inputs.items if item.keyword}
     try:
         signature = inspect.signature(unwrap_parallel(model).forward)
     except (TypeError, ValueError):  # a builtin forward: nothing to check

@@ -35,7 +35,7 @@ import graphnn.frontend.aten as aten
 import graphnn.frontend.decompose as decompose
 from graphnn.frontend.replay import Replay, Rule, add_graph_inputs, set_graph_outputs
 from graphnn.frontend.rules import Builder, Ref
-from graphnn.hf.cache import cache_dynamic_shapes, grouped_cache, register_cache_pytrees
+from graphnn.hf.cache import cache_dynamic_shapes, cache_keyword, grouped_cache, register_cache_pytrees
 from graphnn.frontend.source import data_dependent_error, trace_failure, user_line_in, user_line_of
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
@@ -58,7 +58,7 @@ def trace_export(model: torch.nn.Module, inputs: ModelInputs) -> Graph:
 def export_program(model: torch.nn.Module, inputs: ModelInputs) -> torch.export.ExportedProgram:
     """torch.export's program; its failures become TraceError with the user's line."""
     args = tuple(item.example for item in inputs.items if not item.keyword)
-    kwargs = grouped_cache({item.name: item.example for item in inputs.items if item.keyword})
+    kwargs = grouped_cache({item.name: item.example for item in inputs.items if item.keyword}, cache_keyword(model))
     register_cache_pytrees()  # a causal LM returns its KV cache by default
     try:  # no_grad: a @torch.no_grad() method (Llama's rotary embedding) then needs no grad-mode region
         with _size_one_is_not_special(), torch.no_grad():

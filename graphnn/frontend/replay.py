@@ -21,6 +21,7 @@ import torch.fx as fx
 from graphnn.errors import GraphnnError, MissingRuleError, UnsupportedError
 from graphnn.frontend.rules import Builder, Ref, ShapeRef, function_label, function_rule_for, module_rule_for
 from graphnn.frontend.source import SOURCE_KEY, first_line
+from graphnn.hf.cache import dim_relations as cache_dim_relations
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
 from graphnn.modes import eval_mode
@@ -197,6 +198,7 @@ def add_graph_inputs(graph: Graph, inputs: ModelInputs) -> list[Ref]:
     for item in inputs.items:
         graph.add_input(item.name, item.shape(), dtype_name(item.example.dtype))
     graph.symbols.update(inputs.symbols)
+    graph.dim_relations.update(cache_dim_relations(graph.symbols))
     return [Ref(item.name) for item in inputs.items]
 
 

@@ -15,6 +15,7 @@ of per-layer ``(key, value)`` a model returns as ``past_key_values``.
 """
 from __future__ import annotations
 
+import inspect
 import re
 import sys
 from typing import Any, Optional
@@ -25,6 +26,9 @@ import torch.utils._pytree as pytree
 from graphnn.errors import InputSpecError
 
 CACHE_FIELD = "past_key_values"  # the ModelOutput field (and forward argument) holding the cache
+# transformers 5.25 renamed the forward argument and the output field to ``cache`` (past_key_values
+# stays a deprecated alias until 5.40); the flat inputs keep optimum's names either way
+CACHE_KEYWORDS = (CACHE_FIELD, "cache")
 _SUBCACHES = (("self_attention_cache", "decoder"), ("cross_attention_cache", "encoder"))
 
 
@@ -128,8 +132,8 @@ def flat_cache_items(items: list[tuple]) -> list[tuple]:
     tensor, ``past_key_values.{i}.key`` / ``.value`` (the names optimum gives them)."""
     flat = []
     for name, example, keyword in items:
-        tensors = cache_tensors(example, name) or legacy_cache_tensors(example, name)
-        if name != CACHE_FIELD or tensors is None:
+        tensors = cache_tensors(example, CACHE_FIELD) or legacy_cache_tensors(example, CACHE_FIELD)
+        if name not in CACHE_KEYWORDS or tensors is None:
             flat.append((name, example, keyword))
             continue
         if any(".encoder." in n or ".decoder." in n for n, _ in tensors):
@@ -149,6 +153,14 @@ def cache_dims(items: list[tuple]) -> Optional[list[dict]]:
             for name, _, _ in items]
 
 
+def dim_relations(symbols) -> dict[str, str]:
+    """The mask spans the past and the new tokens: shape rules may meet it either way
+    (``ops/dims.py``)."""
+    if {PAST, "sequence_length", TOTAL} <= set(symbols):
+        return {TOTAL: f"{PAST}+sequence_length"}
+    return {}
+
+
 def with_derived_sizes(plan: dict[str, int]) -> dict[str, int]:
     """Parity's sizes with the mask spanning the past and the new tokens."""
     if {PAST, "sequence_length", TOTAL} <= set(plan):
@@ -156,14 +168,26 @@ def with_derived_sizes(plan: dict[str, int]) -> dict[str, int]:
     return plan
 
 
-def bound_name(name: str) -> str:
-    """The forward parameter an input binds to: ``past_key_values`` for its flat tensors."""
-    return CACHE_FIELD if _FLAT_INPUT.match(name) else name
+def bound_name(name: str, keyword: str = CACHE_FIELD) -> str:
+    """The forward parameter an input binds to: ``keyword`` (``cache_keyword(model)``) for
+    the flat cache tensors."""
+    return keyword if _FLAT_INPUT.match(name) else name
 
 
-def grouped_cache(kwargs: dict) -> dict:
+def cache_keyword(model: Any) -> str:
+    """The forward argument a cache binds to: ``cache`` where the forward names it so
+    (transformers >= 5.25, whose ``past_key_values`` goes through **kwargs, which
+    torch.export's dynamic shapes cannot name), else ``past_key_values``."""
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (AttributeError, TypeError, ValueError):
+        return CACHE_FIELD
+    return next((name for name in CACHE_KEYWORDS if name in params), CACHE_FIELD)
+
+
+def grouped_cache(kwargs: dict, keyword: str = CACHE_FIELD) -> dict:
     """Keyword arguments with the flat cache tensors put back into one ``DynamicCache``
-    under ``past_key_values``, where the first of them stood."""
+    under ``keyword`` (``cache_keyword(model)``), where the first of them stood."""
     flat = {name: value for name, value in kwargs.items() if _FLAT_INPUT.match(name)}
     if not flat:
         return kwargs
@@ -175,8 +199,8 @@ def grouped_cache(kwargs: dict) -> dict:
     for name, value in kwargs.items():
         if name not in flat:
             grouped[name] = value
-        elif CACHE_FIELD not in grouped:
-            grouped[CACHE_FIELD] = cache
+        elif keyword not in grouped:
+            grouped[keyword] = cache
     return grouped
 
 

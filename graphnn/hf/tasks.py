@@ -10,6 +10,7 @@ import torch
 
 from graphnn.hf import seq2seq_parts
 from graphnn.hf.seq2seq import TASK as SEQ2SEQ
+from graphnn.hf.cache import cache_keyword
 
 TOKEN_DIMS = {0: "batch", 1: "sequence_length"}
 BATCH, SEQ, PAST = 2, 8, 5  # the examples' sizes: a past >= 2, or torch.export fixes it (0/1 rule)
@@ -42,10 +43,14 @@ def _tokens(model: torch.nn.Module, seq: int = SEQ) -> dict:
 
 def _with_past(model: torch.nn.Module) -> dict:
     """Three new tokens after a past of five: the past is the model's own cache of a
-    five-token prompt, so its layers, heads and head size are right for any architecture."""
+    five-token prompt, so its layers, heads and head size are right for any architecture.
+    A plain DynamicCache keeps all five: the default one of a sliding-window model
+    (Mistral) would keep only the window, a past shorter than the mask says."""
+    from transformers import DynamicCache
+    keyword = cache_keyword(model)  # past_key_values, or cache from transformers 5.25 (input and output)
     prompt = _tokens(model, PAST)
     with torch.no_grad():
-        past = model(**prompt, use_cache=True).past_key_values
+        past = getattr(model(**prompt, use_cache=True, **{keyword: DynamicCache()}), keyword)
     new = _tokens(model, SEQ - PAST)
     return {"input_ids": new["input_ids"], "attention_mask": torch.cat([prompt["attention_mask"],
                                                                         new["attention_mask"]], dim=1),

@@ -6,7 +6,7 @@ query's. Outputs: ``(..., L, Ev)`` and, with ``weights``, the probabilities ``(.
 """
 import math
 
-from graphnn.ops.dims import fmt
+from graphnn.ops.dims import fmt, same
 from graphnn.ops.opdef import NO_MACS, define
 from graphnn.ops.registry import ShapeMismatch, TensorType
 
@@ -14,9 +14,9 @@ from graphnn.ops.registry import ShapeMismatch, TensorType
 def attention(node, q, k, v, *mask):
     if min(len(q.shape), len(k.shape), len(v.shape)) < 2:
         raise ShapeMismatch(f"expects query, key and value of rank >= 2, gets {fmt(q.shape)}, {fmt(k.shape)}, {fmt(v.shape)}")
-    if q.shape[-1] != k.shape[-1]:
+    if not same(q.shape[-1], k.shape[-1]):
         raise ShapeMismatch(f"expects query and key of one embedding size, gets {q.shape[-1]} and {k.shape[-1]}")
-    if k.shape[-2] != v.shape[-2]:
+    if not same(k.shape[-2], v.shape[-2]):
         raise ShapeMismatch(f"expects key and value of one length, gets {k.shape[-2]} and {v.shape[-2]}")
     if node.attrs.get("gqa"):
         heads, kv_heads = q.shape[-3], k.shape[-3]

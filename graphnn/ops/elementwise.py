@@ -7,14 +7,10 @@ arithmetic such as ``x.size(1) * x.size(2)``) the result's value is computed too
 later reshapes know it: an int, or a dim expression such as ``2*seq`` or ``seq-1`` when
 a symbol takes part (torch.export hands such derived sizes over; they stay symbolic).
 """
-import functools
 import operator
-import re
 from typing import Optional
 
-import sympy
-
-from graphnn.ops.dims import broadcast
+from graphnn.ops.dims import broadcast, dim_expression, expression  # noqa: F401 (expression: its old home)
 from graphnn.ops.opdef import NO_MACS, define
 from graphnn.ops.registry import ShapeMismatch, TensorType
 
@@ -46,33 +42,6 @@ def known_arithmetic(op: str, a, b) -> Optional[object]:
         return None
     result = _INT_ARITHMETIC[op](x, y)
     return int(result) if result.is_Integer else dim_expression(result)
-
-
-_DIM_EXPRESSION = re.compile(r"^[A-Za-z0-9_+\-*/() ]+$")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def expression(dim):
-    """A dim as a sympy expression; names are positive integer symbols (``seq``, never
-    sympy's own ``S`` or ``E``). None for a dim that is no expression (``fc.0_d1``)."""
-    if isinstance(dim, int):
-        return sympy.Integer(dim)
-    if not isinstance(dim, str) or not _DIM_EXPRESSION.match(dim):
-        return None
-    return _parsed(dim)
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed(dim: str):
-    """Cached: sympy's parser takes about a millisecond, and a model reads the same few dims
-    (``batch``, ``batch*64``) at every layer."""
-    names = {n: sympy.Symbol(n, integer=True, positive=True) for n in _NAME.findall(dim)}
-    return sympy.sympify(dim, locals=names)
-
-
-def dim_expression(expr) -> str:
-    """A sympy size as an IR dim: ``2*seq``, ``seq-1`` (no spaces, like the slice rule's)."""
-    return str(expr).replace(" ", "")
 
 
 def comparison(node, a, b):

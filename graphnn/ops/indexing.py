@@ -2,7 +2,7 @@
 from int64 inputs, starts first), ``index_select`` (ONNX Gather: the index's dims
 replace the indexed dim), ``gather`` (torch.gather / ONNX GatherElements) and
 ``slice_scatter`` (the input with one slice replaced: slice assignment)."""
-from graphnn.ops.dims import fmt, normalize_axis
+from graphnn.ops.dims import difference, fmt, normalize_axis
 from graphnn.ops.opdef import NO_MACS, define
 from graphnn.ops.registry import ShapeMismatch, TensorType
 
@@ -38,6 +38,9 @@ def _sliced(size, start, end, step, fresh):
         end = INT64_MAX
     if isinstance(size, int) and start == 0 and step == 1 and isinstance(end, str):
         return end  # self.pos[:x.size(1)]: torch guards that the traced size fits
+    if isinstance(start, str) and step == 1 and end == INT64_MAX:
+        rest = difference(size, start)  # mask[:, past:]: the new tokens' positions
+        return fresh if rest is None else rest
     if step != 1 or not isinstance(start, int) or not isinstance(end, int) or start < 0 or 0 <= end < INT64_MAX:
         return fresh
     dropped = start - (end if end < 0 else 0)

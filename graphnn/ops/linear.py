@@ -2,7 +2,7 @@
 (y = x1^T W x2 + b), ``matmul`` and ``einsum`` (equation always has an explicit ``->``)."""
 import math
 
-from graphnn.ops.dims import broadcast, fmt
+from graphnn.ops.dims import broadcast, fmt, same
 from graphnn.ops.opdef import NO_MACS, define
 from graphnn.ops.registry import ShapeMismatch, TensorType
 
@@ -32,7 +32,7 @@ def matmul(node, a, b):
         raise ShapeMismatch("expects tensors of rank >= 1, gets a scalar")
     a_shape = (1,) + a.shape if len(a.shape) == 1 else a.shape
     b_shape = b.shape + (1,) if len(b.shape) == 1 else b.shape
-    if a_shape[-1] != b_shape[-2]:
+    if not same(a_shape[-1], b_shape[-2]):
         raise ShapeMismatch(
             f"multiplies {fmt(a.shape)} by {fmt(b.shape)}: inner dims {a_shape[-1]} and {b_shape[-2]} differ"
         )

@@ -6,8 +6,9 @@ every shape error reads the same way.
 """
 from __future__ import annotations
 
+import contextvars
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 from graphnn.errors import ShapeError
 from graphnn.ir import Dim, Graph, Node, Value
@@ -37,13 +38,24 @@ def shape_error(graph: Graph, where: str, detail: str) -> ShapeError:
     return ShapeError(f"{where} {detail} for input {feeds}")
 
 
+_RELATIONS: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("dim_relations", default={})
+
+
+def dim_relations() -> Mapping[str, str]:
+    """The graph's known equal dims (a symbol -> its expression) while a rule runs."""
+    return _RELATIONS.get()
+
+
 def infer_node(graph: Graph, node: Node) -> None:
     """Set the shape, dtype and known value of ``node``'s outputs from its inputs."""
     inputs: list[Value] = [graph.values[v] for v in node.inputs]
+    token = _RELATIONS.set(graph.dim_relations)
     try:
         result = opdef(node.op).shape(node, *inputs)
     except ShapeMismatch as exc:
         raise shape_error(graph, node.where, str(exc)) from None
+    finally:
+        _RELATIONS.reset(token)
     results = result if isinstance(result, list) else [result]
     if len(results) != len(node.outputs):
         raise AssertionError(f"{node.op} rule gave {len(results)} outputs for {len(node.outputs)}")

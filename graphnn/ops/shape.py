@@ -8,7 +8,7 @@ inferred), ``None`` (read from the next int64 scalar input, e.g. ``x.size(0)``),
 """
 import sympy
 
-from graphnn.ops.dims import fmt, normalize_axis, product, product_dim
+from graphnn.ops.dims import fmt, normalize_axis, product, product_dim, same
 from graphnn.ops.elementwise import dim_expression, expression
 from graphnn.ops.opdef import NO_MACS, define
 from graphnn.ops.registry import ShapeMismatch, TensorType
@@ -136,7 +136,7 @@ def concat(node, *xs):
         if x.dtype != first.dtype:
             raise ShapeMismatch(f"joins {first.dtype} with {x.dtype} (graphnn should have cast them)")
         if len(x.shape) != len(first.shape) or any(
-                a != b for j, (a, b) in enumerate(zip(x.shape, first.shape)) if j != dim):
+                not same(a, b) for j, (a, b) in enumerate(zip(x.shape, first.shape)) if j != dim):
             raise ShapeMismatch(
                 f"joins tensors along dim {dim} whose other dims must match: "
                 f"input 1 is {fmt(first.shape)}, input {i} is {fmt(x.shape)}"

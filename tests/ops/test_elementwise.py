@@ -8,7 +8,7 @@ import torch
 
 import graphnn
 from graphnn.errors import ShapeError, UnsupportedError
-from tests.parity_utils import Wrap, export_checked, onnx_ops
+from tests.parity_utils import CACHE_DIMS, Wrap, cache_shaped_inputs, export_checked, onnx_ops
 
 
 def _floats(*shape, positive=False):
@@ -274,3 +274,15 @@ def test_square_addcmul_addcdiv(name, frontend):
     fn, op_type = FUSED[name]
     models = export_checked(Wrap(fn), torch.randn(3, 5), frontend=frontend)
     assert op_type in onnx_ops(models[18])
+
+
+def test_cache_mask_broadcasts_against_past_and_new_keys():
+    """Bloom's alibi: scores over past + new keys (past_sequence_length+sequence_length) meet
+    the mask over total_sequence_length: one size, by the cache convention."""
+    def scores(x, mask, past):
+        keys = torch.cat([past, x], 1)
+        return x @ keys.transpose(1, 2) + mask[:, None, :].to(x.dtype)
+    export_checked(Wrap(scores), cache_shaped_inputs(), dynamic_dims=CACHE_DIMS)
+    with pytest.raises(ShapeError, match="cannot broadcast"):  # other names: nothing says they are one size
+        graphnn.trace(Wrap(scores), cache_shaped_inputs(),
+                      dynamic_dims=[{0: "batch", 1: "s"}, {0: "batch", 1: "t"}, {0: "batch", 1: "p"}])

@@ -6,7 +6,7 @@ import torch
 
 import graphnn
 from graphnn.errors import ShapeError, UnsupportedError
-from tests.parity_utils import Wrap, export_checked, onnx_ops
+from tests.parity_utils import CACHE_DIMS, Wrap, cache_shaped_inputs, export_checked, onnx_ops
 
 X = (2, 3, 4, 5)
 
@@ -180,3 +180,13 @@ def test_slicing_a_table_by_a_traced_size_keeps_the_symbol():
     graph = graphnn.trace(model, torch.randn(6, 4))
     assert graph.values[graph.outputs[0]].shape == ("batch", 4)
     export_checked(model, torch.randn(6, 4))
+
+
+def test_slicing_the_past_off_a_cache_mask_leaves_the_new_tokens():
+    """OPT's positions: ``cumsum(mask)[:, past:]`` has the new tokens' length, so it adds to
+    them (total_sequence_length - past_sequence_length is sequence_length)."""
+    model = Wrap(lambda x, mask, past: x + mask.cumsum(1)[:, past.size(1):, None].to(x.dtype))
+    export_checked(model, cache_shaped_inputs(), dynamic_dims=CACHE_DIMS)
+    graph = graphnn.trace(model, cache_shaped_inputs(), dynamic_dims=CACHE_DIMS)
+    sliced = [n for n in graph.nodes() if n.op == "slice"][0]
+    assert graph.values[sliced.outputs[0]].shape == ("batch", "sequence_length")

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import graphnn
 from graphnn.errors import ShapeError, UnsupportedError
-from tests.parity_utils import Wrap, export_checked, onnx_ops
+from tests.parity_utils import CACHE_DIMS, Wrap, cache_shaped_inputs, export_checked, onnx_ops
 
 
 class FunctionalLinear(nn.Module):
@@ -173,3 +173,10 @@ def test_tied_linear_weight_is_stored_once():
     shapes = [tuple(i.dims) for i in models[18].graph.initializer]
     assert shapes.count((20, 8)) == 1 and (8, 20) not in shapes, shapes
     assert onnx_ops(models[18]) == ["Gather", "Tanh", "Transpose", "MatMul"]
+
+
+def test_matmul_inner_dims_equal_by_the_cache_convention():
+    """A mask over total_sequence_length times keys over past_sequence_length+sequence_length."""
+    def pooled(x, mask, past):
+        return mask[:, None, :].to(x.dtype) @ torch.cat([past, x], 1)
+    export_checked(Wrap(pooled), cache_shaped_inputs(), dynamic_dims=CACHE_DIMS)
