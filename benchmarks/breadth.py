@@ -219,6 +219,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="at most this many timm families")
     parser.add_argument("--quick", action="store_true", help=f"only timm {','.join(QUICK)} and hf bert")
     parser.add_argument("--no-dynamo", action="store_true")
+    parser.add_argument("--only", choices=list(VERDICTS), help="run one exporter (e.g. both at once, "
+                        "each with its own --results, merged with --merge)")
+    parser.add_argument("--merge", action="append", default=[], help="more results files to read in")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per model and exporter")
     parser.add_argument("--results", default="breadth-results.json", help="the resumable results file")
     parser.add_argument("--fresh", action="store_true", help="ignore saved results")
@@ -237,7 +240,11 @@ def main() -> None:
     labels = [f"timm/{m}" for m in modules] + [f"hf/{n}" for n in args.hf.split(",") if n]
     path = Path(args.results)
     results = {} if args.fresh or not path.exists() else json.loads(path.read_text())
-    exporters = [] if args.table else ["graphnn"] + ([] if args.no_dynamo else ["dynamo"])
+    for extra in args.merge:
+        for label, records in json.loads(Path(extra).read_text()).items():
+            results.setdefault(label, {}).update(records)
+    exporters = ["graphnn"] + ([] if args.no_dynamo else ["dynamo"])
+    exporters = [] if args.table else [args.only] if args.only else exporters
     for exporter in exporters:
         for label in labels:
             if exporter in results.get(label, {}):
