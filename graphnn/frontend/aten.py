@@ -329,6 +329,7 @@ def _as_function(function) -> Rule:
 
 ADAPTERS: dict[str, Rule] = {
     "im2col": _as_function(F.unfold),
+    "unfold": lambda b, *args: method_rule_for("unfold")(b, *args),  # Tensor.unfold, not F.unfold
     "col2im": _as_function(F.fold),
     "sym_size.int": _size,
     "sym_numel": _numel,

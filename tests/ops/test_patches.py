@@ -51,3 +51,16 @@ def test_unfold_shows_as_one_row_with_no_params():
 def test_unbatched_unfold_is_refused_by_name():
     with pytest.raises(UnsupportedError, match="unfold of a 3-d input"):
         graphnn.trace(Wrap(lambda x: F.unfold(x, 2)), (torch.randn(3, 6, 6),), dynamic_batch=False)
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+@pytest.mark.parametrize("dim, size, step", [(1, 3, 1), (2, 4, 2), (-1, 2, 3), (1, 5, 5)])
+def test_tensor_unfold_sliding_windows(dim, size, step, frontend):
+    torch.manual_seed(0)
+    export_checked(Wrap(lambda x: x.unfold(dim, size, step) * 2), torch.randn(2, 7, 9), frontend=frontend,
+                   atol=0, rtol=0)
+
+
+def test_tensor_unfold_of_a_dynamic_dim_is_refused_by_name():
+    with pytest.raises(UnsupportedError, match=r"x.unfold\(\) along a dynamic dim"):
+        graphnn.trace(Wrap(lambda x: x.unfold(0, 2, 1)), (torch.randn(3, 4),), frontend="fx")

@@ -1,12 +1,17 @@
 """Rules for nn.Unfold / F.unfold (im2col) and nn.Fold / F.fold (col2im) on batched
 (N, C, H, W) inputs, as the ``unfold`` and ``fold`` ops (torch.export records them as
-aten.im2col / aten.col2im, mapped here in frontend/aten.py)."""
+aten.im2col / aten.col2im, mapped in frontend/aten.py), and the sliding windows of
+``Tensor.unfold`` (HaloNet's attention), spelled with index_select, reshape and transpose."""
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from graphnn.frontend.layers.pool import per_dim
-from graphnn.frontend.rules import function_rule, module_rule
+from graphnn.frontend.layers.shape import checked_dim, unflatten
+from graphnn.frontend.rules import function_rule, method_rule, module_rule
+from graphnn.ops.indexing import INDEX_SELECT
 from graphnn.ops.patches import FOLD, UNFOLD
+from graphnn.ops.shape import TRANSPOSE
 
 
 def _window(kernel_size, dilation, padding, stride) -> dict:
@@ -36,3 +41,21 @@ def fold(b, x, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if b.rank(x) != 3:
         raise b.unsupported(f"fold of a {b.rank(x)}-d input (only batched (N, C*kh*kw, L) is)")
     return b.emit(FOLD, [x], output_size=per_dim(output_size, 2), **_window(kernel_size, dilation, padding, stride))
+
+
+@method_rule("unfold")
+def tensor_unfold(b, x, dimension, size, step):
+    """``x.unfold(dim, size, step)``: windows of ``size`` every ``step`` along ``dim`` (a static
+    length), as one index_select of the windows' positions, a reshape splitting ``dim`` into
+    (windows, size), and a transpose moving size last, where torch puts it."""
+    dim = checked_dim(b, x, dimension)
+    length = b.shape(x)[dim]
+    if not isinstance(length, int):
+        raise b.unsupported("x.unfold() along a dynamic dim")
+    count = (length - size) // step + 1
+    positions = torch.arange(count).unsqueeze(1) * step + torch.arange(size)
+    picked = b.emit(INDEX_SELECT, [x, b.constant(positions.flatten())], dim=dim)
+    rank = b.rank(x)
+    split = unflatten(b, picked, dim, (count, size))
+    perm = [d for d in range(rank + 1) if d != dim + 1] + [dim + 1]
+    return b.emit(TRANSPOSE, [split], perm=perm)
