@@ -44,6 +44,9 @@ from graphnn.ops.elementwise import dim_expression
 from graphnn.programs import saved_program
 
 
+_WRAP_WITH_AUTOCAST = getattr(torch.ops.higher_order, "wrap_with_autocast", None)
+
+
 def trace_export(model: torch.nn.Module, inputs: ModelInputs) -> Graph:
     """Export ``model`` (in eval mode; the caller's modes are restored) into an IR Graph;
     a saved program is replayed as it is."""
@@ -257,6 +260,38 @@ class ExportReplay(Replay):
         if expr.is_number:
             return int(expr)
         return dim_expression(expr.xreplace({s: _named_symbol(n) for s, n in self.symbols.items()}))
+
+    # -------------------------------------------------------------- higher-order ops
+    def get_attr(self, node: fx.Node) -> Any:
+        """A higher-order op's body (``with torch.autocast(..., enabled=False)``: timm's
+        EfficientViT), kept as its GraphModule for the op to replay; nothing else is converted."""
+        body = getattr(self.program.graph_module, node.target, None) if self.program is not None else None
+        if not isinstance(body, fx.GraphModule):
+            raise UnsupportedError(f"{self.source_of(node) or 'the model'}: torch.export produced a get_attr "
+                                   f"node ({node.target}), which graphnn does not convert yet")
+        return body
+
+    def call_function(self, node: fx.Node) -> Any:
+        if node.target is _WRAP_WITH_AUTOCAST:
+            return self._autocast_region(node)
+        return super().call_function(node)
+
+    def _autocast_region(self, node: fx.Node) -> Any:
+        """``torch.autocast(enabled=False)``: its body computes in the dtypes it was given, so its
+        nodes are replayed in place; an enabled autocast (casts graphnn would have to insert) is refused."""
+        _device, _dtype, enabled, _cache, body, *inputs = node.args
+        if enabled:
+            raise UnsupportedError(f"{self.source_of(node) or 'the model'}: torch.autocast(enabled=True) inside "
+                                   f"the model is not supported by graphnn yet")
+        feeds = iter(inputs)
+        for sub in self.env[body].graph.nodes:
+            if sub.op == "placeholder":
+                self.env[sub] = self.env[next(feeds)]
+            elif sub.op == "output":
+                return fx.node.map_arg(sub.args[0], self.env.__getitem__)
+            else:
+                self.env[sub] = self.replayed(sub)
+        return None
 
     # -------------------------------------------------------------- calls
     def function_rule(self, target: Any) -> Optional[Rule]:
