@@ -6,7 +6,7 @@ both checked against torch with onnxruntime.
 Run on demand, in the benchmark venv (torch 2.14.1, torchvision, timm, transformers; neither timm
 nor transformers is a graphnn dependency), with graphnn from the checkout:
     PYTHONPATH=. /work/venv-bench/bin/python benchmarks/breadth.py [--timm convnext,davit]
-        [--hf gpt2] [--limit N] [--timeout S] [--results breadth.json] [--no-dynamo] [--quick]
+        [--hf gpt2] [--limit N] [--timeout S] [--results FILE] [--no-dynamo] [--quick] [--table]
 
 Every (model, exporter) pair runs in its own process with a timeout, so a crash, a hang or a
 memory blow-up costs one row, and its verdict is saved in the results JSON as soon as it is
@@ -223,7 +223,8 @@ def main() -> None:
                         "each with its own --results, merged with --merge)")
     parser.add_argument("--merge", action="append", default=[], help="more results files to read in")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per model and exporter")
-    parser.add_argument("--results", default="breadth-results.json", help="the resumable results file")
+    parser.add_argument("--results", default=str(Path(__file__).with_name("breadth-results.json")),
+                        help="the resumable results file (default: benchmarks/breadth-results.json, committed)")
     parser.add_argument("--fresh", action="store_true", help="ignore saved results")
     parser.add_argument("--table", action="store_true", help="only print the table from the results")
     parser.add_argument("--one", help=argparse.SUPPRESS)
