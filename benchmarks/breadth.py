@@ -3,31 +3,38 @@ weights, pretrained=False) and transformers model classes built from small confi
 exported by graphnn and by the dynamo exporter (``torch.onnx.export(..., dynamo=True)``),
 both checked against torch with onnxruntime.
 
-Run on demand, in the README's benchmark venv (.venv-bench: torch 2.14.1, torchvision, graphnn
-installed editable) with the newest timm and transformers added (`.venv-bench/bin/pip install timm
-transformers`; neither is a graphnn dependency):
-    .venv-bench/bin/python benchmarks/breadth.py [--timm convnext,davit] [--hf gpt2]
-        [--limit N] [--seconds S]
+Run on demand, in the benchmark venv (torch 2.14.1, torchvision, timm, transformers; neither timm
+nor transformers is a graphnn dependency), with graphnn from the checkout:
+    PYTHONPATH=. /work/venv-bench/bin/python benchmarks/breadth.py [--timm convnext,davit]
+        [--hf gpt2] [--limit N] [--timeout S] [--results FILE] [--no-dynamo] [--quick] [--table]
+
+Every (model, exporter) pair runs in its own process with a timeout, so a crash, a hang or a
+memory blow-up costs one row, and its verdict is saved in the results JSON as soon as it is
+known: a rerun resumes where the last one stopped (delete the file, or pass --fresh, to start
+over). graphnn runs first over all models, then the dynamo exporter.
 
 Prints one row per model: graphnn's verdict (ok / MISMATCH / the one-line refusal /
-TRACEBACK for anything else) and the dynamo exporter's, then the pass rates; the table
+TRACEBACK for anything else / TIMEOUT) and the dynamo exporter's, then the pass rates; the table
 in docs/benchmarks.md comes from it.
 """
 from __future__ import annotations
 
 import argparse
 import io
+import json
+import os
+import subprocess
+import sys
 import time
 import warnings
+from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 import torch
 
-import graphnn
-from graphnn.errors import GraphnnError
-
 TOLERANCE = 1e-3  # |onnx - torch| <= TOLERANCE * (1 + max|torch|), for both exporters alike
+QUICK = ["convnext", "vision_transformer", "resnet", "swin_transformer"]
 
 
 # ------------------------------------------------------------------ timm: one model per family
@@ -46,17 +53,13 @@ def smallest_timm_model(module: str) -> Optional[str]:
     return best[1] if best else None
 
 
-def timm_case(module: str) -> Optional[tuple[str, Callable]]:
-    name = smallest_timm_model(module)
-    if name is None:
-        return None
-
+def timm_build(name: str) -> Callable:
     def build():
         import timm
         model = timm.create_model(name, pretrained=False).eval()
         size = model.pretrained_cfg.get("input_size", (3, 224, 224))
         return model, (torch.randn(1, *size),)
-    return f"timm/{module}/{name}", build
+    return build
 
 
 # ------------------------------------------------------------------ transformers: small configs
@@ -64,24 +67,34 @@ SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, num_key
              intermediate_size=64, vocab_size=100, max_position_embeddings=64, n_embd=32, n_layer=2,
              n_head=2, d_model=32, num_layers=2, num_heads=2, d_ff=64, d_kv=16, encoder_layers=2,
              decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=64,
-             decoder_ffn_dim=64, head_dim=16, image_size=32, patch_size=8)
+             decoder_ffn_dim=64, head_dim=16, image_size=32, patch_size=8, embedding_size=32,
+             hidden_sizes=[16, 32], depths=[1, 1], num_channels=3, embed_dim=16)
 HF = {  # name: (config class, model class, input kind)
     "bert": ("BertConfig", "BertModel", "ids"),
     "roberta": ("RobertaConfig", "RobertaModel", "ids"),
     "distilbert": ("DistilBertConfig", "DistilBertModel", "ids"),
     "electra": ("ElectraConfig", "ElectraModel", "ids"),
+    "albert": ("AlbertConfig", "AlbertModel", "ids"),
+    "deberta_v2": ("DebertaV2Config", "DebertaV2Model", "ids"),
     "gpt2": ("GPT2Config", "GPT2LMHeadModel", "ids"),
+    "gpt_neox": ("GPTNeoXConfig", "GPTNeoXForCausalLM", "ids"),
     "llama": ("LlamaConfig", "LlamaForCausalLM", "ids"),
     "mistral": ("MistralConfig", "MistralForCausalLM", "ids"),
     "qwen2": ("Qwen2Config", "Qwen2ForCausalLM", "ids"),
+    "phi": ("PhiConfig", "PhiForCausalLM", "ids"),
+    "gemma": ("GemmaConfig", "GemmaForCausalLM", "ids"),
     "opt": ("OPTConfig", "OPTForCausalLM", "ids"),
+    "bloom": ("BloomConfig", "BloomForCausalLM", "ids"),
     "t5_encoder": ("T5Config", "T5EncoderModel", "ids"),
     "vit": ("ViTConfig", "ViTForImageClassification", "pixels"),
     "deit": ("DeiTConfig", "DeiTModel", "pixels"),
+    "beit": ("BeitConfig", "BeitModel", "pixels"),
+    "convnext": ("ConvNextConfig", "ConvNextModel", "pixels"),
+    "resnet": ("ResNetConfig", "ResNetModel", "pixels"),
 }
 
 
-def hf_case(name: str) -> tuple[str, Callable]:
+def hf_build(name: str) -> Callable:
     def build():
         import transformers
         config_name, model_name, kind = HF[name]
@@ -95,7 +108,7 @@ def hf_case(name: str) -> tuple[str, Callable]:
         if kind == "pixels":
             return model, {"pixel_values": torch.randn(2, 3, 32, 32)}
         return model, {"input_ids": torch.randint(0, 100, (2, 8))}
-    return f"hf/{name}", build
+    return build
 
 
 # ------------------------------------------------------------------ the two exporters
@@ -107,6 +120,8 @@ def torch_outputs(model, inputs) -> list[np.ndarray]:
 
 
 def graphnn_verdict(model, inputs) -> str:
+    import graphnn
+    from graphnn.errors import GraphnnError
     try:
         result = graphnn.export(model, inputs, atol=TOLERANCE, rtol=TOLERANCE)
     except GraphnnError as exc:
@@ -138,39 +153,109 @@ def dynamo_verdict(model, inputs) -> str:
     return "ok"
 
 
+VERDICTS = {"graphnn": graphnn_verdict, "dynamo": dynamo_verdict}
+
+
+# ------------------------------------------------------------------ one pair, in a child process
+def run_one(label: str, exporter: str) -> dict:
+    """Builds one model and runs one exporter on it; what the child prints as JSON."""
+    kind, _, rest = label.partition("/")
+    if kind == "timm":
+        family, _, name = rest.partition("/")
+        name = name or smallest_timm_model(family)
+        if name is None:
+            return {"name": None, "verdict": "(no variant builds)", "seconds": 0.0}
+        build = timm_build(name)
+    else:
+        name, build = rest, hf_build(rest)
+    torch.manual_seed(0)
+    try:
+        model, inputs = build()
+    except Exception as exc:
+        return {"name": name, "verdict": f"(does not build: {type(exc).__name__})", "seconds": 0.0}
+    start = time.perf_counter()
+    verdict = VERDICTS[exporter](model, inputs)
+    return {"name": name, "verdict": verdict, "seconds": round(time.perf_counter() - start, 1)}
+
+
+def in_child(label: str, exporter: str, timeout: float) -> dict:
+    command = [sys.executable, __file__, "--one", label, "--exporter", exporter]
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"verdict": f"TIMEOUT after {timeout:.0f} s", "seconds": timeout}
+    for line in reversed(done.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"verdict": f"CRASH (exit {done.returncode}): {tail[:140]}", "seconds": 0.0}
+
+
+# ------------------------------------------------------------------ the table
+def row_label(label: str, record: dict) -> str:
+    name = record.get("name")
+    return f"{label}/{name}" if label.startswith("timm/") and name else label
+
+
+def print_table(labels: list[str], results: dict) -> None:
+    clean = lambda s: str(s).replace("|", "/").replace("\n", " ")  # noqa: E731
+    totals = {"graphnn": 0, "dynamo": 0}
+    print("| model | graphnn | s | dynamo | s |\n|---|---|---|---|---|")
+    for label in labels:
+        ours, theirs = results.get(label, {}).get("graphnn", {}), results.get(label, {}).get("dynamo", {})
+        for exporter, record in (("graphnn", ours), ("dynamo", theirs)):
+            totals[exporter] += record.get("verdict") == "ok"
+        print(f"| {row_label(label, ours or theirs)} | {clean(ours.get('verdict', '-'))} | "
+              f"{ours.get('seconds', '')} | {clean(theirs.get('verdict', '-'))} | {theirs.get('seconds', '')} |")
+    print(f"\npass rate over {len(labels)} models: graphnn {totals['graphnn']}/{len(labels)}, "
+          f"dynamo {totals['dynamo']}/{len(labels)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timm", default=None, help="comma-separated timm families (default: all)")
     parser.add_argument("--hf", default=",".join(HF), help="comma-separated transformers models")
     parser.add_argument("--limit", type=int, default=0, help="at most this many timm families")
+    parser.add_argument("--quick", action="store_true", help=f"only timm {','.join(QUICK)} and hf bert")
     parser.add_argument("--no-dynamo", action="store_true")
+    parser.add_argument("--only", choices=list(VERDICTS), help="run one exporter (e.g. both at once, "
+                        "each with its own --results, merged with --merge)")
+    parser.add_argument("--merge", action="append", default=[], help="more results files to read in")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per model and exporter")
+    parser.add_argument("--results", default=str(Path(__file__).with_name("breadth-results.json")),
+                        help="the resumable results file (default: benchmarks/breadth-results.json, committed)")
+    parser.add_argument("--fresh", action="store_true", help="ignore saved results")
+    parser.add_argument("--table", action="store_true", help="only print the table from the results")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--exporter", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one, args.exporter)), flush=True)
+        return
     import timm
+    if args.quick:
+        args.timm, args.hf = ",".join(QUICK), "bert"
     modules = args.timm.split(",") if args.timm else timm.list_modules()
     modules = modules[:args.limit] if args.limit else modules
-    cases = [case for case in map(timm_case, modules) if case]
-    cases += [hf_case(name) for name in args.hf.split(",") if name]
-    totals = {"graphnn": 0, "dynamo": 0}
-    print(f"| model | graphnn | s | dynamo | s |\n|---|---|---|---|---|")
-    for label, build in cases:
-        torch.manual_seed(0)
-        try:
-            model, inputs = build()
-        except Exception as exc:
-            print(f"| {label} | (does not build: {type(exc).__name__}) | | | |", flush=True)
-            continue
-        start = time.perf_counter()
-        ours = graphnn_verdict(model, inputs)
-        ours_s = time.perf_counter() - start
-        start = time.perf_counter()
-        theirs = "-" if args.no_dynamo else dynamo_verdict(model, inputs)
-        theirs_s = time.perf_counter() - start
-        totals["graphnn"] += ours == "ok"
-        totals["dynamo"] += theirs == "ok"
-        clean = lambda s: s.replace("|", "/").replace("\n", " ")  # noqa: E731
-        print(f"| {label} | {clean(ours)} | {ours_s:.1f} | {clean(theirs)} | {theirs_s:.1f} |", flush=True)
-    print(f"\npass rate over {len(cases)} models: graphnn {totals['graphnn']}/{len(cases)}, "
-          f"dynamo {totals['dynamo']}/{len(cases)}")
+    labels = [f"timm/{m}" for m in modules] + [f"hf/{n}" for n in args.hf.split(",") if n]
+    path = Path(args.results)
+    results = {} if args.fresh or not path.exists() else json.loads(path.read_text())
+    for extra in args.merge:
+        for label, records in json.loads(Path(extra).read_text()).items():
+            results.setdefault(label, {}).update(records)
+    exporters = ["graphnn"] + ([] if args.no_dynamo else ["dynamo"])
+    exporters = [] if args.table else [args.only] if args.only else exporters
+    for exporter in exporters:
+        for label in labels:
+            if exporter in results.get(label, {}):
+                continue
+            record = in_child(row_label(label, results.get(label, {}).get("graphnn", {})), exporter, args.timeout)
+            results.setdefault(label, {})[exporter] = record
+            path.write_text(json.dumps(results, indent=1))
+            print(f"{exporter} {row_label(label, record)}: {record['verdict']} ({record['seconds']} s)",
+                  file=sys.stderr, flush=True)
+    print_table(labels, results)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 import graphnn
-from graphnn.errors import InputSpecError, ShapeError
+from graphnn.errors import InputSpecError, ShapeError, TraceError
 from graphnn.inputs import like, model_inputs, parse_dynamic_spec
 from graphnn.checking.parity import size_plans
 from tests.parity_utils import Wrap
@@ -312,3 +312,60 @@ def test_the_cli_prints_the_note(tmp_path):
     result = invoke(["graph", path])
     assert result.exit_code == 0, result.output
     assert "dynamic dims: batch = x dim 0, h0 dim 1 (torch runs at batch 4 too)" in result.stderr
+
+
+class _HardCodedBatch(nn.Module):
+    def forward(self, x):
+        return x.reshape(2, 12)
+
+
+class _BlockModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.block = _HardCodedBatch()
+        self.fc = nn.Linear(12, 4)
+
+    def forward(self, x):
+        return self.fc(self.block(x))
+
+
+@pytest.mark.parametrize("frontend, message", [
+    ("export", r"torch.export cannot keep dim 0 \('batch'\) of input 'x' dynamic: test_dynamic_inputs.py:\d+ "
+               r"\(`return x.reshape\(2, 12\)`\) in layer 'block' fixes it to 2; read the size from the tensor"),
+    ("fx", r"reshape \(test_dynamic_inputs.py:\d+\) reshapes \(batch, 3, 4\) to \(2, 12\), which fixes a dynamic dim"),
+    ("auto", r"reshape \(test_dynamic_inputs.py:\d+\) reshapes \(batch, 3, 4\) to \(2, 12\), which fixes a dynamic dim"),
+])
+def test_a_dim_asked_dynamic_that_the_model_fixes_names_the_op_and_line(frontend, message):
+    with pytest.raises((ShapeError, TraceError), match=message):
+        graphnn.trace(_BlockModel(), (torch.randn(2, 3, 4),), dynamic_dims=[{0: "batch"}], frontend=frontend)
+
+
+class _Recurrent(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(3, 4)
+
+    def forward(self, x):
+        return self.rnn(x)[0]
+
+
+def test_a_dim_fixed_inside_a_torch_layer_keeps_the_general_message():
+    """torch.export fixes nn.RNN's sequence length itself: the message (recorded for the fixtures)
+    says a layer fixed it and points to the fx frontend."""
+    with pytest.raises(TraceError, match=r"dim 0 \('seq'\) of input 'x' dynamic: the model \(or a layer it calls\) "
+                                         r"fixes it to 5.*--frontend fx"):
+        graphnn.trace(_Recurrent(), (torch.randn(5, 2, 3),), dynamic_dims=[{0: "seq", 1: "batch"}], frontend="export")
+
+
+def test_cli_names_the_line_that_fixed_a_dynamic_dim_in_one_line(tmp_path):
+    source = tmp_path / "hard_coded.py"
+    source.write_text("import torch, torch.nn as nn\n"
+                      "class M(nn.Module):\n"
+                      "    def forward(self, x):\n"
+                      "        return x.view(2, 12)\n"
+                      "model = M()\nexample_inputs = (torch.randn(2, 3, 4),)\n")
+    result = invoke(["export", str(source), str(tmp_path / "m.onnx"), "--dynamic", "0=batch", "--frontend", "export"])
+    assert result.exit_code == 2, result.output
+    error = result.output.strip().splitlines()[-1]
+    assert error.startswith("error: torch.export cannot keep dim 0 ('batch')") and "hard_coded.py:4 (`return x.view(2, 12)`)" in error
+    assert "Traceback" not in result.output and not (tmp_path / "m.onnx").exists()

@@ -410,3 +410,28 @@ def test_aten_signatures_unlike_torch(name):
     torch.manual_seed(0)
     model = Functional(ATEN_SIGNATURES[name]).eval()
     export_checked(model, (torch.randn(4, 3), torch.randn(4, 3)), frontend="export")
+
+
+class _AutocastOff(nn.Module):
+    """timm's EfficientViT attention: a region computed in float32 whatever autocast is doing."""
+
+    def __init__(self, enabled=False):
+        super().__init__()
+        self.fc, self.enabled = nn.Linear(3, 3), enabled
+
+    def forward(self, x):
+        with torch.autocast(device_type=x.device.type, enabled=self.enabled):
+            y = self.fc(x.float()) * 2
+        return y + 1
+
+
+def test_a_disabled_autocast_region_is_replayed_in_place():
+    models = export_checked(_AutocastOff(), torch.randn(2, 3), frontend="export")
+    assert "Gemm" in onnx_ops(models[18])
+    graph = graphnn.trace(_AutocastOff(), (torch.randn(2, 3),), frontend="export")
+    assert "fc" in {node.module for node in graph.nodes()}  # the layer inside the region keeps its name
+
+
+def test_an_enabled_autocast_region_is_refused_by_name():
+    with pytest.raises(GraphnnError, match=r"torch.autocast\(enabled=True\) inside the model is not supported"):
+        graphnn.trace(_AutocastOff(enabled=True), (torch.randn(2, 3),), frontend="export")

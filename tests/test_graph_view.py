@@ -260,7 +260,9 @@ class WithUnsupported(nn.Module):
 def test_layer_without_rule_is_an_opaque_node_in_graph_only():
     model, x = WithUnsupported(), torch.randn(2, 3, 8, 8)
     table = render(view(model, x))
-    assert re.search(r"^unfold\s+Unfold\s+\[batch, 32, 4\].*not exportable yet", table, re.M)
+    assert re.search(r"^pool\s+FractionalMaxPool2d\s+\[batch, 8, 4, 4\].*no rule: export tries torch.export",
+                     table, re.M)
+    assert re.search(r"^unfold\s+Unfold\s+\[batch, 32, 4\]\s+test_graph_view.py:\d+\s*$", table, re.M)  # no note
     assert re.search(r"^fc\s+Linear\s+\[batch, 4, 4\]", table, re.M)
     with pytest.raises(UnsupportedError, match="nn.FractionalMaxPool2d is not supported"):
         graphnn.export(model, x, None)
@@ -274,31 +276,32 @@ def test_cli_graph_shows_an_unsupported_layer_that_export_refuses(tmp_path):
                       "example_inputs = (torch.randn(1, 3, 8, 8),)\n")
     result = invoke(["graph", str(source)])
     assert result.exit_code == 0, result.output
-    assert re.search(r"^1\s+FractionalMaxPool2d\s+\[batch, 4, 4, 4\].*not exportable yet", result.stdout, re.M)
+    assert re.search(r"^1\s+FractionalMaxPool2d\s+\[batch, 4, 4, 4\].*no rule: export tries torch.export", result.stdout, re.M)
     refused = invoke(["export", str(source), str(tmp_path / "u.onnx")])
     assert refused.exit_code == 2 and "layer nn.FractionalMaxPool2d is not supported by graphnn yet" in refused.output
     assert not (tmp_path / "u.onnx").exists()
 
 
-class FunctionalUnfold(nn.Module):
+class FunctionalBessel(nn.Module):
     def __init__(self):
         super().__init__()
-        self.fc = nn.Linear(25, 3)
+        self.fc = nn.Linear(6, 3)
 
     def forward(self, x, mask=None, scale=2.0):
-        patches = torch.nn.functional.unfold(x, 2)
-        return self.fc(patches * scale)
+        bessel = torch.special.i0(x)
+        return self.fc(bessel * scale)
 
 
 def test_function_without_rule_is_opaque_in_graph_only():
     """A torch function without a rule: its shapes come from a replay of the fx graph (the
     forward's float default reaches the replay as itself, not as None)."""
-    model, x = FunctionalUnfold(), torch.randn(2, 1, 6, 6)
+    model, x = FunctionalBessel(), torch.randn(2, 1, 4, 6)
     table = render(view(model, x))
-    assert re.search(r"^unfold\s+torch.nn.functional.unfold\s+\[batch, 4, 25\].*not exportable yet", table, re.M)
-    assert re.search(r"^fc\s+Linear\s+\[batch, 4, 3\]\s+78\s+yes\s+600", table, re.M)
-    with pytest.raises(UnsupportedError, match="function torch.nn.functional.unfold is not supported"):
-        graphnn.trace(model, x, frontend="fx")  # auto: torch.export decomposes aten.im2col
+    assert re.search(r"^special_i0\s+torch.special.i0\s+\[batch, 1, 4, 6\].*no rule: export tries torch.export",
+                     table, re.M)
+    assert re.search(r"^fc\s+Linear\s+\[batch, 1, 4, 3\]\s+21\s+yes\s+144", table, re.M)
+    with pytest.raises(UnsupportedError, match="function torch.special.i0 is not supported"):
+        graphnn.trace(model, x, frontend="fx")  # auto: torch.export decomposes aten.special_i0
 
 
 def test_forward_float_default_is_its_value():

@@ -322,7 +322,15 @@ def _interpolate(mode: str, antialias: bool = False) -> Rule:
     return call
 
 
+def _as_function(function) -> Rule:
+    """An ATen op whose arguments are the torch function's, in order (aten.im2col: F.unfold)."""
+    return lambda b, *args: function_rule_for(function)(b, *args)
+
+
 ADAPTERS: dict[str, Rule] = {
+    "im2col": _as_function(F.unfold),
+    "unfold": lambda b, *args: method_rule_for("unfold")(b, *args),  # Tensor.unfold, not F.unfold
+    "col2im": _as_function(F.fold),
     "sym_size.int": _size,
     "sym_numel": _numel,
     "slice.Tensor": _slice,

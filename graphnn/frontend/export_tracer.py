@@ -37,10 +37,14 @@ from graphnn.frontend.replay import Replay, Rule, add_graph_inputs, set_graph_ou
 from graphnn.frontend.rules import Builder, Ref
 from graphnn.hf.cache import cache_dynamic_shapes, cache_keyword, grouped_cache, register_cache_pytrees
 from graphnn.frontend.source import data_dependent_error, trace_failure, user_line_in, user_line_of
+from graphnn.frontend.pinned import pinning_place
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
 from graphnn.ops.elementwise import dim_expression
 from graphnn.programs import saved_program
+
+
+_WRAP_WITH_AUTOCAST = getattr(torch.ops.higher_order, "wrap_with_autocast", None)
 
 
 def trace_export(model: torch.nn.Module, inputs: ModelInputs) -> Graph:
@@ -57,17 +61,23 @@ def trace_export(model: torch.nn.Module, inputs: ModelInputs) -> Graph:
 # ------------------------------------------------------------------ torch.export
 def export_program(model: torch.nn.Module, inputs: ModelInputs) -> torch.export.ExportedProgram:
     """torch.export's program; its failures become TraceError with the user's line."""
-    args = tuple(item.example for item in inputs.items if not item.keyword)
-    kwargs = grouped_cache({item.name: item.example for item in inputs.items if item.keyword}, cache_keyword(model))
     register_cache_pytrees()  # a causal LM returns its KV cache by default
-    try:  # no_grad: a @torch.no_grad() method (Llama's rotary embedding) then needs no grad-mode region
-        with _size_one_is_not_special(), torch.no_grad():
-            return torch.export.export(model, args, kwargs or None, dynamic_shapes=_dynamic_shapes(inputs, kwargs),
-                                       strict=False)
+    try:
+        return _export(model, inputs)
     except GraphnnError:
         raise
     except Exception as exc:  # torch.export raises many kinds; all mean "this forward does not export"
-        raise (_layer_error(model, exc, inputs) or _trace_error(exc, inputs)) from None
+        again = lambda: _export(model, inputs)  # noqa: E731  (to find where a dim was pinned)
+        raise (_layer_error(model, exc, inputs) or _trace_error(exc, inputs, model, again)) from None
+
+
+def _export(model: torch.nn.Module, inputs: ModelInputs) -> torch.export.ExportedProgram:
+    args = tuple(item.example for item in inputs.items if not item.keyword)
+    kwargs = grouped_cache({item.name: item.example for item in inputs.items if item.keyword}, cache_keyword(model))
+    # no_grad: a @torch.no_grad() method (Llama's rotary embedding) then needs no grad-mode region
+    with _size_one_is_not_special(), torch.no_grad():
+        return torch.export.export(model, args, kwargs or None, dynamic_shapes=_dynamic_shapes(inputs, kwargs),
+                                   strict=False)
 
 
 def _dynamic_shapes(inputs: ModelInputs, kwargs: dict) -> Any:
@@ -118,23 +128,37 @@ def _layer_error(model: torch.nn.Module, exc: BaseException, inputs: ModelInputs
 _DATA_DEPENDENT = ("data-dependent", "data dependent", "GuardOnDataDependentSymNode")
 
 
+def _dims_named(inputs: ModelInputs) -> str:
+    """``'x' dim 0 ('batch')``, for every dynamic dim (torch's message names no input)."""
+    return ", ".join(f"{item.name!r} dim {index} ({symbol!r})" for item in inputs.items for index, symbol in item.dims)
+
+
 def _data_dependent(exc: BaseException) -> bool:
     return any(marker in f"{type(exc).__name__} {exc}" for marker in _DATA_DEPENDENT)
 
 
 _SPECIALIZED = re.compile(r"L\['(\w+)'\]\.size\(\)\[(\d+)\] as dynamic but your code specialized it "
                          r"to be a constant \((\d+)\)")
+_SPECIALIZED_DIM = re.compile(r"You marked (\w+) as dynamic but your code specialized it to be a constant \((\d+)\)")
 
 
-def _trace_error(exc: BaseException, inputs: ModelInputs) -> TraceError:
-    fixed = _SPECIALIZED.search(str(exc))
-    if fixed:
-        name, index, size = fixed[1], int(fixed[2]), fixed[3]
-        symbol = dict(next((item.dims for item in inputs.items if item.name == name), ())).get(index, "?")
+def _trace_error(exc: BaseException, inputs: ModelInputs, model=None, again=None) -> TraceError:
+    fixed, pinned = _SPECIALIZED.search(str(exc)), _SPECIALIZED_DIM.search(str(exc))
+    if fixed or pinned:
+        if fixed:
+            name, index, size = fixed[1], int(fixed[2]), fixed[3]
+            symbol = dict(next((item.dims for item in inputs.items if item.name == name), ())).get(index, "?")
+            which = f"dim {index} ({symbol!r}) of input {name!r}"
+        else:
+            size, which = pinned[2], f"a dim of {_dims_named(inputs)}"
+        where = pinning_place(model, again) if again is not None else None
+        if where is None:
+            return TraceError(
+                f"torch.export cannot keep {which} dynamic: the model (or a layer it calls) fixes it to {size}; "
+                f"export with that dim static (--static or dynamic_dims), or with --frontend fx")
         return TraceError(
-            f"torch.export cannot keep dim {index} ({symbol!r}) of input {name!r} dynamic: the model "
-            f"(or a layer it calls) fixes it to {size}; export with that dim static (--static or "
-            f"dynamic_dims), or with --frontend fx")
+            f"torch.export cannot keep {which} dynamic: {where} fixes it to {size}; read the size from the "
+            f"tensor there (x.size(0), -1), or export with that dim static (--static or dynamic_dims)")
     if _data_dependent(exc):
         return data_dependent_error(user_line_of(exc))
     return trace_failure(exc, "torch.export")
@@ -236,6 +260,38 @@ class ExportReplay(Replay):
         if expr.is_number:
             return int(expr)
         return dim_expression(expr.xreplace({s: _named_symbol(n) for s, n in self.symbols.items()}))
+
+    # -------------------------------------------------------------- higher-order ops
+    def get_attr(self, node: fx.Node) -> Any:
+        """A higher-order op's body (``with torch.autocast(..., enabled=False)``: timm's
+        EfficientViT), kept as its GraphModule for the op to replay; nothing else is converted."""
+        body = getattr(self.program.graph_module, node.target, None) if self.program is not None else None
+        if not isinstance(body, fx.GraphModule):
+            raise UnsupportedError(f"{self.source_of(node) or 'the model'}: torch.export produced a get_attr "
+                                   f"node ({node.target}), which graphnn does not convert yet")
+        return body
+
+    def call_function(self, node: fx.Node) -> Any:
+        if node.target is _WRAP_WITH_AUTOCAST:
+            return self._autocast_region(node)
+        return super().call_function(node)
+
+    def _autocast_region(self, node: fx.Node) -> Any:
+        """``torch.autocast(enabled=False)``: its body computes in the dtypes it was given, so its
+        nodes are replayed in place; an enabled autocast (casts graphnn would have to insert) is refused."""
+        _device, _dtype, enabled, _cache, body, *inputs = node.args
+        if enabled:
+            raise UnsupportedError(f"{self.source_of(node) or 'the model'}: torch.autocast(enabled=True) inside "
+                                   f"the model is not supported by graphnn yet")
+        feeds = iter(inputs)
+        for sub in self.env[body].graph.nodes:
+            if sub.op == "placeholder":
+                self.env[sub] = self.env[next(feeds)]
+            elif sub.op == "output":
+                return fx.node.map_arg(sub.args[0], self.env.__getitem__)
+            else:
+                self.env[sub] = self.replayed(sub)
+        return None
 
     # -------------------------------------------------------------- calls
     def function_rule(self, target: Any) -> Optional[Rule]:

@@ -60,6 +60,11 @@ def unary(node, x):
     return TensorType(x.shape, x.dtype)
 
 
+def predicate(node, x):
+    """isnan / isinf: a bool of the input's shape."""
+    return TensorType(x.shape, "bool")
+
+
 def cast(node, x):
     """The value of a cast int scalar stays known (``x.size(0).long()``)."""
     dtype = node.attrs["dtype"]
@@ -103,6 +108,19 @@ FLOOR = define("floor", shape=unary, macs=NO_MACS)
 CEIL = define("ceil", shape=unary, macs=NO_MACS)
 ROUND = define("round", shape=unary, macs=NO_MACS)
 CLAMP = define("clamp", shape=unary, macs=NO_MACS)
+TAN = define("tan", shape=unary, macs=NO_MACS)
+ASIN = define("asin", shape=unary, macs=NO_MACS)
+ACOS = define("acos", shape=unary, macs=NO_MACS)
+ATAN = define("atan", shape=unary, macs=NO_MACS)
+SINH = define("sinh", shape=unary, macs=NO_MACS)
+COSH = define("cosh", shape=unary, macs=NO_MACS)
+ASINH = define("asinh", shape=unary, macs=NO_MACS)
+ACOSH = define("acosh", shape=unary, macs=NO_MACS)
+ATANH = define("atanh", shape=unary, macs=NO_MACS)
+LOG1P = define("log1p", shape=unary, macs=NO_MACS)
+EXPM1 = define("expm1", shape=unary, macs=NO_MACS)
+ISNAN = define("isnan", shape=predicate, macs=NO_MACS)
+ISINF = define("isinf", shape=predicate, macs=NO_MACS)
 LOGICAL_NOT = define("logical_not", shape=unary, macs=NO_MACS)
 CAST = define("cast", shape=cast, macs=NO_MACS)
 

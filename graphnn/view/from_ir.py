@@ -130,7 +130,7 @@ def _op_node(view: View, node: IRNode, known: _Tensors, torch_layers: Optional[s
     ins = [view.sizes(view.tensors[i].shape) for i in node.inputs]
     outs = [view.sizes(view.tensors[o].shape) for o in node.outputs]
     macs = node.attrs.get("macs") if node.op == "opaque" else ir_count(node.op, ins, outs, weights)
-    notes = ["not exportable yet"] if node.op == "opaque" else []
+    notes = ["no rule: export tries torch.export"] if node.op == "opaque" else []  # auto falls back; the export may still refuse it
     return Node(node.name, node.name, _kind(node, torch_layers), node.op, family_of(node.op),
                 list(node.inputs), list(node.outputs), node.module, node.module_class, node.source,
                 key_attrs(node.op, node.attrs, weights), params, macs, notes)

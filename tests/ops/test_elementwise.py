@@ -286,3 +286,86 @@ def test_cache_mask_broadcasts_against_past_and_new_keys():
     with pytest.raises(ShapeError, match="cannot broadcast"):  # other names: nothing says they are one size
         graphnn.trace(Wrap(scores), cache_shaped_inputs(),
                       dynamic_dims=[{0: "batch", 1: "s"}, {0: "batch", 1: "t"}, {0: "batch", 1: "p"}])
+
+
+def _unit(*shape):
+    """Inside (-1, 1): the domain of asin, acos, atanh."""
+    return torch.rand(*shape) * 1.8 - 0.9
+
+
+MATH = {  # name: (fn, example inputs); both frontends (torch.export: aten.log1p, aten.logaddexp...)
+    "log1p": (lambda x: torch.log1p(x), lambda: _floats(2, 5, positive=True) - 0.4),
+    "x.log1p_tiny": (lambda x: (x * 1e-9).log1p() * 1e9, lambda: _floats(2, 5)),
+    "expm1": (lambda x: torch.expm1(x), lambda: _floats(2, 5)),
+    "special.expm1_tiny": (lambda x: torch.special.expm1(x * 1e-9) * 1e9, lambda: _floats(2, 5)),
+    "logaddexp": (lambda x, y: torch.logaddexp(x, y * 30), lambda: (_floats(2, 5), _floats(2, 5))),
+    "logaddexp2": (lambda x, y: x.logaddexp2(y), lambda: (_floats(2, 5), _floats(2, 5))),
+    "xlogy": (lambda x, y: torch.xlogy(torch.relu(x), y), lambda: (_floats(2, 5), _floats(2, 5, positive=True))),
+    "special.xlogy_number": (lambda x: torch.special.xlogy(2, x), lambda: _floats(2, 5, positive=True)),
+    "log2": (lambda x: torch.log2(x), lambda: _floats(2, 5, positive=True)),
+    "log10": (lambda x: x.log10(), lambda: _floats(2, 5, positive=True)),
+    "exp2": (lambda x: torch.exp2(x * 3), lambda: _floats(2, 5)),
+    "erfc": (lambda x: torch.erfc(x), lambda: _floats(2, 5)),
+    "trunc": (lambda x: torch.trunc(x * 3), lambda: _floats(2, 5)),
+    "frac": (lambda x: (x * 3).frac(), lambda: _floats(2, 5)),
+    "hypot": (lambda x, y: torch.hypot(x, y), lambda: (_floats(2, 5), _floats(2, 5))),
+    "lerp": (lambda x, y: torch.lerp(x, y, 0.3), lambda: (_floats(2, 5), _floats(2, 5))),
+    "lerp_tensor_weight": (lambda x, y: x.lerp(y, torch.sigmoid(y)), lambda: (_floats(2, 5), _floats(2, 5))),
+    "logit": (lambda x: torch.logit(torch.sigmoid(x)), lambda: _floats(2, 5)),
+    "logit_eps": (lambda x: torch.logit(torch.sigmoid(x * 10), eps=1e-3), lambda: _floats(2, 5)),
+    "expit": (lambda x: torch.special.expit(x), lambda: _floats(2, 5)),
+    "atan2": (lambda y, x: torch.atan2(y, x), lambda: (_floats(2, 5), _floats(2, 5))),
+    "tan": (lambda x: torch.tan(x), lambda: _unit(2, 5)),
+    "asin": (lambda x: torch.asin(x), lambda: _unit(2, 5)),
+    "acos": (lambda x: x.acos(), lambda: _unit(2, 5)),
+    "atan": (lambda x: torch.atan(x), lambda: _floats(2, 5)),
+    "sinh": (lambda x: torch.sinh(x), lambda: _floats(2, 5)),
+    "cosh": (lambda x: x.cosh(), lambda: _floats(2, 5)),
+    "asinh": (lambda x: torch.asinh(x), lambda: _floats(2, 5)),
+    "acosh": (lambda x: torch.acosh(x), lambda: _floats(2, 5, positive=True) + 1),
+    "atanh": (lambda x: torch.atanh(x), lambda: _unit(2, 5)),
+    "isnan_isinf": (lambda x: torch.isnan(torch.log(x)) | x.isinf(), lambda: _floats(2, 5)),
+    "isnan_of_int": (lambda x: torch.isnan(x.long()), lambda: _floats(2, 5)),
+    "nan_to_num": (lambda x: torch.nan_to_num(torch.log(x), nan=-1.0), lambda: _floats(2, 5)),
+    "soft_margin_loss": (lambda x, y: torch.nn.functional.soft_margin_loss(x, y.sign()),
+                         lambda: (_floats(2, 5), _floats(2, 5))),
+}
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+@pytest.mark.parametrize("name", MATH)
+def test_math_without_an_onnx_operator(name, frontend):
+    torch.manual_seed(0)
+    fn, example = MATH[name]
+    export_checked(Wrap(fn), example(), frontend=frontend, atol=1e-5, rtol=1e-5)
+
+
+def _run_file(fn, *inputs):
+    import onnxruntime as ort
+    from graphnn.backend.onnx import to_onnx
+    model = to_onnx(graphnn.trace(Wrap(fn), inputs, dynamic_batch=False), 18)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs)})[0]
+
+
+EDGES = {  # torch's values at infinities, -1, 0, NaN and tiny arguments
+    "log1p": (torch.log1p, torch.tensor([[-1.0, 0.0, 1e-30, -1e-8, 3e-8, float("inf"), float("nan"), 5.0]])),
+    "expm1": (torch.expm1, torch.tensor([[0.0, 1e-30, -1e-8, float("-inf"), float("inf"), -200.0, 100.0, 0.3]])),
+    "nan_to_num": (torch.nan_to_num, torch.tensor([[float("nan"), float("inf"), float("-inf"), 1.5]])),
+}
+
+
+@pytest.mark.parametrize("name", EDGES)
+def test_math_at_the_edges_matches_torch_to_the_last_digit(name):
+    fn, x = EDGES[name]
+    torch.testing.assert_close(torch.from_numpy(_run_file(fn, x)), fn(x), equal_nan=True, rtol=2e-7, atol=0)
+
+
+def test_logaddexp_and_xlogy_at_the_edges():
+    inf, nan = float("inf"), float("nan")
+    a = torch.tensor([[inf, -inf, inf, 0.0, 0.0, 0.0, 2.0]])
+    b = torch.tensor([[inf, -inf, -inf, 0.0, nan, inf, 3.0]])
+    torch.testing.assert_close(torch.from_numpy(_run_file(torch.logaddexp, a, b)), torch.logaddexp(a, b),
+                               equal_nan=True)
+    torch.testing.assert_close(torch.from_numpy(_run_file(torch.xlogy, a.clamp(0, 5), b)),
+                               torch.xlogy(a.clamp(0, 5), b), equal_nan=True)

@@ -293,6 +293,14 @@ def test_rms_norm(case):
         assert "RMSNormalization" not in onnx_ops(models[opset])
 
 
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+def test_rms_norm_with_a_weight_computed_in_forward(frontend):
+    """timm's RmsNorm passes ``self.weight.float()``: the weight multiplies the normalized x."""
+    model = Stateful(lambda x, m: F.rms_norm(x.float(), [8], m.weight.float() * 2, eps=1e-5),
+                     **channel_state(8, stats=False))
+    export_checked(randomized(model), x(2, 5, 8), frontend=frontend)
+
+
 def test_rms_norm_shape_error():
     with pytest.raises(ShapeError, match=r"expects the last dims to be \(10,\), gets \(12,\)"):
         trace(nn.RMSNorm(10), 2, 12)

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 import graphnn
 from graphnn.errors import ShapeError, UnsupportedError
+from graphnn.backend.onnx import to_onnx
 from tests.parity_utils import attr, Wrap, export_checked, onnx_ops
 
 
@@ -99,10 +100,38 @@ def test_interpolate_area_is_adaptive_average_pooling(resize, op):
     assert onnx_ops(models[18]) == [op]
 
 
-def test_interpolate_antialias_is_refused():
-    with pytest.raises(UnsupportedError, match="antialias"):
-        graphnn.trace(Wrap(lambda x: F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True)),
-                      torch.randn(1, 3, 8, 8))
+@pytest.mark.parametrize("mode", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("resize", [
+    dict(size=(7, 9)), dict(size=(3, 4)), dict(size=(5, 30)), dict(size=(28, 34)),
+    dict(scale_factor=0.5), dict(scale_factor=(0.3, 2.5)), dict(scale_factor=3),
+])
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+def test_interpolate_antialias_is_resize_antialias(mode, resize, frontend):
+    """Down- and up-scaling: torch's aa filter is Resize's with exclude_outside, cubic at a=-0.5."""
+    torch.manual_seed(0)
+    model = Wrap(lambda x: F.interpolate(x, mode=mode, antialias=True, **resize))
+    models = export_checked(model, torch.randn(2, 3, 14, 17), opsets=(18, 20), frontend=frontend)
+    assert attr(models[18], "Resize", "antialias") == 1
+    assert attr(models[18], "Resize", "exclude_outside") == 1
+
+
+def test_interpolate_antialias_bicubic_uses_pils_coefficient():
+    models = export_checked(Wrap(lambda x: F.interpolate(x, size=(4, 5), mode="bicubic", antialias=True)),
+                            torch.randn(1, 2, 9, 11), opsets=(18,))
+    assert attr(models[18], "Resize", "cubic_coeff_a") == pytest.approx(-0.5)
+
+
+def test_interpolate_antialias_below_opset_18_is_refused_naming_the_opset():
+    graph = graphnn.trace(Wrap(lambda x: F.interpolate(x, scale_factor=0.5, mode="bilinear", antialias=True)),
+                          (torch.randn(1, 3, 8, 8),))
+    with pytest.raises(UnsupportedError, match="antialias=True needs ONNX opset 18 or later.*--opset 18"):
+        to_onnx(graph, 17)
+
+
+def test_interpolate_antialias_in_another_mode_is_refused():
+    with pytest.raises(UnsupportedError, match="'nearest' with antialias"):
+        graphnn.trace(Wrap(lambda x: F.interpolate(x, scale_factor=0.5, mode="nearest", antialias=True)),
+                      (torch.randn(1, 3, 8, 8),))
 
 
 def test_interpolate_to_a_run_time_size_is_refused():

@@ -10,10 +10,11 @@ import operator
 import torch
 
 from graphnn.frontend.rules import Ref, function_rule, method_rule
-from graphnn.ops.elementwise import (ABS, ADD, CAST, CEIL, CLAMP, COS, DIV, EQ, ERF, EXP, FLOOR, FLOORDIV, FMOD, GE, GT,
-                                     LE, LOG, LOGICAL_AND, LOGICAL_NOT, LOGICAL_OR, LOGICAL_XOR, LT, MAXIMUM, MINIMUM,
-                                     MUL, NE, NEG, POW, RECIPROCAL, REMAINDER, ROUND, RSQRT, SIGN, SIN, SQRT, SUB,
-                                     TRUNCDIV, WHERE)
+from graphnn.ops.elementwise import (ABS, ACOS, ACOSH, ADD, ASIN, ASINH, ATAN, ATANH, CAST, CEIL, CLAMP, COS, COSH, DIV,
+                                     EQ, ERF, EXP, EXPM1, FLOOR, FLOORDIV, FMOD, GE, GT, ISINF, ISNAN, LE, LOG, LOG1P,
+                                     LOGICAL_AND, LOGICAL_NOT, LOGICAL_OR, LOGICAL_XOR, LT, MAXIMUM, MINIMUM, MUL, NE, NEG,
+                                     POW, RECIPROCAL, REMAINDER, ROUND, RSQRT, SIGN, SIN, SINH, SQRT, SUB, TAN, TRUNCDIV,
+                                     WHERE)
 from graphnn.ops.structural import IDENTITY
 from graphnn.tensors import dtype_name, is_float, torch_dtype
 
@@ -208,11 +209,35 @@ _UNARY = {  # op: (torch functions, tensor methods, kind)
     SIN: ([torch.sin], ["sin"], {"to_float": True}),
     COS: ([torch.cos], ["cos"], {"to_float": True}),
     ERF: ([torch.erf, torch.special.erf], ["erf"], {"to_float": True}),
+    LOG1P: ([torch.log1p, torch.special.log1p], ["log1p"], {"to_float": True}),
+    EXPM1: ([torch.expm1, torch.special.expm1], ["expm1"], {"to_float": True}),
+    TAN: ([torch.tan], ["tan"], {"to_float": True}),
+    ASIN: ([torch.asin, torch.arcsin], ["asin", "arcsin"], {"to_float": True}),
+    ACOS: ([torch.acos, torch.arccos], ["acos", "arccos"], {"to_float": True}),
+    ATAN: ([torch.atan, torch.arctan], ["atan", "arctan"], {"to_float": True}),
+    SINH: ([torch.sinh], ["sinh"], {"to_float": True}),
+    COSH: ([torch.cosh], ["cosh"], {"to_float": True}),
+    ASINH: ([torch.asinh, torch.arcsinh], ["asinh", "arcsinh"], {"to_float": True}),
+    ACOSH: ([torch.acosh, torch.arccosh], ["acosh", "arccosh"], {"to_float": True}),
+    ATANH: ([torch.atanh, torch.arctanh], ["atanh", "arctanh"], {"to_float": True}),
     FLOOR: ([torch.floor], ["floor"], {"identity_on_int": True}),
     CEIL: ([torch.ceil], ["ceil"], {"identity_on_int": True}),
 }
 for _op, (_functions, _methods, _kind) in _UNARY.items():
     _register(_functions, _methods, _unary(_op, **_kind))
+
+
+def _predicate(op):
+    """isnan / isinf: False everywhere on an int or bool tensor."""
+    def rule(b, x):
+        if not is_float(b.dtype(x)):
+            return binary(b, NE, x, x)  # False everywhere, of x's shape
+        return b.emit(op, [x])
+    return rule
+
+
+function_rule(torch.isnan)(method_rule("isnan")(_predicate(ISNAN)))
+function_rule(torch.isinf)(method_rule("isinf")(_predicate(ISINF)))
 
 
 @function_rule(torch.round)

@@ -10,7 +10,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from graphnn.frontend.layers.elementwise import binary
 from graphnn.frontend.rules import Ref, function_rule, function_rule_for, module_rule
+from graphnn.ops.elementwise import MUL
 from graphnn.ops.norm import (BATCH_NORM, BATCH_STATS_NORM, GROUP_NORM, INSTANCE_NORM, LAYER_NORM, LP_NORMALIZE, LRN,
                               RMS_NORM)
 from graphnn.tensors import torch_dtype
@@ -122,6 +124,9 @@ def rms_norm_layer(b, module, x):
 
 @function_rule(F.rms_norm, torch.rms_norm)
 def rms_norm(b, x, normalized_shape, weight=None, eps=None):
+    """A weight computed in forward (timm's ``self.weight.float()``) multiplies the normalized x."""
+    if isinstance(weight, Ref) and b.constant_value(weight) is None:
+        return binary(b, MUL, _rms_norm(b, x, normalized_shape, None, eps), weight)
     return _rms_norm(b, x, normalized_shape, b.module_tensor(weight, "weight"), eps)
 
 

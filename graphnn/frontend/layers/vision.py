@@ -5,6 +5,7 @@ op, and the channel/space rearrangements PixelShuffle, PixelUnshuffle, ChannelSh
 ``resize`` attrs: mode ("nearest", "nearest-exact", "linear", "cubic"), align_corners,
 and either sizes or scales (one per spatial dim, the other None): torch maps output to
 input coordinates with the scale factor it was given, so a given scale stays a scale.
+``antialias=True`` (bilinear and bicubic only, as in torch) adds the attr ``antialias``.
 """
 import math
 
@@ -18,6 +19,7 @@ from graphnn.ops.vision import CHANNEL_SHUFFLE, PIXEL_SHUFFLE, PIXEL_UNSHUFFLE, 
 
 _MODES = {"nearest": "nearest", "nearest-exact": "nearest-exact", "linear": "linear",
           "bilinear": "linear", "trilinear": "linear", "bicubic": "cubic"}
+_ANTIALIASED = {"bilinear", "bicubic"}  # the modes torch antialiases
 
 
 @module_rule(nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d)
@@ -29,8 +31,8 @@ def upsample_layer(b, module, x):
 @function_rule(F.interpolate)
 def interpolate(b, x, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    if antialias:
-        raise b.unsupported("interpolate with antialias=True")
+    if antialias and mode not in _ANTIALIASED:
+        raise b.unsupported(f"interpolate mode {mode!r} with antialias=True")
     spatial = b.rank(x) - 2
     if size is not None:
         sizes, scales = [_static_size(b, d) for d in per_dim(size, spatial)], None
@@ -42,8 +44,9 @@ def interpolate(b, x, size=None, scale_factor=None, mode="nearest", align_corner
         return adaptive_pool(b, x, sizes, kind="avg", spatial=spatial)
     if mode not in _MODES:
         raise b.unsupported(f"interpolate mode {mode!r}")
+    extra = {"antialias": True} if antialias else {}  # absent otherwise: the files stay as they were
     return b.emit(RESIZE, [x], mode=_MODES[mode], align_corners=bool(align_corners),
-                  sizes=sizes, scales=scales)
+                  sizes=sizes, scales=scales, **extra)
 
 
 def _static_size(b, size) -> int:

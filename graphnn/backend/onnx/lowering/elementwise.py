@@ -2,15 +2,17 @@
 
 Most are one ONNX node. The ones torch defines differently from ONNX are spelled
 out: floor / truncating division and ``remainder`` (ONNX Div truncates ints, Mod on
-floats is C's fmod), ``ne`` and ``rsqrt`` (no ONNX op). ``add`` into a LayerNorm is a Sum,
+floats is C's fmod), ``ne`` and ``rsqrt`` (no ONNX op), ``log1p`` and ``expm1`` (no ONNX op;
+Kahan's corrections keep them exact near 0, where log(1 + x) and exp(x) - 1 lose every digit). ``add`` into a LayerNorm is a Sum,
 so that onnxruntime keeps its faster unfused kernels (see ``add``).
 """
 from graphnn.backend.onnx.context import onnx_dtype
 from graphnn.backend.onnx.registry import lowers
-from graphnn.ops.elementwise import (ABS, ADD, CAST, CEIL, CLAMP, COS, DIV, EQ, ERF, EXP, FLOOR, FLOORDIV, FMOD, GE, GT,
-                                     LE, LOG, LOGICAL_AND, LOGICAL_NOT, LOGICAL_OR, LOGICAL_XOR, LT, MAXIMUM, MINIMUM,
-                                     MUL, NE, NEG, POW, RECIPROCAL, REMAINDER, ROUND, RSQRT, SIGN, SIN, SQRT, SUB,
-                                     TRUNCDIV, WHERE)
+from graphnn.ops.elementwise import (ABS, ACOS, ACOSH, ADD, ASIN, ASINH, ATAN, ATANH, CAST, CEIL, CLAMP, COS, COSH, DIV,
+                                     EQ, ERF, EXP, EXPM1, FLOOR, FLOORDIV, FMOD, GE, GT, ISINF, ISNAN, LE, LOG, LOG1P,
+                                     LOGICAL_AND, LOGICAL_NOT, LOGICAL_OR, LOGICAL_XOR, LT, MAXIMUM, MINIMUM, MUL, NE, NEG,
+                                     POW, RECIPROCAL, REMAINDER, ROUND, RSQRT, SIGN, SIN, SINH, SQRT, SUB, TAN, TRUNCDIV,
+                                     WHERE)
 from graphnn.ops.norm import LAYER_NORM
 from graphnn.tensors import is_float
 
@@ -23,6 +25,8 @@ _ONE_NODE = {
     NEG: "Neg", ABS: "Abs", SIGN: "Sign", EXP: "Exp", LOG: "Log", SQRT: "Sqrt",
     RECIPROCAL: "Reciprocal", SIN: "Sin", COS: "Cos", ERF: "Erf",
     FLOOR: "Floor", CEIL: "Ceil", ROUND: "Round",
+    TAN: "Tan", ASIN: "Asin", ACOS: "Acos", ATAN: "Atan", SINH: "Sinh", COSH: "Cosh",
+    ASINH: "Asinh", ACOSH: "Acosh", ATANH: "Atanh", ISNAN: "IsNaN", ISINF: "IsInf",
 }
 
 
@@ -66,6 +70,33 @@ def ne(ctx, node):
 @lowers(RSQRT)
 def rsqrt(ctx, node):
     ctx.add1("Reciprocal", [ctx.add1("Sqrt", ctx.inputs(node))], ctx.output(node))
+
+
+@lowers(LOG1P)
+def log1p(ctx, node):
+    """u = 1 + x; x where u rounds to 1, else log(u) * x / (u - 1), which cancels u's rounding
+    error (Kahan); u itself where it is infinite (the quotient would be inf / inf)."""
+    x = ctx.input(node)
+    one = ctx.const(1, dtype=ctx.graph.values[node.inputs[0]].dtype, hint="one")
+    u = ctx.add1("Add", [x, one])
+    corrected = ctx.add1("Div", [ctx.add1("Mul", [ctx.add1("Log", [u]), x]), ctx.add1("Sub", [u, one])])
+    finite = ctx.add1("Where", [ctx.add1("IsInf", [u]), u, corrected])
+    ctx.add1("Where", [ctx.add1("Equal", [u, one]), x, finite], ctx.output(node))
+
+
+@lowers(EXPM1)
+def expm1(ctx, node):
+    """u = exp(x); x where u rounds to 1, else (u - 1) * x / log(u) (Kahan); u - 1 where u is
+    0 or infinite (the quotient would be 0 * x / -inf or inf / inf)."""
+    x = ctx.input(node)
+    dtype = ctx.graph.values[node.inputs[0]].dtype
+    one, zero = ctx.const(1, dtype=dtype, hint="one"), ctx.const(0, dtype=dtype, hint="zero")
+    u = ctx.add1("Exp", [x])
+    u_minus_one = ctx.add1("Sub", [u, one])
+    corrected = ctx.add1("Div", [ctx.add1("Mul", [u_minus_one, x]), ctx.add1("Log", [u])])
+    extreme = ctx.add1("Or", [ctx.add1("IsInf", [u]), ctx.add1("Equal", [u, zero])])
+    plain = ctx.add1("Where", [extreme, u_minus_one, corrected])
+    ctx.add1("Where", [ctx.add1("Equal", [u, one]), x, plain], ctx.output(node))
 
 
 @lowers(FLOORDIV)

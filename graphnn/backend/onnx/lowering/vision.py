@@ -5,6 +5,9 @@ SpaceToDepth orders its output channels block-first, torch channel-first).
 Resize's coordinate modes reproduce torch: nearest is 'asymmetric' + floor,
 nearest-exact 'half_pixel' + round_prefer_ceil, (bi/tri)linear and bicubic
 'half_pixel' (torch's, also for a size of 1) or 'align_corners', bicubic with a=-0.75.
+Antialiased (bi)linear and bicubic (opset 18+) are Resize's antialias=1 with exclude_outside=1
+(torch renormalizes the weights inside the image) and, for cubic, a=-0.5 (PIL's, which torch
+uses for antialiasing) — parity-checked against torch for down- and up-scaling.
 """
 from graphnn.backend.onnx.registry import lowers
 from graphnn.errors import UnsupportedError
@@ -14,6 +17,14 @@ _NEAREST = {"nearest": ("asymmetric", "floor"), "nearest-exact": ("half_pixel", 
 
 
 def _coordinate_attrs(node) -> dict:
+    mode = node.attrs["mode"]
+    if node.attrs.get("antialias"):
+        return dict(_coordinate_attrs_plain(node), antialias=1, exclude_outside=1,
+                    cubic_coeff_a=-0.5 if mode == "cubic" else None)
+    return _coordinate_attrs_plain(node)
+
+
+def _coordinate_attrs_plain(node) -> dict:
     mode = node.attrs["mode"]
     if mode in _NEAREST:
         transform, rounding = _NEAREST[mode]
@@ -35,6 +46,9 @@ def _scales(ctx, node) -> list:
 @lowers(RESIZE)
 def resize(ctx, node):
     """Before opset 18 sizes cover every dim: N and C are read from the input at run time."""
+    if node.attrs.get("antialias"):
+        raise UnsupportedError(f"{node.where}: interpolate with antialias=True needs ONNX opset 18 "
+                               f"or later (Resize's antialias): pass --opset 18")
     if node.attrs["scales"] is not None:
         return _resize(ctx, node, _scales(ctx, node))
     shape = ctx.add1("Shape", [ctx.input(node)])
