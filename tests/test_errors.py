@@ -26,14 +26,14 @@ def test_data_dependent_control_flow_names_the_line():
 class Unsupported(nn.Module):
     def __init__(self):
         super().__init__()
-        self.odd = nn.Unfold(2)
+        self.odd = nn.FractionalMaxPool2d(2, output_size=2)  # random windows: no ONNX form
 
     def forward(self, x):
         return self.odd(x)
 
 
 def test_unsupported_layer_names_layer_and_line():
-    with pytest.raises(UnsupportedError, match=r"odd \(test_errors\.py:\d+\): layer nn\.Unfold is not supported"):
+    with pytest.raises(UnsupportedError, match=r"odd \(test_errors\.py:\d+\): layer nn\.FractionalMaxPool2d is not supported"):
         graphnn.trace(Unsupported(), torch.randn(1, 3, 4, 4), frontend="fx")  # auto: torch.export decomposes it
 
 
