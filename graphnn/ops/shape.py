@@ -199,7 +199,7 @@ def repeat(node, x, *dynamic):
     if len(repeats) < len(x.shape):
         raise ShapeMismatch(f"has {len(repeats)} repeat counts for a {len(x.shape)}-d input")
     padded = (1,) * (len(repeats) - len(x.shape)) + tuple(x.shape)
-    return TensorType(tuple(product_dim([d, r], f"{node.name}_d{i}") if r != 1 else d
+    return TensorType(tuple(_product([d, r], f"{node.name}_d{i}") if r != 1 else d
                             for i, (d, r) in enumerate(zip(padded, repeats))), x.dtype)
 
 

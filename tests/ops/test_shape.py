@@ -174,6 +174,9 @@ TRACED_REPEATS = {
     "batch_of_batches": lambda x: x.repeat(x.size(0), 1, 1),
     "alibi": lambda x: (x[0, :, :1] * x[0, :1, :]).repeat(x.size(0), 1),  # BLOOM: (heads * batch, seq)
     "counts_and_ints": lambda x: x.repeat(1, x.size(0), 2),
+    # BLOOM's baddbmm: the repeated alibi (3 * batch, 1, 4) meets scores reshaped to (batch * 3, 4, 4)
+    "product_dim_meets_a_reshape": lambda x: x[0, :, None, :].repeat(x.size(0), 1, 1)
+    + x.reshape(-1, 1, 4) * x.reshape(-1, 4, 1),
 }
 
 
