@@ -79,12 +79,24 @@ def test_a_file_refused_at_load_names_the_layer_in_one_line():
     assert "\n" not in message and "onnxruntime_src" not in message
 
 
-def test_a_refused_file_on_disk_is_named_by_its_path(tmp_path):
+def test_a_refused_file_on_disk_names_the_layer(tmp_path):
     from graphnn.errors import UnsupportedError
     import onnx
 
     path = str(tmp_path / "bad.onnx")
     onnx.save(_pool_padded_past_its_kernel(), path)
+    with pytest.raises(UnsupportedError, match=r"^layer 2 \(MaxPool2d at test_runtime.py:\d+\): onnxruntime's CPU "
+                                               r"provider refuses its MaxPool node at load: Pad should be"):
+        create_runtime(path, "cpu")
+
+
+def test_a_refused_file_with_external_weights_is_named_by_its_path(tmp_path):
+    """Its prefixes would lack the weights: the path is named, not a layer."""
+    from graphnn.errors import UnsupportedError
+    import onnx
+
+    path = str(tmp_path / "bad.onnx")
+    onnx.save(_pool_padded_past_its_kernel(), path, save_as_external_data=True, size_threshold=0)
     with pytest.raises(UnsupportedError, match=r"^onnxruntime's CPU provider refuses .*bad.onnx at load: "
                                                r"Pad should be smaller than kernel\.$"):
         create_runtime(path, "cpu")

@@ -29,6 +29,10 @@ def load_refusal(message: str, model: Optional[onnx.ModelProto], loads: Optional
                             f"node at load: {reason(message)}")
 
 
+def uses_external_data(model: onnx.ModelProto) -> bool:
+    return any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer)
+
+
 def reason(message: str) -> str:
     """onnxruntime's own sentence, without its error code, source path and C++ signature."""
     text = message.splitlines()[0] if message else "no message"

@@ -18,7 +18,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from graphnn.checking.refusal import load_refusal
+from graphnn.checking.refusal import load_refusal, uses_external_data
 from graphnn.errors import DeviceError, UnsupportedError
 from graphnn.onnxfile.kernels import kernel_missing, unfeedable
 from graphnn.onnxfile.schemas import ADVICE
@@ -117,11 +117,10 @@ def _session(model: Union[bytes, str], options: ort.SessionOptions, plan: Provid
         missing = kernel_missing(str(exc), proto, provider)
         if missing is not None:
             raise missing from None
-        if isinstance(model, bytes):
-            raise load_refusal(str(exc), proto, lambda cut: _loads(cut, options, plan), provider,
-                               "the exported model") from None
-        # a file's prefixes would lack its external weights: only a node onnxruntime names is named
-        raise load_refusal(str(exc), proto, None, provider, model) from None
+        # cut into prefixes to find the layer, unless its weights are external data (the cut would lack them)
+        loads = None if proto is None or uses_external_data(proto) else lambda cut: _loads(cut, options, plan)
+        what = "the exported model" if isinstance(model, bytes) else model
+        raise load_refusal(str(exc), proto, loads, provider, what) from None
     types = [t.type for t in (*session.get_inputs(), *session.get_outputs())]
     if unfeedable(types):
         raise UnsupportedError(f"onnxruntime's Python API cannot exchange {unfeedable(types)} arrays, so "
