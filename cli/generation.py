@@ -9,7 +9,7 @@ import numpy as np
 from .output import progress
 from graphnn.errors import InputSpecError
 from graphnn.hf.generate import decode, kind_of
-from graphnn.hf.generation_check import BATCHES, PADDING, compare, ignored_settings
+from graphnn.hf.generation_check import compare, ignored_settings
 from graphnn.hf.generation_source import export_for_generation, load_generator
 from graphnn.hf.seq2seq import ENCODER_FILE
 from graphnn.onnxfile.read import graph_inputs, load_checked
@@ -39,7 +39,7 @@ def check_generation(model_py: str, loading, max_new_tokens: int, onnx_file, dev
 
 
 def _trial_line(trial) -> str:
-    padded = f" (row 0 left-padded by {PADDING})" if trial.batch > 1 else ""
+    padded = f" (row 0 left-padded by {trial.padding})" if trial.padding else ""
     speed = f"onnxruntime {trial.rate('onnx'):.1f} tokens/s, torch {trial.rate('torch'):.1f} tokens/s"
     if trial.difference is None:
         return f"batch {trial.batch}{padded}: tokens equal ({trial.onnx_tokens.shape[1]} steps); {speed}"

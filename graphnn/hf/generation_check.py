@@ -28,6 +28,7 @@ BATCHES = (1, 2)
 class Trial:
     """One batch size: both sides' new tokens and seconds."""
     batch: int
+    padding: int  # left padding of row 0 (0: none; speech models have no mask)
     onnx_tokens: np.ndarray
     torch_tokens: np.ndarray
     onnx_seconds: float
@@ -101,5 +102,6 @@ def compare(model: Any, path: str, max_new_tokens: int, device: str = "cpu") -> 
         inputs = prompts(model, batch, ids)
         expected, torch_seconds = torch_generate(model, inputs, max_new_tokens, ids)
         decoded = decode(path, {k: v.numpy() for k, v in inputs.items()}, max_new_tokens, device, ids)
-        trials.append(Trial(batch, decoded.tokens, expected, decoded.seconds, torch_seconds))
+        padding = int((inputs["attention_mask"][0] == 0).sum()) if "attention_mask" in inputs else 0
+        trials.append(Trial(batch, padding, decoded.tokens, expected, decoded.seconds, torch_seconds))
     return trials
