@@ -55,5 +55,6 @@ def export_for_generation(model: Any, task: str, source: str, out_dir: str, **op
     if getattr(model, "config", None) is not None:
         model.config.use_cache = spec.use_cache  # what the folder loader sets: the cache out with past
     path = os.path.join(out_dir, DECODER_FILE)
-    api.export(model, spec.inputs(model), path, dynamic_dims=spec.dynamic_dims, **options)
+    examples = spec.inputs(model)
+    api.export(model, examples, path, dynamic_dims=spec.dynamic_dims(examples), **options)
     return path

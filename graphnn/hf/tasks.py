@@ -24,11 +24,10 @@ class Task:
     use_cache: bool = False  # the model returns (and, with inputs, takes) its KV cache
     parts: Optional[Callable[[torch.nn.Module], list]] = None  # written as several files (seq2seq_parts.parts)
 
-    @property
-    def dynamic_dims(self) -> Optional[dict]:
-        """batch and sequence_length; with a cache, the cache's defaults (``cache.cache_dims``)."""
-        return None if self.use_cache else {name: dict(TOKEN_DIMS) for name in ("input_ids", "attention_mask",
-                                                                                "position_ids")}
+    def dynamic_dims(self, examples: dict) -> Optional[dict]:
+        """batch and sequence_length of every example (ids, mask, positions: all token-shaped);
+        with a cache, the cache's defaults (``cache.cache_dims``)."""
+        return None if self.use_cache else {name: dict(TOKEN_DIMS) for name in examples}
 
 
 def _tokens(model: torch.nn.Module, seq: int = SEQ) -> dict:
