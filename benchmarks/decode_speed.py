@@ -6,6 +6,11 @@ with-past file, graphnn against dynamo, with the share of each spent in torch.ex
 Random weights, ~20M-parameter Llama and GPT-2 configs.
 
     python benchmarks/decode_speed.py              # both models, 64 new tokens after an 8-token prompt
+
+"torch generate" is ``generate(do_sample=False)`` (what users call); "torch loop" steps the
+model by hand with its DynamicCache, without generate's per-step machinery. Tokens/s count the
+new tokens over the whole decoding (the prompt's step included), medians of interleaved rounds
+after an untimed one.
     python benchmarks/decode_speed.py --quick      # tiny configs, seconds
 
 Needs onnxscript for the dynamo exporter (``pip install onnxscript``; not a graphnn dependency).
@@ -34,7 +39,7 @@ from graphnn.hf.tasks import TASKS
 
 LLAMA = dict(vocab_size=8192, hidden_size=384, intermediate_size=1024, num_hidden_layers=8, num_attention_heads=6,
              num_key_value_heads=2, max_position_embeddings=512)
-GPT2 = dict(vocab_size=8192, n_embd=384, n_layer=9, n_head=6, n_positions=512)
+GPT2 = dict(vocab_size=8192, n_embd=384, n_layer=9, n_head=6, n_positions=512, bos_token_id=1, eos_token_id=2)
 TINY_LLAMA = dict(LLAMA, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4)
 TINY_GPT2 = dict(GPT2, n_embd=64, n_layer=2, n_head=4)
 NO_EOS = TokenIds(eos=(), pad=0)  # every run makes all the tokens
@@ -84,8 +89,10 @@ def export_dynamo(model, path: str) -> tuple[float, float]:
     examples = TASKS["text-generation-with-past"].inputs(model)
     past = [t for layer in examples["past_key_values"].layers for t in (layer.keys, layer.values)]
     args = (examples["input_ids"], examples["attention_mask"], examples["position_ids"], past)
-    batch, new, past_len, total = (torch.export.Dim(n, min=1) for n in ("batch", "new", "past", "total"))
-    shapes = ({0: batch, 1: new}, {0: batch, 1: total}, {0: batch, 1: new}, [{0: batch, 2: past}] * len(past))
+    # Dim.DYNAMIC everywhere: torch derives total = past + new itself (named Dims would need the
+    # sum of two Dims, which torch.export's derived dims cannot say)
+    batch = new = past_len = total = torch.export.Dim.DYNAMIC
+    shapes = ({0: batch, 1: new}, {0: batch, 1: total}, {0: batch, 1: new}, [{0: batch, 2: past_len}] * len(past))
     names = ["input_ids", "attention_mask", "position_ids"] + [
         f"past_key_values.{i // 2}.{'key' if i % 2 == 0 else 'value'}" for i in range(len(past))]
     outputs = ["logits"] + [n.replace("past_key_values.", "present.") for n in names[3:]]
@@ -124,6 +131,24 @@ class _Runtime:
         return self.session.run(None, feeds)
 
 
+def eager_loop_tokens_per_second(model, prompt: torch.Tensor, new_tokens: int) -> tuple[float, np.ndarray]:
+    """The torch model stepped by hand with its DynamicCache (no generate machinery): what
+    eager decoding costs without generate's per-step overhead."""
+    mask = torch.ones_like(prompt)
+    cache, ids, tokens = transformers.DynamicCache(), prompt, []
+    with torch.no_grad():
+        began = time.perf_counter()
+        for _ in range(new_tokens):
+            positions = torch.arange(mask.shape[1] - ids.shape[1], mask.shape[1])[None]
+            out = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                        use_cache=True)
+            ids = out.logits[:, -1].argmax(-1, keepdim=True)
+            tokens.append(ids)
+            mask = torch.cat([mask, torch.ones_like(ids)], dim=1)
+        seconds = time.perf_counter() - began
+    return new_tokens / seconds, torch.cat(tokens, dim=1).numpy()
+
+
 def measure(name: str, args) -> dict:
     model = build(name, args.quick)
     params = sum(p.numel() for p in model.parameters()) / 1e6
@@ -136,35 +161,41 @@ def measure(name: str, args) -> dict:
             row["dynamo_export"], row["dynamo_trace"] = export_dynamo(model, dynamo)
         except Exception as exc:  # the comparison's failure is a table note, not a crash
             row["dynamo_error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
-        rates = {"graphnn": [], "dynamo": [], "eager": []}
-        for _ in range(args.repeats):  # interleaved, medians
+        rates = {"graphnn": [], "dynamo": [], "eager": [], "loop": []}
+        for repeat in range(args.repeats + 1):  # interleaved, medians; the first round warms up, untimed
+            keep = (lambda side, rate: rates[side].append(rate)) if repeat else (lambda side, rate: None)
             rate, tokens = ort_tokens_per_second(ours, prompt.numpy(), args.tokens, args.threads)
-            rates["graphnn"].append(rate)
+            keep("graphnn", rate)
             if "dynamo_error" not in row:
                 try:
-                    rates["dynamo"].append(ort_tokens_per_second(dynamo, prompt.numpy(), args.tokens, args.threads)[0])
+                    rate, theirs = ort_tokens_per_second(dynamo, prompt.numpy(), args.tokens, args.threads)
+                    keep("dynamo", rate)
+                    row["dynamo_same"] = bool(np.array_equal(tokens, theirs))
                 except Exception as exc:
                     row["dynamo_error"] = f"runs: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
             expected, seconds = torch_generate(model, {"input_ids": prompt, "attention_mask": torch.ones_like(prompt)},
                                                args.tokens, NO_EOS)
-            rates["eager"].append(expected.shape[1] / seconds)
-        row["same_tokens"] = bool(np.array_equal(tokens, expected))
+            keep("eager", expected.shape[1] / seconds)
+            rate, looped = eager_loop_tokens_per_second(model, prompt, args.tokens)
+            keep("loop", rate)
+        row["same_tokens"] = bool(np.array_equal(tokens, expected) and np.array_equal(tokens, looped))
     row.update({f"{side}_tps": statistics.median(values) for side, values in rates.items() if values})
     return row
 
 
 def table(rows: list) -> str:
-    lines = ["| model | params | graphnn tok/s | torch eager tok/s | dynamo file tok/s | graphnn / eager | "
-             "graphnn / dynamo | same tokens | export graphnn s (trace) | export dynamo s (torch.export) | "
-             "export graphnn / dynamo |", "|---" * 11 + "|"]
+    lines = ["| model | params | graphnn tok/s | torch generate tok/s | torch loop tok/s | dynamo file tok/s | "
+             "graphnn / generate | graphnn / loop | graphnn / dynamo | same tokens | export graphnn s (trace) | "
+             "export dynamo s (torch.export) | export graphnn / dynamo |", "|---" * 13 + "|"]
     for r in rows:
         dynamo = r.get("dynamo_tps")
         ours = r["graphnn_tps"]
         lines.append(
-            f"| {r['model']} | {r['params']:.1f}M | {ours:.0f} | {r['eager_tps']:.0f} | "
-            f"{f'{dynamo:.0f}' if dynamo else 'n/a'} | {ours / r['eager_tps']:.2f}x | "
+            f"| {r['model']} | {r['params']:.1f}M | {ours:.0f} | {r['eager_tps']:.0f} | {r['loop_tps']:.0f} | "
+            f"{f'{dynamo:.0f}' if dynamo else 'n/a'} | {ours / r['eager_tps']:.2f}x | {ours / r['loop_tps']:.2f}x | "
             f"{f'{ours / dynamo:.2f}x' if dynamo else 'n/a'} | "
-            f"{'yes' if r['same_tokens'] else 'NO'} | {r['graphnn_export']:.2f} ({r['graphnn_trace']:.2f}) | "
+            f"{'yes' if r['same_tokens'] and r.get('dynamo_same', True) else 'NO'} | "
+            f"{r['graphnn_export']:.2f} ({r['graphnn_trace']:.2f}) | "
             + (f"{r['dynamo_export']:.2f} ({r['dynamo_trace']:.2f}) | {r['graphnn_export'] / r['dynamo_export']:.2f} |"
                if "dynamo_export" in r else "n/a | n/a |"))
         if "dynamo_error" in r:
