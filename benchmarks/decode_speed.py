@@ -149,6 +149,27 @@ def eager_loop_tokens_per_second(model, prompt: torch.Tensor, new_tokens: int) -
     return new_tokens / seconds, torch.cat(tokens, dim=1).numpy()
 
 
+def op_profile(path: str, prompt: np.ndarray, new_tokens: int, threads: int) -> tuple[int, list]:
+    """(node count, [(op type, share of kernel time, ms per token)]) over one decoding, from
+    onnxruntime's profiler: where each file's time goes."""
+    import json
+    from collections import Counter
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.enable_profiling = threads, True
+    options.profile_file_prefix = os.path.splitext(path)[0]
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    greedy(decoding.WithPast(_Runtime(session), prompt, np.ones_like(prompt)), 1, new_tokens, NO_EOS)
+    with open(session.end_profiling()) as handle:
+        events = json.load(handle)
+    per_op = Counter()
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            per_op[event["args"]["op_name"]] += event["dur"]
+    total = sum(per_op.values())
+    nodes = len(__import__("onnx").load(path, load_external_data=False).graph.node)
+    return nodes, [(op, dur / total, dur / 1000 / new_tokens) for op, dur in per_op.most_common(8)]
+
+
 def measure(name: str, args) -> dict:
     model = build(name, args.quick)
     params = sum(p.numel() for p in model.parameters()) / 1e6
@@ -179,6 +200,12 @@ def measure(name: str, args) -> dict:
             rate, looped = eager_loop_tokens_per_second(model, prompt, args.tokens)
             keep("loop", rate)
         row["same_tokens"] = bool(np.array_equal(tokens, expected) and np.array_equal(tokens, looped))
+        if args.profile:
+            for side, path in (("graphnn", ours), ("dynamo", dynamo)):
+                if os.path.isfile(path):
+                    nodes, ops = op_profile(path, prompt.numpy(), args.tokens, args.threads)
+                    print(f"{name} {side} file: {nodes} nodes; kernel time by op: " + ", ".join(
+                        f"{op} {share:.0%} ({ms:.2f} ms/token)" for op, share, ms in ops))
     row.update({f"{side}_tps": statistics.median(values) for side, values in rates.items() if values})
     return row
 
@@ -211,6 +238,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime intra-op threads")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", default="llama,gpt2")
+    parser.add_argument("--profile", action="store_true", help="also print each file's kernel time by op type")
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.tokens = 1, 16

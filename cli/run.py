@@ -46,7 +46,7 @@ def run(model_onnx, inputs, npz, batch, repeat, generate, input_ids, device):
       graphnn run llama.onnx --generate 16 --input-ids 1,2,3
     """
     if generate is not None or input_ids is not None:
-        _generate(model_onnx, generate, input_ids, device, inputs=inputs, npz=npz)
+        _generate(model_onnx, generate, input_ids, device, input=inputs, npz=npz)
         return
     if os.path.isdir(model_onnx):
         raise InputSpecError(f"{model_onnx} is a folder: run one .onnx file, or decode with an encoder-decoder "
