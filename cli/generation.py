@@ -11,7 +11,7 @@ from graphnn.errors import InputSpecError
 from graphnn.hf.generate import decode, kind_of
 from graphnn.hf.generation_check import compare, ignored_settings
 from graphnn.hf.generation_source import export_for_generation, load_generator
-from graphnn.hf.seq2seq import ENCODER_FILE
+from graphnn.hf.seq2seq import ENCODER_FILE, TASK as SEQ2SEQ
 from graphnn.onnxfile.read import graph_inputs, load_checked
 
 
@@ -20,6 +20,9 @@ def check_generation(model_py: str, loading, max_new_tokens: int, onnx_file, dev
     tokens are torch's at every batch size."""
     _at_least_one(max_new_tokens)
     model, task = load_generator(model_py, loading)
+    if onnx_file and task == SEQ2SEQ:
+        raise InputSpecError(f"--onnx with --generate takes a decoder-only file; {model_py} is an encoder-decoder "
+                             f"model, which decodes from a folder: `graphnn run OUT_DIR --generate N --input-ids ...`")
     for name in ignored_settings(model):
         progress(f"{name} in the model's generation config is applied by neither side (plain greedy decoding)")
     with tempfile.TemporaryDirectory(prefix="graphnn-generate-") as out_dir:

@@ -202,3 +202,23 @@ def test_ids_beyond_the_vocabulary_are_one_line(gpt2_file):
     assert result.exit_code == 2, result.output
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: onnxruntime cannot run {gpt2_file[0]} on these inputs: ") and "Traceback" not in last
+
+
+def test_a_decoder_file_taking_inputs_the_loop_does_not_feed_is_one_line(tmp_path):
+    """A file with input_ids in and logits out that also wants token_type_ids: refused by name
+    before decoding, not an onnxruntime traceback."""
+    helper = onnx.helper
+    ids = helper.make_tensor_value_info("input_ids", onnx.TensorProto.INT64, ["batch", "seq"])
+    types = helper.make_tensor_value_info("token_type_ids", onnx.TensorProto.INT64, ["batch", "seq"])
+    logits = helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, ["batch", "seq", 4])
+    table = onnx.numpy_helper.from_array(np.eye(4, dtype=np.float32), "table")
+    nodes = [helper.make_node("Add", ["input_ids", "token_type_ids"], ["summed"]),
+             helper.make_node("Gather", ["table", "summed"], ["logits"])]
+    graph = helper.make_graph(nodes, "lm", [ids, types], [logits], [table])
+    path = tmp_path / "typed.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)], ir_version=8), str(path))
+    result = invoke(["run", path, "--generate", "2", "--input-ids", "1,2"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {path} takes token_type_ids, which greedy decoding does not feed (it feeds input_ids, "
+        f"attention_mask, position_ids and past_key_values.*)")

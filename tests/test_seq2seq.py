@@ -257,6 +257,14 @@ def test_check_generate_gives_torch_tokens_at_batch_1_and_2(folders, name):
     assert "with the encoder-decoder folder" in result.stderr
 
 
+def test_check_generate_refuses_one_file_of_an_encoder_decoder(folders, exported):
+    result = invoke(["check", folders / "t5", "--generate", "4", "--onnx", exported["t5"][1] / "decoder_model.onnx"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: --onnx with --generate takes a decoder-only file; {folders / 't5'} is an encoder-decoder model, "
+        f"which decodes from a folder: `graphnn run OUT_DIR --generate N --input-ids ...`")
+
+
 def test_run_generate_with_a_folder(exported):
     out = exported["t5"][1]
     result = invoke(["run", out, "--generate", "8", "--input-ids", "5,17,42,9"])

@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 
 PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
+FED = ("input_ids", "attention_mask", "position_ids")  # besides the past: what a step feeds, where the file takes it
 # transformers 5.23's _prepare_position_ids_for_generation fills padded positions with 0 (older
 # releases with 1): no unpadded token attends to them, so either gives the same tokens
 MASKED_POSITION = 0

@@ -54,6 +54,10 @@ def _decoder(steps: type) -> Decode:
     def decode(path: str, inputs: dict, max_new_tokens: int, device: str, ids: Optional[TokenIds]):
         ids = ids or TokenIds.from_settings(read_generation_ids(load_checked(path)))
         runtime = create_runtime(path, device)
+        unfed = [name for name in runtime.input_names if name not in decoding.FED and not decoding.PAST.match(name)]
+        if unfed:
+            raise InputSpecError(f"{path} takes {', '.join(unfed)}, which greedy decoding does not feed (it feeds "
+                                 f"{', '.join(decoding.FED)} and past_key_values.*)")
         input_ids = np.asarray(inputs["input_ids"])
         mask = inputs.get("attention_mask")
         mask = np.ones_like(input_ids) if mask is None else np.asarray(mask)
