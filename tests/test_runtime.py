@@ -54,6 +54,42 @@ def test_cpu_runtime_runs_a_model():
     assert out.shape == (5, 2)
 
 
+def _pool_padded_past_its_kernel(tmp_path=None):
+    """A graphnn export whose MaxPool pads (2) reach its kernel (2): onnxruntime refuses it."""
+    import torch
+
+    import graphnn
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+    proto = graphnn.export(model, torch.randn(2, 3, 8, 8), check=False).onnx_model
+    pool = next(n for n in proto.graph.node if n.op_type == "MaxPool")
+    next(a for a in pool.attribute if a.name == "pads").ints[:] = [2, 2, 2, 2]
+    return proto
+
+
+def test_a_file_refused_at_load_names_the_layer_in_one_line():
+    from graphnn.errors import UnsupportedError
+
+    with pytest.raises(UnsupportedError) as caught:
+        create_runtime(_pool_padded_past_its_kernel().SerializeToString(), "cpu")
+    message = str(caught.value)
+    assert message.startswith("layer 2 (MaxPool2d at test_runtime.py:")
+    assert message.endswith("onnxruntime's CPU provider refuses its MaxPool node at load: "
+                            "Pad should be smaller than kernel.")
+    assert "\n" not in message and "onnxruntime_src" not in message
+
+
+def test_a_refused_file_on_disk_is_named_by_its_path(tmp_path):
+    from graphnn.errors import UnsupportedError
+    import onnx
+
+    path = str(tmp_path / "bad.onnx")
+    onnx.save(_pool_padded_past_its_kernel(), path)
+    with pytest.raises(UnsupportedError, match=r"^onnxruntime's CPU provider refuses .*bad.onnx at load: "
+                                               r"Pad should be smaller than kernel\.$"):
+        create_runtime(path, "cpu")
+
+
 def test_parity_tolerance_scales_with_the_output_magnitude():
     import numpy as np
 

@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from graphnn.checking.refusal import load_refusal
 from graphnn.errors import DeviceError, UnsupportedError
 from graphnn.onnxfile.kernels import kernel_missing, unfeedable
 from graphnn.onnxfile.schemas import ADVICE
@@ -92,7 +93,7 @@ def create_runtime(model: Union[bytes, str], device: str = "cpu") -> Runtime:
     gpus, why = cuda_gpu_count() if device != "cpu" else (0, "")
     plan = plan_providers(device, ort.get_available_providers(), gpus, why)
     options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = 4  # fatal only: a refusal is raised with its message, said once
     session = _session(model, options, plan)
     used = session.get_providers()
     if plan.wants_cuda and CUDA not in used:
@@ -104,20 +105,37 @@ def create_runtime(model: Union[bytes, str], device: str = "cpu") -> Runtime:
 
 
 def _session(model: Union[bytes, str], options: ort.SessionOptions, plan: ProviderPlan) -> ort.InferenceSession:
-    """The session; a missing kernel or an unexchangeable dtype as one line naming the layer."""
+    """The session; a missing kernel, a file refused at load or an unexchangeable dtype as one
+    line naming the layer."""
     provider = "CUDA provider" if plan.wants_cuda else "CPU provider"
     try:
         session = ort.InferenceSession(model, options, providers=plan.providers)
     except Exception as exc:  # onnxruntime raises its own pybind classes
-        missing = kernel_missing(str(exc), _proto(model), provider)
-        if missing is None:
+        if not type(exc).__module__.startswith("onnxruntime"):
             raise
-        raise missing from None
+        proto = _proto(model)
+        missing = kernel_missing(str(exc), proto, provider)
+        if missing is not None:
+            raise missing from None
+        if isinstance(model, bytes):
+            raise load_refusal(str(exc), proto, lambda cut: _loads(cut, options, plan), provider,
+                               "the exported model") from None
+        # a file's prefixes would lack its external weights: only a node onnxruntime names is named
+        raise load_refusal(str(exc), proto, None, provider, model) from None
     types = [t.type for t in (*session.get_inputs(), *session.get_outputs())]
     if unfeedable(types):
         raise UnsupportedError(f"onnxruntime's Python API cannot exchange {unfeedable(types)} arrays, so "
                                f"this model cannot be run or checked here; {ADVICE}")
     return session
+
+
+def _loads(model: bytes, options: ort.SessionOptions, plan: ProviderPlan) -> bool:
+    """Whether onnxruntime loads ``model`` (a prefix of a refused one)."""
+    try:
+        ort.InferenceSession(model, options, providers=plan.providers)
+    except Exception:  # any refusal: the prefix search only asks whether it loads
+        return False
+    return True
 
 
 def _proto(model: Union[bytes, str]):

@@ -262,6 +262,10 @@ class Builder:
         producer = self.graph.producer(ref.name) if isinstance(ref, Ref) else None
         return producer.params["value"] if producer is not None and producer.op == "constant" else None
 
+    def is_computed(self, ref) -> bool:
+        """Whether ``ref`` is a tensor computed in forward, not a module parameter or buffer."""
+        return isinstance(ref, Ref) and self.constant_value(ref) is None
+
     def module_tensor(self, ref: Optional[Ref], what: str) -> Optional[torch.Tensor]:
         """``constant_value``, refusing a tensor computed in forward (None stays None)."""
         if ref is None:

@@ -1,4 +1,6 @@
-"""Shape rules for convolutions: ``conv{1,2,3}d`` and ``conv_transpose{1,2,3}d``.
+"""Shape rules for convolutions: ``conv{1,2,3}d``, ``conv_transpose{1,2,3}d`` and
+``computed_conv{1,2,3}d`` (a conv whose weight, and bias, are tensors computed in forward:
+inputs 1 and 2 instead of params; timm's weight-standardised StdConv2d / ScaledStdConv2d).
 
 params: weight (conv: C_out x C_in/groups x k...; transposed: C_in x C_out/groups x k...),
 optional bias. attrs: stride, pads (ONNX order: every spatial begin, then every end, so
@@ -36,11 +38,22 @@ def window_dims(node, x, kernel) -> list:
     ]
 
 
+def _conv_type(node, x, weight_shape):
+    check_channels_first(x, len(weight_shape) - 2, weight_shape[1] * node.attrs["groups"])
+    dims = window_dims(node, x, list(weight_shape[2:]))
+    return TensorType((x.shape[0], weight_shape[0], *dims), x.dtype)
+
+
 def conv(node, x):
-    weight = node.params["weight"]
-    check_channels_first(x, weight.dim() - 2, weight.shape[1] * node.attrs["groups"])
-    dims = window_dims(node, x, list(weight.shape[2:]))
-    return TensorType((x.shape[0], weight.shape[0], *dims), x.dtype)
+    return _conv_type(node, x, tuple(node.params["weight"].shape))
+
+
+def computed_conv(node, x, weight, bias=None):
+    if not all(isinstance(d, int) for d in weight.shape):
+        raise ShapeMismatch(f"expects a weight of static shape, gets {weight.shape}")
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ShapeMismatch(f"expects a bias of shape ({weight.shape[0]},), gets {tuple(bias.shape)}")
+    return _conv_type(node, x, weight.shape)
 
 
 def transposed_out(node, size, i: int, kernel: int):
@@ -68,6 +81,10 @@ def conv_macs(ins, outs, params):
     return math.prod(outs[0]) * weight[1] * math.prod(weight[2:])
 
 
+def computed_conv_macs(ins, outs, params):
+    return conv_macs(ins, outs, {"weight": ins[1]})
+
+
 def conv_transpose_macs(ins, outs, params):
     weight = params["weight"]  # [in, out / groups, *kernel]: every input element meets a kernel
     return math.prod(ins[0]) * weight[1] * math.prod(weight[2:])
@@ -75,7 +92,8 @@ def conv_transpose_macs(ins, outs, params):
 
 def conv_label(attrs, weights):
     weight = weights.get("weight", ())
-    out = {"kernel": dims_label(weight[2:]), "stride": dims_label(attrs.get("stride", ()))}
+    kernel = weight[2:] if weight else attrs.get("kernel", ())
+    out = {"kernel": dims_label(kernel), "stride": dims_label(attrs.get("stride", ()))}
     if any(d != 1 for d in attrs.get("dilation", ())):
         out["dilation"] = dims_label(attrs["dilation"])
     if attrs.get("groups", 1) != 1:
@@ -90,5 +108,10 @@ CONV_TRANSPOSE1D = define("conv_transpose1d", shape=conv_transpose, macs=conv_tr
 CONV_TRANSPOSE2D = define("conv_transpose2d", shape=conv_transpose, macs=conv_transpose_macs, label=conv_label)
 CONV_TRANSPOSE3D = define("conv_transpose3d", shape=conv_transpose, macs=conv_transpose_macs, label=conv_label)
 
+COMPUTED_CONV1D = define("computed_conv1d", shape=computed_conv, macs=computed_conv_macs, label=conv_label)
+COMPUTED_CONV2D = define("computed_conv2d", shape=computed_conv, macs=computed_conv_macs, label=conv_label)
+COMPUTED_CONV3D = define("computed_conv3d", shape=computed_conv, macs=computed_conv_macs, label=conv_label)
+
 CONV = {1: CONV1D, 2: CONV2D, 3: CONV3D}
+COMPUTED_CONV = {1: COMPUTED_CONV1D, 2: COMPUTED_CONV2D, 3: COMPUTED_CONV3D}
 CONV_TRANSPOSE = {1: CONV_TRANSPOSE1D, 2: CONV_TRANSPOSE2D, 3: CONV_TRANSPOSE3D}

@@ -191,13 +191,20 @@ def _expanded(x, have, want, entries):
                         f"and a dynamic dim needs -1")
 
 
-def repeat(node, x):
-    repeats = node.attrs["repeats"]
+def repeat(node, x, *dynamic):
+    """``repeats`` entries: an int, or None (the next int64 input: a count traced at run time)."""
+    counts = iter(dynamic)
+    repeats = [r if r is not None else _traced_count(next(counts), node, i)
+               for i, r in enumerate(node.attrs["repeats"])]
     if len(repeats) < len(x.shape):
         raise ShapeMismatch(f"has {len(repeats)} repeat counts for a {len(x.shape)}-d input")
     padded = (1,) * (len(repeats) - len(x.shape)) + tuple(x.shape)
-    return TensorType(tuple(product_dim([d, r], f"{node.name}_d{i}") if r != 1 else d
+    return TensorType(tuple(_product([d, r], f"{node.name}_d{i}") if r != 1 else d
                             for i, (d, r) in enumerate(zip(padded, repeats))), x.dtype)
+
+
+def _traced_count(value, node, i: int):
+    return value.known if value.known is not None else f"{node.name}_r{i}"
 
 
 def flip(node, x):

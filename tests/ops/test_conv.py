@@ -1,5 +1,6 @@
 """Parity of convolutions: Conv1d/2d/3d (groups, dilation, stride, int/tuple/'same'/'valid'
-padding, non-zero padding modes), ConvTranspose1d/2d/3d and the functional spellings."""
+padding, non-zero padding modes), ConvTranspose1d/2d/3d and the functional spellings, with
+module parameters or with a weight computed in forward."""
 import pytest
 import torch
 import torch.nn as nn
@@ -145,10 +146,44 @@ def test_functional_conv_then_batchnorm_folds():
     assert onnx_ops(models[18]) == ["Conv"]
 
 
-def test_functional_conv_with_computed_weight_is_refused():
-    conv = FunctionalConv(F.conv2d, (4, 3, 3, 3))
+class StandardizedConv(nn.Module):
+    """timm's StdConv2d / ScaledStdConv2d: the weight standardised in forward (F.batch_norm
+    over the weight itself, a gain computed from a parameter), then F.conv*d with it."""
+
+    def __init__(self, fn, weight_shape, bias=True, **kwargs):
+        super().__init__()
+        self.fn, self.kwargs = fn, kwargs
+        self.weight = nn.Parameter(torch.randn(weight_shape))
+        self.gain = nn.Parameter(torch.rand(weight_shape[0]) + 0.5)
+        self.bias = nn.Parameter(torch.randn(weight_shape[0])) if bias else None
+
+    def forward(self, x):
+        flat = self.weight.reshape(1, self.weight.shape[0], -1)
+        weight = F.batch_norm(flat, None, None, weight=self.gain * 0.3, training=True, momentum=0.0, eps=1e-6)
+        bias = None if self.bias is None else self.bias * 2
+        return self.fn(x, weight.reshape_as(self.weight), bias, **self.kwargs)
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+@pytest.mark.parametrize("fn, weight_shape, bias, kwargs", [
+    (F.conv1d, (4, 3, 3), True, dict(stride=2, padding=1)),
+    (F.conv2d, (6, 1, 3, 3), False, dict(groups=3, padding="same")),
+    (F.conv2d, (4, 3, 2, 2), True, dict(padding="same", dilation=2)),
+    (F.conv3d, (4, 3, 2, 2, 2), True, dict(padding=(1, 0, 1))),
+])
+def test_functional_conv_with_a_weight_computed_in_forward(fn, weight_shape, bias, kwargs, frontend):
+    torch.manual_seed(0)
+    model = StandardizedConv(fn, weight_shape, bias, **kwargs)
+    models = export_checked(model, torch.randn(INPUTS[len(weight_shape) - 2]), frontend=frontend)
+    conv = next(n for n in models[18].graph.node if n.op_type == "Conv")
+    assert conv is models[18].graph.node[-1] and len(conv.input) == (3 if bias else 2)
+    assert conv.input[1] not in {t.name for t in models[18].graph.initializer}  # W is computed
+
+
+def test_functional_conv_transpose_with_computed_weight_is_refused():
+    conv = FunctionalConv(F.conv_transpose2d, (3, 4, 3, 3))
     with pytest.raises(UnsupportedError, match="conv weight computed in forward"):
-        graphnn.trace(Wrap(lambda x: F.conv2d(x, conv.weight * 2), conv), torch.randn(1, 3, 9, 9))
+        graphnn.trace(Wrap(lambda x: F.conv_transpose2d(x, conv.weight * 2), conv), torch.randn(1, 3, 9, 9))
 
 
 def test_conv_channel_mismatch():

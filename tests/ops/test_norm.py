@@ -139,6 +139,28 @@ def test_functional_batch_norm_refuses_statistics_computed_in_the_graph():
         graphnn.trace(model, (x(2, 4), torch.zeros(4), torch.ones(4)))
 
 
+# affine tensors computed in forward: a Mul / Add along the channels after the norm
+COMPUTED_AFFINE = {
+    # timm's ScaledStdConv2d: the conv weight standardised by batch statistics over itself
+    "scaled-std-weight": (lambda x, m: F.batch_norm(x, None, None, weight=m.weight * 0.5, training=True,
+                                                    momentum=0.0, eps=1e-6), (1, 4, 27), False),
+    "running-stats-bias": (lambda x, m: F.batch_norm(x, m.running_mean, m.running_var, m.weight,
+                                                     m.bias.exp()), (2, 4, 3, 3), True),
+    "both-2d-input": (lambda x, m: F.batch_norm(x, None, None, m.weight + 1, m.bias * 2, training=True),
+                      (3, 4), False),
+    "instance": (lambda x, m: F.instance_norm(x, weight=m.weight.abs(), bias=m.bias - 1), (2, 4, 5), True),
+}
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+@pytest.mark.parametrize("case", COMPUTED_AFFINE)
+def test_norm_with_an_affine_tensor_computed_in_forward(case, frontend):
+    fn, shape, dynamic = COMPUTED_AFFINE[case]
+    models = export_checked(randomized(Stateful(fn, **channel_state())), x(*shape), dynamic_batch=dynamic,
+                            frontend=frontend)
+    assert {"Mul", "Add"} & set(onnx_ops(models[18])[-2:])
+
+
 def test_functional_batch_norm_in_eval_without_statistics_is_refused():
     with pytest.raises(UnsupportedError, match="without running statistics"):
         trace(Wrap(lambda x: F.batch_norm(x, None, None)), 2, 4)

@@ -1,6 +1,6 @@
 """Parity of padding: the Zero/Constant/Reflection/Replication/CircularPad layers and
 F.pad in every mode, negative (cropping) pads, circular padding before and after
-ONNX's 'wrap' mode (opset 19)."""
+ONNX's 'wrap' mode (opset 19), a zero pad before a pool kept as data."""
 import pytest
 import torch
 import torch.nn as nn
@@ -112,3 +112,22 @@ class PadToMultiple(torch.nn.Module):
 def test_pads_computed_from_static_sizes(frontend):
     models = export_checked(PadToMultiple(), torch.randn(2, 3, 5, 7), frontend=frontend)
     assert "Pad" in onnx_ops(models[18])
+
+
+@pytest.mark.parametrize("pool, op", [
+    (nn.MaxPool2d(3, stride=2), "MaxPool"),
+    (nn.AvgPool2d(3, stride=2, count_include_pad=False), "AveragePool"),
+    (nn.AvgPool2d(1, stride=2, count_include_pad=False), "AveragePool"),  # NASNet's path_2
+])
+@pytest.mark.parametrize("padding", [(1, 1, 1, 1), (-1, 1, -1, 1)])
+def test_zero_pad_before_a_pool_stays_data(padding, pool, op):
+    """onnxruntime's PadFusion would make the zeros the pool's padding: ignored by the max,
+    not counted by the average, refused at load when as wide as the kernel."""
+    models = export_checked(nn.Sequential(nn.ZeroPad2d(padding), pool), -1 - torch.rand(1, 3, 9, 9))
+    assert onnx_ops(models[18])[-2:] == ["Pad", op]
+    value = next(n.input[2] for n in models[18].graph.node if n.op_type == "Pad")
+    assert str(numpy_helper.to_array(attr_initializer(models[18], value))) == "-0.0"
+
+
+def attr_initializer(model, name):
+    return next(t for t in model.graph.initializer if t.name == name)

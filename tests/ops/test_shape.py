@@ -170,9 +170,23 @@ def test_replicate_and_reorder(name):
     export_checked(Wrap(REPLICATE[name]), torch.randn(*X))
 
 
-def test_repeat_of_a_dim_larger_than_one_by_a_traced_count_is_refused():
-    with pytest.raises(UnsupportedError, match="traced repeat counts on a dim whose size is not 1"):
-        graphnn.trace(Wrap(lambda x: x.repeat(x.size(0), 1, 1)), torch.randn(*X))
+TRACED_REPEATS = {
+    "batch_of_batches": lambda x: x.repeat(x.size(0), 1, 1),
+    "alibi": lambda x: (x[0, :, :1] * x[0, :1, :]).repeat(x.size(0), 1),  # BLOOM: (heads * batch, seq)
+    "counts_and_ints": lambda x: x.repeat(1, x.size(0), 2),
+    # BLOOM's baddbmm: the repeated alibi (3 * batch, 1, 4) meets scores reshaped to (batch * 3, 4, 4)
+    "product_dim_meets_a_reshape": lambda x: x[0, :, None, :].repeat(x.size(0), 1, 1)
+    + x.reshape(-1, 1, 4) * x.reshape(-1, 4, 1),
+}
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+@pytest.mark.parametrize("name", TRACED_REPEATS)
+def test_repeat_of_a_dim_larger_than_one_by_a_traced_count_is_a_tile(name, frontend):
+    """The counts traced at run time are concatenated into Tile's repeats."""
+    torch.manual_seed(0)
+    models = export_checked(Wrap(TRACED_REPEATS[name]), torch.randn(*X), frontend=frontend)
+    assert "Tile" in onnx_ops(models[18]) and "Concat" in onnx_ops(models[18])
 
 
 def test_expand_of_dynamic_dim_to_a_fixed_size_is_a_shape_error():

@@ -4,7 +4,9 @@
 Padding is normalised to ONNX's [begin..., end...] form; a non-zero ``padding_mode``
 becomes a ``pad`` op in front of a conv with no padding of its own. The functional
 spellings take their weight and bias from module attributes (traced as constants),
-so they become the same op, with params, as the layers.
+so they become the same op, with params, as the layers; a weight or bias computed in
+forward (timm's weight-standardised convs) makes a ``computed_conv{n}d``, which reads
+them as inputs.
 """
 import torch.nn as nn
 import torch.nn.functional as F
@@ -12,7 +14,7 @@ import torch.nn.functional as F
 from graphnn.frontend.layers.pad import emit_pad
 from graphnn.frontend.layers.pool import per_dim
 from graphnn.frontend.rules import function_rule, module_rule
-from graphnn.ops.conv import CONV, CONV_TRANSPOSE
+from graphnn.ops.conv import COMPUTED_CONV, CONV, CONV_TRANSPOSE
 
 
 def conv_pads(padding, kernel: list, dilation: list) -> list:
@@ -49,8 +51,20 @@ def conv_layer(b, module, x):
                      module.dilation, module.groups, module.padding_mode)
 
 
+def emit_computed_conv(b, x, weight, bias, stride, padding, dilation, groups):
+    """A conv whose weight (and bias) are IR values: inputs 1 and 2 of one ``computed_conv``."""
+    kernel = list(b.shape(weight)[2:])
+    spatial = len(kernel)
+    dilation = per_dim(dilation, spatial)
+    inputs = [x, weight] if bias is None else [x, weight, bias]
+    return b.emit(COMPUTED_CONV[spatial], inputs, kernel=kernel, stride=per_dim(stride, spatial),
+                  pads=conv_pads(padding, kernel, dilation), dilation=dilation, groups=groups)
+
+
 @function_rule(F.conv1d, F.conv2d, F.conv3d)
 def conv_function(b, x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    if b.is_computed(weight) or b.is_computed(bias):
+        return emit_computed_conv(b, x, weight, bias, stride, padding, dilation, groups)
     return emit_conv(b, x, b.module_tensor(weight, "conv weight"), b.module_tensor(bias, "conv bias"),
                      stride, padding, dilation, groups)
 

@@ -5,14 +5,17 @@ track_running_stats), ``batch_stats_norm`` (BatchNorm normalising by the statist
 the batch it is given), ``instance_norm``, ``layer_norm``, ``group_norm``, ``rms_norm``,
 ``lrn`` and ``lp_normalize``. Affine tensors are params; functional spellings get them
 as Refs of constant nodes (module parameters and buffers), whose tensors are read here.
+An affine weight or bias computed in forward (timm's ScaledStdConv: ``gain * scale``) is
+a Mul / Add along the channel dim after the norm without one.
 """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from graphnn.frontend.layers.elementwise import binary
+from graphnn.frontend.layers.shape import emit_reshape
 from graphnn.frontend.rules import Ref, function_rule, function_rule_for, module_rule
-from graphnn.ops.elementwise import MUL
+from graphnn.ops.elementwise import ADD, MUL
 from graphnn.ops.norm import (BATCH_NORM, BATCH_STATS_NORM, GROUP_NORM, INSTANCE_NORM, LAYER_NORM, LP_NORMALIZE, LRN,
                               RMS_NORM)
 from graphnn.tensors import torch_dtype
@@ -67,9 +70,22 @@ def batch_norm_layer(b, module, x):
                        module.running_mean is None, module.eps)
 
 
+def _channel_affine(b, y, weight, bias):
+    """``y * weight + bias`` with (C,) tensors along dim 1 (either may be None)."""
+    along_channels = [-1] + [1] * (b.rank(y) - 2)
+    if weight is not None:
+        y = binary(b, MUL, y, emit_reshape(b, weight, along_channels))
+    if bias is not None:
+        y = binary(b, ADD, y, emit_reshape(b, bias, along_channels))
+    return y
+
+
 @function_rule(F.batch_norm)
 def batch_norm(b, x, running_mean, running_var, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
+    if b.is_computed(weight) or b.is_computed(bias):
+        y = batch_norm(b, x, running_mean, running_var, None, None, training, momentum, eps)
+        return _channel_affine(b, y, weight, bias)
     tensors = [b.module_tensor(t, what) for t, what in (
         (running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"), (bias, "bias"))]
     return _batch_norm(b, x, *tensors, training, eps)
@@ -88,6 +104,9 @@ def instance_norm_layer(b, module, x):
 @function_rule(F.instance_norm)
 def instance_norm(b, x, running_mean=None, running_var=None, weight=None, bias=None,
                   use_input_stats=True, momentum=0.1, eps=1e-5):
+    if b.is_computed(weight) or b.is_computed(bias):
+        y = instance_norm(b, x, running_mean, running_var, None, None, use_input_stats, momentum, eps)
+        return _channel_affine(b, y, weight, bias)
     tensors = [b.module_tensor(t, what) for t, what in (
         (running_mean, "running_mean"), (running_var, "running_var"), (weight, "weight"), (bias, "bias"))]
     return _instance_norm(b, x, *tensors, use_input_stats, eps)

@@ -280,23 +280,29 @@ def expand_as(b, x, other):
 
 @method_rule("repeat")
 def repeat(b, x, *repeats):
+    """Counts traced at run time (``x.repeat(batch, 1)``) are int64 inputs of the op; where
+    every repeated dim has size 1 (Whisper's position ids) repeating is broadcasting: an expand."""
     repeats = size_entries(b, repeats)
     if all(isinstance(r, int) for r in repeats):
         return b.emit(REPEAT, [x], repeats=repeats)
-    return _repeat_as_expand(b, x, repeats)
+    if _repeats_only_ones(b, x, repeats):
+        return _repeat_as_expand(b, x, repeats)
+    counts = [r for r in repeats if isinstance(r, Ref)]
+    return b.emit(REPEAT, [x, *counts], repeats=[r if isinstance(r, int) else None for r in repeats])
 
 
-def _repeat_as_expand(b, x, repeats):
-    """Traced repeat counts (``position_ids.unsqueeze(0).repeat(batch, 1)``, Whisper's
-    decoder) where every repeated dim has size 1 (or is a new leading dim): then repeating is
-    broadcasting, an expand to the counts."""
+def _repeats_only_ones(b, x, repeats) -> bool:
+    """Whether every dim repeated (count not the int 1) has size 1 or is new."""
     shape = b.shape(x)
     new = len(repeats) - len(shape)
     padded = (1,) * max(new, 0) + tuple(shape)
-    kept = [isinstance(r, int) and r == 1 for r in repeats]
-    if new < 0 or any(not keep and size != 1 for keep, size in zip(kept, padded)):
-        raise b.unsupported("x.repeat with traced repeat counts on a dim whose size is not 1")
-    return emit_expand(b, x, [(1 if i < new else -1) if keep else r for i, (keep, r) in enumerate(zip(kept, repeats))])
+    return new >= 0 and all((isinstance(r, int) and r == 1) or size == 1 for r, size in zip(repeats, padded))
+
+
+def _repeat_as_expand(b, x, repeats):
+    new = len(repeats) - b.rank(x)
+    return emit_expand(b, x, [(1 if i < new else -1) if isinstance(r, int) and r == 1 else r
+                              for i, r in enumerate(repeats)])
 
 
 @function_rule(torch.tile)

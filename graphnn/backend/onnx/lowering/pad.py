@@ -3,9 +3,18 @@
 Negative pads crop first with a Slice (torch crops, then pads what is left). ONNX Pad's
 'wrap' mode (torch's circular) exists from opset 19; before that circular padding is
 each padded dim's tail and head sliced off and concatenated around it.
+
+A zero pad read by a pool is written with the value -0.0: onnxruntime's PadFusion folds a
+Pad whose value is all zero bytes into the MaxPool / AveragePool after it, as the pool's own
+padding, which a max pool ignores and a count_include_pad=False average does not count (torch
+pools the zeros as data), and which onnxruntime refuses at load when it reaches the kernel size
+(NASNet's ZeroPad2d before a 1x1 AvgPool2d). -0.0 equals 0 in every comparison and sum.
 """
 from graphnn.backend.onnx.registry import lowers
 from graphnn.ops.pad import PAD
+from graphnn.ops.pool import AVG_POOL, MAX_POOL
+
+_POOLS = {op.name for op in (*MAX_POOL.values(), *AVG_POOL.values())}
 
 _ONNX_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 _END = 2**63 - 1  # Slice's "to the end"
@@ -25,8 +34,16 @@ def _onnx_pad(ctx, node, x, pads, mode):
     inputs = [x, ctx.const(pads, hint="pads")]
     if mode == "constant":
         dtype = ctx.graph.values[node.inputs[0]].dtype
-        inputs.append(ctx.const(node.attrs["value"], dtype=dtype, hint="value"))
+        inputs.append(ctx.const(_pad_value(ctx, node, dtype), dtype=dtype, hint="value"))
     ctx.add1("Pad", inputs, ctx.output(node), mode=mode)
+
+
+def _pad_value(ctx, node, dtype: str):
+    """The constant; -0.0 for a float zero a pool reads (see the module docstring)."""
+    value = node.attrs["value"]
+    if value == 0 and "float" in dtype and any(c.op in _POOLS for c in ctx.graph.consumers(node.outputs[0])):
+        return -0.0
+    return value
 
 
 def _wrap_by_concat(ctx, node, x, pads):

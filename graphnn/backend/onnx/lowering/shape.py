@@ -103,13 +103,14 @@ def expand(ctx, node):
 
 @lowers(REPEAT)
 def repeat(ctx, node):
-    """Tile; repeats beyond the input's rank first add leading dims of 1."""
-    x = ctx.input(node)
+    """Tile; repeats beyond the input's rank first add leading dims of 1. Counts traced at
+    run time are concatenated into the repeats vector."""
+    x, *dynamic = ctx.inputs(node)
     repeats = node.attrs["repeats"]
     extra = len(repeats) - len(_shape(ctx, node.inputs[0]))
     if extra:
         x = ctx.add1("Unsqueeze", [x, ctx.const(list(range(extra)), hint="axes")])
-    ctx.add1("Tile", [x, ctx.const(repeats, hint="repeats")], ctx.output(node))
+    ctx.add1("Tile", [x, int_vector(ctx, repeats, dynamic, "repeats")], ctx.output(node))
 
 
 @lowers(FLIP)
