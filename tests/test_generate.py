@@ -5,7 +5,10 @@ prints a file's tokens, ``graphnn.generate`` returns them, and the eos / pad ids
 file's metadata. Every architecture's check is in test_llm_architectures.py, the
 encoder-decoders' in test_seq2seq.py; here the sources (MODEL_PY, folders), the kinds, eos,
 and the errors. Tiny random configs, never a hub."""
+import glob
+import os
 import re
+import tempfile
 import textwrap
 
 import numpy as np
@@ -60,10 +63,12 @@ def test_check_generate_on_a_model_py(tmp_path, name):
         model = transformers.AutoModelForCausalLM.from_config(config)
         example_inputs = {{"input_ids": torch.randint(0, 100, (2, 8))}}
         """))
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "graphnn-generate-*")))
     result = invoke(["check", path, "--generate", "8"])
     _assert_equal_at_both_batches(result)
     assert "decoding 8 tokens greedily with the decoder with past" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "graphnn-generate-*"))) == before  # export removed
 
 
 def test_check_generate_with_a_cacheless_file_recomputes_the_sequence(checkpoint):
