@@ -8,7 +8,7 @@ import numpy as np
 
 from .output import progress
 from graphnn.errors import InputSpecError
-from graphnn.hf.generate import decode, kind_of
+from graphnn.hf.generate import check_new_tokens, decode, kind_of
 from graphnn.hf.generation_check import compare, ignored_settings
 from graphnn.hf.generation_source import export_for_generation, load_generator
 from graphnn.hf.seq2seq import ENCODER_FILE, TASK as SEQ2SEQ
@@ -18,7 +18,7 @@ from graphnn.onnxfile.read import graph_inputs, load_checked
 def check_generation(model_py: str, loading, max_new_tokens: int, onnx_file, device: str, **export_options) -> bool:
     """Export into a temporary folder (or take ``onnx_file``), decode, compare; True when the
     tokens are torch's at every batch size."""
-    _at_least_one(max_new_tokens)
+    check_new_tokens(max_new_tokens)
     model, task = load_generator(model_py, loading)
     if onnx_file and task == SEQ2SEQ:
         raise InputSpecError(f"--onnx with --generate takes a decoder-only file; {model_py} is an encoder-decoder "
@@ -57,7 +57,7 @@ def _token(token: int) -> str:
 
 def run_generation(path: str, max_new_tokens: int, input_ids, device: str) -> None:
     """Decode from ``input_ids`` (a speech folder: random features) and print the tokens."""
-    _at_least_one(max_new_tokens)
+    check_new_tokens(max_new_tokens)
     kind = kind_of(path)
     inputs = _feeds(path, input_ids)
     decoded = decode(path, inputs, max_new_tokens, device)
@@ -91,8 +91,3 @@ def parse_ids(text: str) -> list[int]:
         raise InputSpecError(f"--input-ids {text!r}: give token ids as non-negative integers, comma-separated "
                              f"(e.g. --input-ids 1,2,3)")
     return ids
-
-
-def _at_least_one(max_new_tokens: int) -> None:
-    if max_new_tokens < 1:
-        raise InputSpecError(f"--generate {max_new_tokens}: the number of new tokens must be at least 1")

@@ -5,7 +5,10 @@ prints a file's tokens, ``graphnn.generate`` returns them, and the eos / pad ids
 file's metadata. Every architecture's check is in test_llm_architectures.py, the
 encoder-decoders' in test_seq2seq.py; here the sources (MODEL_PY, folders), the kinds, eos,
 and the errors. Tiny random configs, never a hub."""
+import glob
+import os
 import re
+import tempfile
 import textwrap
 
 import numpy as np
@@ -60,10 +63,12 @@ def test_check_generate_on_a_model_py(tmp_path, name):
         model = transformers.AutoModelForCausalLM.from_config(config)
         example_inputs = {{"input_ids": torch.randint(0, 100, (2, 8))}}
         """))
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "graphnn-generate-*")))
     result = invoke(["check", path, "--generate", "8"])
     _assert_equal_at_both_batches(result)
     assert "decoding 8 tokens greedily with the decoder with past" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "graphnn-generate-*"))) == before  # export removed
 
 
 def test_check_generate_with_a_cacheless_file_recomputes_the_sequence(checkpoint):
@@ -222,3 +227,20 @@ def test_a_decoder_file_taking_inputs_the_loop_does_not_feed_is_one_line(tmp_pat
     assert result.stderr.strip().splitlines()[-1] == (
         f"error: {path} takes token_type_ids, which greedy decoding does not feed (it feeds input_ids, "
         f"attention_mask, position_ids and past_key_values.*)")
+
+
+def test_check_generate_on_an_encoder_decoder_model_py(tmp_path):
+    """A MODEL_PY holding a T5: exported as the encoder + decoder folder, its config files
+    written beside them (a MODEL_PY has none to copy), tokens equal at batch 1 and 2."""
+    path = tmp_path / "t5.py"
+    path.write_text(textwrap.dedent("""\
+        import torch, transformers
+        torch.manual_seed(0)
+        model = transformers.T5ForConditionalGeneration(transformers.T5Config(
+            vocab_size=100, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, decoder_start_token_id=0,
+            pad_token_id=0, eos_token_id=10, initializer_factor=5.0))
+        example_inputs = {"input_ids": torch.randint(0, 100, (2, 8))}
+        """))
+    result = invoke(["check", path, "--generate", "8"])
+    _assert_equal_at_both_batches(result)
+    assert "exporting" in result.stderr and "(--task text2text-generation-with-past)" in result.stderr

@@ -58,6 +58,8 @@ def _decoder(steps: type) -> Decode:
         if unfed:
             raise InputSpecError(f"{path} takes {', '.join(unfed)}, which greedy decoding does not feed (it feeds "
                                  f"{', '.join(decoding.FED)} and past_key_values.*)")
+        if inputs.get("input_ids") is None:
+            raise InputSpecError(f"{path} decodes from a prompt: give input_ids (--input-ids 1,2,3)")
         input_ids = np.asarray(inputs["input_ids"])
         mask = inputs.get("attention_mask")
         mask = np.ones_like(input_ids) if mask is None else np.asarray(mask)
@@ -106,8 +108,7 @@ def decode(path: str, inputs: dict, max_new_tokens: int, device: str = "cpu",
            ids: Optional[TokenIds] = None) -> Decoded:
     """Greedy decoding of ``max_new_tokens`` with the file or folder at ``path``; ``inputs``
     by name (``input_ids``, ``attention_mask``, a speech encoder's ``input_features``)."""
-    if max_new_tokens < 1:
-        raise InputSpecError(f"--generate {max_new_tokens}: the number of new tokens must be at least 1")
+    check_new_tokens(max_new_tokens)
     kind = kind_of(path)
     try:
         tokens, seconds = kind.decode(path, inputs, max_new_tokens, device, ids)
@@ -115,6 +116,12 @@ def decode(path: str, inputs: dict, max_new_tokens: int, device: str = "cpu",
         reason = " ".join(str(exc).split())[:300]
         raise InputSpecError(f"onnxruntime cannot run {path} on these inputs: {reason}") from None
     return Decoded(tokens, seconds, kind.name)
+
+
+def check_new_tokens(max_new_tokens: int) -> None:
+    """Refuse a count of new tokens below 1 (the CLI asks before exporting anything)."""
+    if max_new_tokens < 1:
+        raise InputSpecError(f"--generate {max_new_tokens}: the number of new tokens must be at least 1")
 
 
 def generate(path: str, input_ids: Any = None, max_new_tokens: int = 16, attention_mask: Any = None,

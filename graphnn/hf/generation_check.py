@@ -48,6 +48,7 @@ class Trial:
         return int(step), int(row), int(onnx[row, step]), int(torch_[row, step])
 
     def rate(self, side: str) -> float:
+        """New tokens per second, every row's counted (at batch 2, twice the steps)."""
         tokens, seconds = ((self.onnx_tokens, self.onnx_seconds) if side == "onnx"
                            else (self.torch_tokens, self.torch_seconds))
         return tokens.size / seconds if seconds else float("inf")
