@@ -11,6 +11,7 @@ import click
 
 from . import options
 from .output import print_report, progress
+from .generation import check_generation
 from .parts import check_parts
 from graphnn import progress as live_progress
 from graphnn.build import build
@@ -49,6 +50,10 @@ def _folders_too(command: click.Command) -> click.Command:
 @click.option("--sizes", "dim_sizes", multiple=True, metavar="DIM=N,N,...",
               help="Sizes of another dynamic dim to check, e.g. seq=8,32,128 [default: one longer "
                    "and one shorter than the example]; repeatable.")
+@click.option("--generate", "generate", type=int, metavar="N",
+              help="Instead of parity: export (to a temporary folder), decode N new tokens greedily with "
+                   "onnxruntime and with transformers' generate, at batch 1 and at batch 2 with left padding; "
+                   "exit 1 unless the tokens are equal. For a causal LM or an encoder-decoder model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the reports as JSON on stdout.")
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), metavar="FILE",
               help="Also write an interactive page of the layer graph, each layer coloured by its parity "
@@ -57,8 +62,8 @@ def _folders_too(command: click.Command) -> click.Command:
 @options.target
 @options.device
 @options.tolerances
-def check(model_py, loading, more_models, frontend, onnx_file, runs, seed, batch_sizes, dim_sizes, as_json, html_path,
-          opset, no_optimize, target, device, atol, rtol):
+def check(model_py, loading, more_models, frontend, onnx_file, runs, seed, batch_sizes, dim_sizes, generate, as_json,
+          html_path, opset, no_optimize, target, device, atol, rtol):
     """Check that the ONNX of each MODEL_PY computes what PyTorch computes.
 
     MODEL_PY: a model file, several, or a folder of them. Exit code 0 when every output
@@ -71,7 +76,19 @@ def check(model_py, loading, more_models, frontend, onnx_file, runs, seed, batch
       graphnn check fixtures/simple_cnn.py --device auto
       graphnn check models/ --runs 3 --batch-sizes 1,4,16 --json > parity.json
       graphnn check net.py --onnx net.onnx          (a file exported earlier)
+      graphnn check llama_dir/ --generate 16         (greedy tokens equal to transformers' generate)
     """
+    if generate is not None:  # before the multi-file dispatch: a folder of parts decodes too
+        given = {"MODEL_PY...": more_models, "--json": as_json, "--html": html_path, "--runs": runs != 1,
+                 "--batch-sizes": batch_sizes, "--sizes": dim_sizes, "--atol": atol is not None,
+                 "--rtol": rtol is not None}
+        refused = [flag for flag, value in given.items() if value]
+        if refused:
+            raise InputSpecError(f"--generate checks one model's tokens at batch 1 and 2; not with {', '.join(refused)}")
+        with live_progress.task("generate"):
+            ok = check_generation(model_py, loading, generate, onnx_file, device, opset=opset, frontend=frontend,
+                                  optimize_graph=not no_optimize, target=target)
+        sys.exit(EXIT_OK if ok else EXIT_PARITY)
     paths = [p for given in (model_py, *more_models) for p in model_files(given)]
     if not paths:
         raise InputSpecError(f"no model files (.py) under {model_py}")

@@ -3,6 +3,7 @@
     graph = graphnn.trace(model, (x,))                   # IR with shapes
     result = graphnn.export(model, (x,), "model.onnx")   # ONNX + parity report
     report = graphnn.check_parity(model, (x,))           # parity only
+    tokens = graphnn.generate("llm.onnx", [[1, 2, 3]])   # greedy decoding with the file
 
 The CLI calls these and only adds argument parsing and printing.
 """
@@ -22,6 +23,7 @@ from graphnn.checking import parity, tolerances
 from graphnn.checking.localize import first_divergence
 from graphnn.checking.runtime import create_runtime
 from graphnn.frontend import trace_model
+from graphnn.hf.generate import generate  # noqa: F401  (public API: greedy decoding with exported files)
 from graphnn.dynamic import inferred_inputs
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph

@@ -15,6 +15,7 @@ from graphnn import timings
 from graphnn.backend.onnx.assembler import lower_unchecked
 from graphnn.backend.onnx.targets import DEFAULT_TARGET, target as find_target
 from graphnn.frontend import trace_model
+from graphnn.hf.metadata import add_generation_ids
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
 from graphnn.onnxfile.checker import check
@@ -53,6 +54,7 @@ def build(model: torch.nn.Module, inputs: ModelInputs, opset: int, frontend: str
         graph = traced.copy() if optimize_graph else traced  # a copy shares the tensors
         run_passes(graph, optimize=optimize_graph, log=log)
         onnx_model = _lower(graph, opset, weights, log, runs_on)
+    add_generation_ids(onnx_model, model)  # eos / pad ids, so a lone file can generate
     return Export(inputs, traced, graph, onnx_model, weights, opset, graph.frontend, target)
 
 

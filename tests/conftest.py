@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner, Result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -36,3 +37,24 @@ def graphnn_cli(*args, cwd=None) -> subprocess.CompletedProcess:
     """``python -m graphnn ARGS`` in a subprocess, as a user runs ``graphnn ARGS``."""
     return subprocess.run([sys.executable, "-m", "graphnn", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd or ROOT, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory):
+    """``checkpoint(name)``: the folder ``save_pretrained`` writes for that architecture of
+    tests/transformer_zoo.py's CAUSAL_LMS (its weights seeded), written once per session and
+    shared by every test module that takes it (architectures, generation)."""
+    root = tmp_path_factory.mktemp("architectures")
+    written = {}
+
+    def folder(name: str):
+        if name not in written:
+            import torch
+            import transformers
+            from tests.transformer_zoo import CAUSAL_LMS
+            torch.manual_seed(0)
+            model = transformers.AutoModelForCausalLM.from_config(CAUSAL_LMS[name]())
+            model.save_pretrained(str(root / name))
+            written[name] = root / name
+        return written[name]
+    return folder

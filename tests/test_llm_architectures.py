@@ -6,8 +6,9 @@ decodes as a user runs it: an empty past and a prompt, then one token at a time 
 step's present fed back, every step's logits equal to torch's over the whole sequence.
 
 Parametrized over ``ARCHITECTURES`` with one folder per architecture per session
-(``checkpoint``), so more per-architecture checks (greedy generation) join by taking the same
-parameter and fixture. Configs are tiny and random; never from a hub."""
+(``checkpoint``, in tests/conftest.py), so more per-architecture checks join by taking the same
+parameter and fixture: greedy generation (``check --generate 16``) gives transformers' tokens at
+batch 1 and at batch 2 with left padding. Configs are tiny and random; never from a hub."""
 from __future__ import annotations
 
 import re
@@ -28,23 +29,6 @@ pytestmark = pytest.mark.slow  # each export traces with torch.export: seconds
 
 ARCHITECTURES = CAUSAL_LMS  # name -> config factory
 PROMPT, STEPS = 5, 3  # decoding: a 5-token prompt, then 3 tokens one by one (8 > Mistral's window of 4)
-
-
-@pytest.fixture(scope="session")
-def checkpoint(tmp_path_factory):
-    """``checkpoint(name)``: the folder ``save_pretrained`` writes for that architecture (its
-    weights seeded), written once per session."""
-    root = tmp_path_factory.mktemp("architectures")
-    written = {}
-
-    def folder(name: str):
-        if name not in written:
-            torch.manual_seed(0)
-            model = transformers.AutoModelForCausalLM.from_config(ARCHITECTURES[name]())
-            model.save_pretrained(str(root / name))
-            written[name] = root / name
-        return written[name]
-    return folder
 
 
 @pytest.fixture(scope="session")
@@ -159,3 +143,14 @@ def test_a_forward_taking_cache_binds_the_flat_past(tmp_path):
     inputs = {i.name: _dims(i) for i in onnx.load(str(out)).graph.input}
     assert inputs["past_key_values.1.value"] == ["batch", 2, "past_sequence_length", 8]
     assert "parity ok" in result.output
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_with_past_file_generates_torch_tokens_at_batch_1_and_left_padded_2(checkpoint, name):
+    """The issue's acceptance: every architecture, 16 greedy tokens equal to transformers'
+    generate at batch 1 and at batch 2 with the first row left-padded."""
+    result = invoke(["check", checkpoint(name), "--task", "text-generation-with-past", "--generate", "16"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^batch 1: tokens equal \(\d+ steps\)", result.output, re.M), result.output
+    assert re.search(r"^batch 2 \(row 0 left-padded by 2\): tokens equal", result.output, re.M), result.output
+    assert "generation ok: 16 new tokens" in result.output

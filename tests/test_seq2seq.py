@@ -242,3 +242,38 @@ def test_generation_needs_an_exported_folder(tmp_path):
     from graphnn.errors import ModelLoadError
     with pytest.raises(ModelLoadError, match="has no decoder_start_token_id"):
         generate_seq2seq(str(tmp_path), {"input_ids": np.zeros((1, 2), np.int64)}, 4)
+
+
+@pytest.mark.parametrize("name", ["t5", "bart", "whisper"])
+def test_check_generate_gives_torch_tokens_at_batch_1_and_2(folders, name):
+    """``check DIR --generate 16``: the folder exported to a temporary one and decoded with
+    generate_seq2seq, against transformers' plain greedy generate (batch 2: row 0's encoder
+    input left-padded; Whisper: random features, no mask)."""
+    result = invoke(["check", folders / name, "--generate", str(NEW_TOKENS)])
+    assert result.exit_code == 0, result.output
+    padded = "" if name == "whisper" else " (row 0 left-padded by 2)"
+    assert "batch 1: tokens equal" in result.output and f"batch 2{padded}: tokens equal" in result.output
+    assert f"generation ok: {NEW_TOKENS} new tokens" in result.output
+    assert "with the encoder-decoder folder" in result.stderr
+
+
+def test_check_generate_refuses_one_file_of_an_encoder_decoder(folders, exported):
+    result = invoke(["check", folders / "t5", "--generate", "4", "--onnx", exported["t5"][1] / "decoder_model.onnx"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: --onnx with --generate takes a decoder-only file; {folders / 't5'} is an encoder-decoder model, "
+        f"which decodes from a folder: `graphnn run OUT_DIR --generate N --input-ids ...`")
+
+
+def test_run_generate_with_a_folder(exported):
+    out = exported["t5"][1]
+    result = invoke(["run", out, "--generate", "8", "--input-ids", "5,17,42,9"])
+    assert result.exit_code == 0, result.output
+    tokens, _ = generate_seq2seq(str(out), {"input_ids": np.array([[5, 17, 42, 9]]),
+                                            "attention_mask": np.ones((1, 4), np.int64)}, 8)
+    assert f"new tokens: {' '.join(map(str, tokens[0]))}\n" in result.output
+    assert "tokens/s (encoder-decoder folder, cpu)" in result.output
+    result = invoke(["run", exported["whisper"][1], "--generate", "4"])
+    assert result.exit_code == 0, result.output
+    assert ("encoder_model.onnx takes input_features: decoding from random features of shape 1x8x32 "
+            "(--input-ids are not its input)") in result.stderr

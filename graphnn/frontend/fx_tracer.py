@@ -36,8 +36,11 @@ class _Tracer(fx.Tracer):
 
     def create_node(self, *args, **kwargs) -> fx.Node:
         node = super().create_node(*args, **kwargs)
-        node.meta[SOURCE_KEY] = innermost_user_line()
+        node.meta[SOURCE_KEY] = innermost_user_line(outermost=_TRACE_ENTRY)
         return node
+
+
+_TRACE_ENTRY = fx.Tracer.trace.__code__  # frames beyond it called the tracer (``innermost_user_line``)
 
 
 def symbolic_trace(model: torch.nn.Module, input_names: Sequence[str]) -> fx.Graph:

@@ -61,10 +61,14 @@ def file_line(path: str, line: int) -> str:
     return f"{os.path.basename(path)}:{line}"
 
 
-def innermost_user_line() -> Optional[str]:
-    """The user's line on the current stack (fx creates a node while the user's forward runs)."""
+def innermost_user_line(outermost=None) -> Optional[str]:
+    """The user's line on the current stack (fx creates a node while the user's forward runs).
+    The walk stops at the frame running the code object ``outermost`` (the tracer's entry):
+    frames beyond it called the tracer, they are not the model's code. Without the stop, the
+    layers of an ``nn.Sequential`` (no forward of the user's) were attributed to whatever
+    called graphnn: the console script's line, a test's."""
     frame = sys._getframe(1)
-    while frame is not None:
+    while frame is not None and frame.f_code is not outermost:
         if is_user_file(frame.f_code.co_filename):
             return file_line(frame.f_code.co_filename, frame.f_lineno)
         frame = frame.f_back

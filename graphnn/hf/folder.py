@@ -23,7 +23,8 @@ def load_folder(path: str, task: Optional[str]) -> tuple[Any, dict, Optional[dic
     folder ``path``."""
     model, task = folder_model(path, task)
     spec = TASKS[task]
-    return model, spec.inputs(model), spec.dynamic_dims, task
+    examples = spec.inputs(model)
+    return model, examples, spec.dynamic_dims(examples), task
 
 
 def folder_model(path: str, task: Optional[str]) -> tuple[Any, str]:

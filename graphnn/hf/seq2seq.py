@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from typing import Optional
 
@@ -57,6 +56,8 @@ import numpy as np
 
 from graphnn.checking.runtime import create_runtime
 from graphnn.errors import InputSpecError, ModelLoadError
+from graphnn.hf.decoding import empty_past
+from graphnn.hf.greedy import TokenIds, greedy
 from graphnn.progress import note
 
 TASK = "text2text-generation-with-past"
@@ -64,16 +65,16 @@ ENCODER_FILE, DECODER_FILE = "encoder_model.onnx", "decoder_model.onnx"
 COPIED_FILES = ("config.json", "generation_config.json")  # so the output folder describes itself
 _NUMPY = {"tensor(int64)": np.int64, "tensor(float)": np.float32, "tensor(float16)": np.float16,
           "tensor(double)": np.float64}
-_PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
 IGNORED = {"forced_bos_token_id": None, "forced_eos_token_id": None, "forced_decoder_ids": None,
            "no_repeat_ngram_size": 0, "min_length": 0, "min_new_tokens": None, "suppress_tokens": None,
            "begin_suppress_tokens": None, "repetition_penalty": 1.0, "bad_words_ids": None}  # and their no-op values
 
 
-def generate_seq2seq(onnx_dir: str, inputs: dict, max_new_tokens: int, device: str = "cpu"
-                     ) -> tuple[np.ndarray, float]:
-    """(new tokens [batch, n] with n <= max_new_tokens, seconds spent in the two files)."""
-    settings = _token_settings(onnx_dir)
+def generate_seq2seq(onnx_dir: str, inputs: dict, max_new_tokens: int, device: str = "cpu",
+                     ids: Optional[TokenIds] = None) -> tuple[np.ndarray, float]:
+    """(new tokens [batch, n] with n <= max_new_tokens, seconds spent in the two files).
+    ``ids``: the start, eos and pad ids; default the folder's config files'."""
+    ids = ids or _token_settings(onnx_dir)
     encoder, decoder = (create_runtime(_file(onnx_dir, name), device) for name in (ENCODER_FILE, DECODER_FILE))
     missing = [name for name in encoder.input_names if name not in inputs]
     if missing:
@@ -82,66 +83,55 @@ def generate_seq2seq(onnx_dir: str, inputs: dict, max_new_tokens: int, device: s
              for arg in encoder.session.get_inputs()}  # ids as int64, features as float32, whatever was given
     began = time.perf_counter()
     states = encoder.run(feeds)[0]
-    tokens = _greedy(decoder, states, feeds.get("attention_mask"), max_new_tokens, **settings)
+    step = _DecoderSteps(decoder, states, feeds.get("attention_mask"), ids.start)
+    tokens = greedy(step, states.shape[0], max_new_tokens, ids)
     return tokens, time.perf_counter() - began
 
 
-def _greedy(decoder, states: np.ndarray, mask: Optional[np.ndarray], max_new_tokens: int, start: int,
-            eos: list, pad: int) -> np.ndarray:
-    batch = states.shape[0]
-    fixed = {"encoder_hidden_states": states}
-    if "encoder_attention_mask" in decoder.input_names:
-        fixed["encoder_attention_mask"] = mask.astype(np.int64)
-    past = _empty_past(decoder, batch, states.dtype)
-    outputs = [o.name for o in decoder.session.get_outputs()]
-    step_ids = np.full((batch, 1), start, dtype=np.int64)
-    done = np.zeros(batch, dtype=bool)
-    new = []
-    for _ in range(max_new_tokens):
-        results = dict(zip(outputs, decoder.run({"input_ids": step_ids, **fixed, **past})))
-        token = results["logits"][:, -1].argmax(-1).astype(np.int64)
-        token = np.where(done, pad, token)
-        new.append(token)
-        done |= np.isin(token, eos)
-        if done.all():
-            break
-        past = {name.replace("present.", "past_key_values.", 1): value
-                for name, value in results.items() if name.startswith("present.")}
-        step_ids = token[:, None]
-    return np.stack(new, axis=1)
+class _DecoderSteps:
+    """``next_logits`` for the decoder file: the start token first, then each chosen token,
+    its ``present.*`` fed back as ``past_key_values.*`` (a past of length 0 at first)."""
+
+    def __init__(self, decoder, states: np.ndarray, mask: Optional[np.ndarray], start: int):
+        self.decoder, self.start = decoder, start
+        self.fixed = {"encoder_hidden_states": states}
+        if "encoder_attention_mask" in decoder.input_names:
+            self.fixed["encoder_attention_mask"] = mask.astype(np.int64)
+        self.past = empty_past(decoder, states.shape[0])
+        self.outputs = [o.name for o in decoder.session.get_outputs()]
+
+    def __call__(self, token: Optional[np.ndarray]) -> np.ndarray:
+        batch = self.fixed["encoder_hidden_states"].shape[0]
+        step_ids = np.full((batch, 1), self.start, dtype=np.int64) if token is None else token[:, None]
+        results = dict(zip(self.outputs, self.decoder.run({"input_ids": step_ids, **self.fixed, **self.past})))
+        self.past = {name.replace("present.", "past_key_values.", 1): value
+                     for name, value in results.items() if name.startswith("present.")}
+        return results["logits"][:, -1]
 
 
-def _empty_past(decoder, batch: int, dtype) -> dict:
-    """Zero-length past tensors: (batch, heads, 0, head size) from the file's input shapes."""
-    past = {}
-    for arg in decoder.session.get_inputs():
-        if _PAST.match(arg.name):
-            heads, size = arg.shape[1], arg.shape[3]
-            past[arg.name] = np.zeros((batch, heads, 0, size), dtype=dtype)
-    return past
-
-
-def _token_settings(onnx_dir: str) -> dict:
-    """decoder_start_token_id, eos_token_id (a list, maybe empty) and pad_token_id, from
-    generation_config.json where it has them, else config.json."""
+def folder_settings(onnx_dir: str) -> dict:
+    """config.json's settings updated by generation_config.json's (which wins), None values dropped."""
     merged = {}
     for name in COPIED_FILES:  # generation_config.json last: it wins
         path = os.path.join(onnx_dir, name)
         if os.path.isfile(path):
             with open(path) as handle:
                 merged.update({k: v for k, v in json.load(handle).items() if v is not None})
-    start = merged.get("decoder_start_token_id")
-    if start is None:
+    return merged
+
+
+def _token_settings(onnx_dir: str) -> TokenIds:
+    """decoder_start_token_id, eos_token_id (a list, maybe empty) and pad_token_id, from
+    generation_config.json where it has them, else config.json."""
+    merged = folder_settings(onnx_dir)
+    if merged.get("decoder_start_token_id") is None:
         raise ModelLoadError(f"{onnx_dir} has no decoder_start_token_id in {' or '.join(COPIED_FILES)}: "
                              f"export the folder with `graphnn export DIR OUT_DIR --task {TASK}`")
     ignored = sorted(name for name, idle in IGNORED.items() if merged.get(name, idle) not in (idle, [], None))
     if ignored:
         note(f"{onnx_dir}: {', '.join(ignored)} not applied (plain greedy decoding; transformers' generate "
              f"would apply them)")
-    eos = merged.get("eos_token_id", [])
-    eos = eos if isinstance(eos, list) else [eos]
-    pad = merged.get("pad_token_id", eos[0] if eos else 0)  # generate pads with the first eos when no pad is set
-    return {"start": int(start), "eos": [int(e) for e in eos], "pad": int(pad)}
+    return TokenIds.from_settings(merged)
 
 
 def _file(onnx_dir: str, name: str) -> str:

@@ -5,13 +5,13 @@ cross-attention is recomputed, are in ``seq2seq.py``): ``parts`` splits a loaded
 and its dynamic dims."""
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 
 from graphnn.errors import ModelLoadError
+from graphnn.hf.cache import cache_keyword
 from graphnn.hf.seq2seq import DECODER_FILE, ENCODER_FILE, TASK
 
 BATCH, ENCODER_SEQ, PAST, NEW = 2, 7, 5, 3  # example sizes: every dynamic dim >= 2 (torch.export's 0/1 rule)
@@ -46,7 +46,7 @@ class DecoderStep(nn.Module):
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
-        self.cache_field = _cache_field(model)
+        self.cache_field = cache_keyword(model)  # past_key_values, or cache from transformers 5.25
 
     def forward(self, input_ids, encoder_hidden_states, encoder_attention_mask=None, past_key_values=None):
         from transformers import DynamicCache, EncoderDecoderCache
@@ -55,12 +55,6 @@ class DecoderStep(nn.Module):
         out = self.model(decoder_input_ids=input_ids, encoder_outputs=(encoder_hidden_states,),
                          use_cache=True, **{self.cache_field: cache}, **mask)
         return {"logits": out.logits, "past_key_values": out[self.cache_field].self_attention_cache}
-
-
-def _cache_field(model: nn.Module) -> str:
-    """The forward argument and output field of the cache: ``past_key_values`` through
-    transformers 5.24, ``cache`` from 5.25 (the old name warns, and goes in 5.40)."""
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
 def is_speech(model: nn.Module) -> bool:
@@ -76,7 +70,7 @@ def parts(model: nn.Module) -> list[Part]:
                              f"(use text-generation-with-past for a decoder-only model)")
     encoder, step = Encoder(model).eval(), DecoderStep(model).eval()
     speech = is_speech(model)
-    enc_inputs = _speech_features(model) if speech else _tokens(model, ENCODER_SEQ, padded=True)
+    enc_inputs = speech_features(model) if speech else _tokens(model, ENCODER_SEQ, padded=True)
     enc_len = {} if speech else {1: "encoder_sequence_length"}
     with torch.no_grad():
         states = encoder(**enc_inputs).last_hidden_state
@@ -108,12 +102,12 @@ def _tokens(model: nn.Module, seq: int, padded: bool = False) -> dict:
     return {"input_ids": ids, "attention_mask": mask}
 
 
-def _speech_features(model: nn.Module) -> dict:
+def speech_features(model: nn.Module, batch: int = BATCH, seed: int = 0) -> dict:
     """Whisper's log-mel frames: twice max_source_positions (its two convolutions halve them)."""
     config = model.config
     frames = 2 * config.max_source_positions
-    generator = torch.Generator().manual_seed(0)
-    return {"input_features": torch.randn(BATCH, config.num_mel_bins, frames, generator=generator)}
+    generator = torch.Generator().manual_seed(seed)
+    return {"input_features": torch.randn(batch, config.num_mel_bins, frames, generator=generator)}
 
 
 def single_file_inputs(model: nn.Module) -> dict:

@@ -3,6 +3,7 @@ checkpoint folder, and which example inputs it is traced with. One registry, one
 task; the task is inferred from ``config.architectures`` when the user gives none."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
 
@@ -23,10 +24,10 @@ class Task:
     use_cache: bool = False  # the model returns (and, with inputs, takes) its KV cache
     parts: Optional[Callable[[torch.nn.Module], list]] = None  # written as several files (seq2seq_parts.parts)
 
-    @property
-    def dynamic_dims(self) -> Optional[dict]:
-        """batch and sequence_length; with a cache, the cache's defaults (``cache.cache_dims``)."""
-        return None if self.use_cache else {name: dict(TOKEN_DIMS) for name in ("input_ids", "attention_mask")}
+    def dynamic_dims(self, examples: dict) -> Optional[dict]:
+        """batch and sequence_length of every example (ids, mask, positions: all token-shaped);
+        with a cache, the cache's defaults (``cache.cache_dims``)."""
+        return None if self.use_cache else {name: dict(TOKEN_DIMS) for name in examples}
 
 
 def _tokens(model: torch.nn.Module, seq: int = SEQ) -> dict:
@@ -41,6 +42,23 @@ def _tokens(model: torch.nn.Module, seq: int = SEQ) -> dict:
     return {"input_ids": ids, "attention_mask": mask}
 
 
+def _causal_tokens(model: torch.nn.Module) -> dict:
+    """``_tokens``, with ``position_ids`` where the forward takes them (``_positions``)."""
+    tokens = _tokens(model)
+    return {**tokens, **_positions(model, tokens["attention_mask"], SEQ)}
+
+
+def _positions(model: torch.nn.Module, mask: torch.Tensor, new: int) -> dict:
+    """``position_ids`` of the last ``new`` tokens as transformers' generate computes them from
+    the mask (cumulative sum minus one, padding 0), where the forward takes them: without them
+    the model counts positions from 0 whatever the padding, so a left-padded prompt (a batch
+    of prompts of different lengths) would decode other tokens than generate's."""
+    if "position_ids" not in inspect.signature(model.forward).parameters:
+        return {}  # e.g. BLOOM: ALiBi reads the positions off the mask itself
+    positions = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 0)
+    return {"position_ids": positions[:, -new:]}
+
+
 def _with_past(model: torch.nn.Module) -> dict:
     """Three new tokens after a past of five: the past is the model's own cache of a
     five-token prompt, so its layers, heads and head size are right for any architecture.
@@ -52,15 +70,15 @@ def _with_past(model: torch.nn.Module) -> dict:
     with torch.no_grad():
         past = getattr(model(**prompt, use_cache=True, **{keyword: DynamicCache()}), keyword)
     new = _tokens(model, SEQ - PAST)
-    return {"input_ids": new["input_ids"], "attention_mask": torch.cat([prompt["attention_mask"],
-                                                                        new["attention_mask"]], dim=1),
+    mask = torch.cat([prompt["attention_mask"], new["attention_mask"]], dim=1)
+    return {"input_ids": new["input_ids"], "attention_mask": mask, **_positions(model, mask, SEQ - PAST),
             "past_key_values": past}
 
 
 TASKS = {
     "feature-extraction": Task("AutoModel", _tokens),
     "text-classification": Task("AutoModelForSequenceClassification", _tokens),
-    "text-generation": Task("AutoModelForCausalLM", _tokens),
+    "text-generation": Task("AutoModelForCausalLM", _causal_tokens),
     "text-generation-with-past": Task("AutoModelForCausalLM", _with_past, use_cache=True),
     SEQ2SEQ: Task(("AutoModelForSeq2SeqLM", "AutoModelForSpeechSeq2Seq"), seq2seq_parts.single_file_inputs,
                   use_cache=True, parts=seq2seq_parts.parts),
