@@ -54,14 +54,21 @@ def test_cpu_runtime_runs_a_model():
     assert out.shape == (5, 2)
 
 
-def _pool_padded_past_its_kernel(tmp_path=None):
+def _pool_padded_past_its_kernel():
     """A graphnn export whose MaxPool pads (2) reach its kernel (2): onnxruntime refuses it."""
     import torch
 
     import graphnn
 
-    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
-    proto = graphnn.export(model, torch.randn(2, 3, 8, 8), check=False).onnx_model
+    class ConvPool(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.pool = torch.nn.Conv2d(3, 4, 3), torch.nn.MaxPool2d(2)
+
+        def forward(self, x):
+            return self.pool(torch.relu(self.conv(x)))
+
+    proto = graphnn.export(ConvPool(), torch.randn(2, 3, 8, 8), check=False).onnx_model
     pool = next(n for n in proto.graph.node if n.op_type == "MaxPool")
     next(a for a in pool.attribute if a.name == "pads").ints[:] = [2, 2, 2, 2]
     return proto
@@ -73,7 +80,7 @@ def test_a_file_refused_at_load_names_the_layer_in_one_line():
     with pytest.raises(UnsupportedError) as caught:
         create_runtime(_pool_padded_past_its_kernel().SerializeToString(), "cpu")
     message = str(caught.value)
-    assert message.startswith("layer 2 (MaxPool2d at test_runtime.py:")
+    assert message.startswith("layer pool (MaxPool2d at test_runtime.py:")
     assert message.endswith("onnxruntime's CPU provider refuses its MaxPool node at load: "
                             "Pad should be smaller than kernel.")
     assert "\n" not in message and "onnxruntime_src" not in message
@@ -85,7 +92,7 @@ def test_a_refused_file_on_disk_names_the_layer(tmp_path):
 
     path = str(tmp_path / "bad.onnx")
     onnx.save(_pool_padded_past_its_kernel(), path)
-    with pytest.raises(UnsupportedError, match=r"^layer 2 \(MaxPool2d at test_runtime.py:\d+\): onnxruntime's CPU "
+    with pytest.raises(UnsupportedError, match=r"^layer pool \(MaxPool2d at test_runtime.py:\d+\): onnxruntime's CPU "
                                                r"provider refuses its MaxPool node at load: Pad should be"):
         create_runtime(path, "cpu")
 
