@@ -6,9 +6,13 @@ Per model, the files: graphnn float32 (``--target onnx``), graphnn ``--target or
 dynamo exporter's file, that file after ``onnxruntime.transformers.optimizer.optimize_model``
 and after ``onnxruntime.quantization.quantize_dynamic``; and torch eager. All run interleaved
 on one set of inputs (medians, ``baselines.interleaved_medians``); each file's largest
-difference from torch on those inputs is reported beside its latency. ``--profile`` adds
-onnxruntime's kernel time by op type for the graphnn ort-cpu and the dynamo files (where a
-missed target's time goes).
+difference from torch on those inputs is reported beside its latency, and its relative error
+``||file - torch|| / ||torch||`` in a second table (graphnn's int8 report uses the same measure).
+``--profile`` adds onnxruntime's kernel time by op type for graphnn's ort-cpu, fp32 and int8
+files and the dynamo file (where a missed target's time goes).
+
+The dynamo Llama decode file comes from a wrapper with a flat past (``FlatCache``), as in
+benchmarks/decode_speed.py; quantize_dynamic runs after onnxruntime's ``quant_pre_process``.
 
 Models: a 4-layer BERT (hidden 384, 6 heads, seq 128), a ~19M-parameter Llama (hidden 384,
 8 layers, 6 heads over 2 key/value heads; prefill of 128 tokens, and a 2-token decoding step
@@ -48,6 +52,7 @@ COLUMNS = ("graphnn fp32", "graphnn ort-cpu", "graphnn int8", "dynamo", "dynamo 
 GRAPHNN = {"graphnn fp32": {}, "graphnn ort-cpu": {"target": "ort-cpu"}, "graphnn int8": {"quantize": "dynamic"},
            "graphnn fp16": {"precision": "float16"}}
 FLOAT16_MODELS = {"bert"}
+PROFILED = ("graphnn ort-cpu", "graphnn fp32", "graphnn int8", "dynamo")  # --profile's files
 HEADS = {"bert": (6, 384), "llama": (6, 384)}  # optimize_model's num_heads, hidden_size
 
 
@@ -343,7 +348,8 @@ def markdown(results: list[dict]) -> str:
             lines.append(f"| {r['model']} | {r['threads'] or 'all'} | {_cell(cell)} | {ratio} | "
                          f"{cell['rel']:.1e} |" if "rel" in cell else f"| {r['model']} | - | {_cell(cell)} | | |")
     notes = {(r["model"], c): cell["note"] for r in results for c, cell in r["row"].items() if "note" in cell}
-    notes.update({(r["model"], "dynamo + quantize_dynamic, preparation"): note for r in results for note in r.get("notes", [])})
+    notes.update({(r["model"], "dynamo + quantize_dynamic, preparation"): note
+                  for r in results for note in r.get("notes", [])})
     lines += ["", *(f"note, {model} {column}: {note}" for (model, column), note in notes.items())]
     return "\n".join(lines)
 
@@ -354,7 +360,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--quick", action="store_true", help="8 runs per file")
     parser.add_argument("--threads", default="1,0", help="intra-op threads to measure; 0 = all cores")
-    parser.add_argument("--profile", action="store_true", help="kernel ms by op type (graphnn ort-cpu, dynamo)")
+    parser.add_argument("--profile", action="store_true",
+                        help="kernel ms by op type (graphnn ort-cpu, fp32, int8, dynamo)")
     parser.add_argument("--json", metavar="FILE")
     args = parser.parse_args()
     runs = 8 if args.quick else args.runs
@@ -377,7 +384,7 @@ def main() -> None:
                     key = f"{name} threads={threads or 'all'}"
                     profiles[key] = {
                         c: kernel_ms_by_op_type(files[c], flat_inputs(inputs), threads, runs, folder)
-                        for c in ("graphnn ort-cpu", "graphnn fp32", "dynamo") if files.get(c, "").endswith(".onnx")}
+                        for c in PROFILED if files.get(c, "").endswith(".onnx")}
                     print(f"kernel ms by op type, {key}: {json.dumps(profiles[key])}", file=sys.stderr)
     print(markdown(results))
     for r in results:
