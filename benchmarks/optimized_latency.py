@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import sys
@@ -196,7 +197,8 @@ def _quantized(path: str, folder: str, notes: list) -> str:
     from onnxruntime.quantization.shape_inference import quant_pre_process
     prepared, out = os.path.join(folder, "dynamo_prepared.onnx"), os.path.join(folder, "dynamo_int8.onnx")
     try:
-        quant_pre_process(path, prepared)
+        with contextlib.chdir(folder):  # its failure leaves sym_shape_infer_temp.onnx (+ .data) in the cwd
+            quant_pre_process(path, prepared)
     except Exception as exc:  # noqa: BLE001 - onnxruntime's own documented way round: skip the symbolic pass
         notes.append(f"quant_pre_process: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}; "
                      "rerun with skip_symbolic_shape=True")
