@@ -5,8 +5,6 @@ prints a file's tokens, ``graphnn.generate`` returns them, and the eos / pad ids
 file's metadata. Every architecture's check is in test_llm_architectures.py, the
 encoder-decoders' in test_seq2seq.py; here the sources (MODEL_PY, folders), the kinds, eos,
 and the errors. Tiny random configs, never a hub."""
-import glob
-import os
 import re
 import tempfile
 import textwrap
@@ -50,7 +48,7 @@ def _assert_equal_at_both_batches(result):
 
 
 @pytest.mark.parametrize("name", ["gpt2", "llama"])
-def test_check_generate_on_a_model_py(tmp_path, name):
+def test_check_generate_on_a_model_py(tmp_path, monkeypatch, name):
     """A MODEL_PY whose model is a causal LM (its config without a cache, as the zoo's GPT-2
     has): exported with past, tokens equal at batch 1 and 2; nothing left behind."""
     path = tmp_path / f"{name}.py"
@@ -63,12 +61,14 @@ def test_check_generate_on_a_model_py(tmp_path, name):
         model = transformers.AutoModelForCausalLM.from_config(config)
         example_inputs = {{"input_ids": torch.randint(0, 100, (2, 8))}}
         """))
-    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "graphnn-generate-*")))
+    scratch = tmp_path / "scratch"  # this test's own temporary root: other workers' exports do not show in it
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     result = invoke(["check", path, "--generate", "8"])
     _assert_equal_at_both_batches(result)
     assert "decoding 8 tokens greedily with the decoder with past" in result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
-    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "graphnn-generate-*"))) == before  # export removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name, "scratch"]
+    assert not list(scratch.glob("graphnn-generate-*"))  # the export's temporary folder removed
 
 
 def test_check_generate_with_a_cacheless_file_recomputes_the_sequence(checkpoint):
