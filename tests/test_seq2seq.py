@@ -72,26 +72,33 @@ def test_t5_exports_a_folder_of_encoder_and_decoder(exported):
     inputs, outputs = _io(out / "encoder_model.onnx")
     assert inputs == {"input_ids": ["batch", "encoder_sequence_length"],
                       "attention_mask": ["batch", "encoder_sequence_length"]}
-    assert outputs == ["last_hidden_state"]
+    assert outputs == ["last_hidden_state"] + _names("present", "encoder")  # the cross-attention K/V, once
     inputs, outputs = _io(out / "decoder_model.onnx")
+    assert sorted(inputs) == sorted(["input_ids", "encoder_attention_mask", *_names("past_key_values", "decoder"),
+                                     *_names("past_key_values", "encoder")])  # no encoder_hidden_states
     assert inputs["input_ids"] == ["batch", "sequence_length"]
-    assert inputs["encoder_hidden_states"] == ["batch", "encoder_sequence_length", 32]
     assert inputs["encoder_attention_mask"] == ["batch", "encoder_sequence_length"]
-    assert inputs["past_key_values.1.value"] == ["batch", 4, "past_sequence_length", 8]
-    assert outputs == ["logits"] + [f"present.{i}.{kind}" for i in range(2) for kind in ("key", "value")]
+    assert inputs["past_key_values.1.decoder.value"] == ["batch", 4, "past_sequence_length", 8]
+    assert inputs["past_key_values.1.encoder.value"] == ["batch", 4, "encoder_sequence_length", 8]
+    assert outputs == ["logits"] + _names("present", "decoder")
     assert result.output.count("parity ok") == 2
+
+
+def _names(prefix, part, layers=2):
+    return [f"{prefix}.{i}.{part}.{kind}" for i in range(layers) for kind in ("key", "value")]
 
 
 def test_whisper_exports_a_folder_of_encoder_and_decoder(exported):
     result, out = exported["whisper"]
     assert result.exit_code == 0, result.output
     inputs, outputs = _io(out / "encoder_model.onnx")
-    assert inputs == {"input_features": ["batch", 8, 32]} and outputs == ["last_hidden_state"]
+    assert inputs == {"input_features": ["batch", 8, 32]}
+    assert outputs == ["last_hidden_state"] + _names("present", "encoder")
     inputs, outputs = _io(out / "decoder_model.onnx")
-    assert sorted(inputs) == ["encoder_hidden_states", "input_ids"] + sorted(
-        f"past_key_values.{i}.{kind}" for i in range(2) for kind in ("key", "value"))
-    assert inputs["encoder_hidden_states"] == ["batch", 16, 32]
-    assert outputs[0] == "logits" and outputs[-1] == "present.1.value"
+    assert sorted(inputs) == sorted(["input_ids", *_names("past_key_values", "decoder"),
+                                     *_names("past_key_values", "encoder")])
+    assert inputs["past_key_values.0.encoder.key"] == ["batch", 4, 16, 8]  # Whisper's frames are fixed
+    assert outputs == ["logits"] + _names("present", "decoder")
     with open(out / "generation_config.json") as handle:
         assert json.load(handle)["decoder_start_token_id"] == 1
 
@@ -174,7 +181,7 @@ def test_check_reports_both_files_with_the_cache_at_two_past_lengths(folders):
     assert result.exit_code == 0, result.output
     assert "encoder_model.onnx:" in result.output and "decoder_model.onnx:" in result.output
     past = {line.split("past_sequence_length ")[1].split(":")[0] for line in result.output.splitlines()
-            if "present.1.value" in line}
+            if "present.1.decoder.value" in line}
     assert len(past) >= 2, result.output
 
 
@@ -190,7 +197,7 @@ def test_graph_shows_both_parts(folders):
     result = invoke(["graph", folders / "whisper"])
     assert result.exit_code == 0, result.output
     assert "encoder_model.onnx:\n" in result.output and "decoder_model.onnx:\n" in result.output
-    assert "present.1.value" in result.output
+    assert "present.1.decoder.value" in result.output and "present.1.encoder.value" in result.output
 
 
 def test_task_not_fitting_the_architecture_is_one_line(folders, tmp_path):

@@ -23,7 +23,6 @@ from typing import Any, Optional
 import torch
 import torch.utils._pytree as pytree
 
-from graphnn.errors import InputSpecError
 
 CACHE_FIELD = "past_key_values"  # the ModelOutput field (and forward argument) holding the cache
 # transformers 5.25 renamed the forward argument and the output field to ``cache`` (past_key_values
@@ -120,7 +119,9 @@ PAST = "past_sequence_length"
 TOTAL = "total_sequence_length"  # the attention mask's length: past + new tokens
 LM_DIMS = {"input_ids": {0: "batch", 1: "sequence_length"}, "attention_mask": {0: "batch", 1: TOTAL},
            "position_ids": {0: "batch", 1: "sequence_length"}}
-_FLAT_INPUT = re.compile(rf"^{CACHE_FIELD}\.(\d+)\.(key|value)$")
+# past_key_values.{i}.key, or an encoder-decoder cache's past_key_values.{i}.decoder.key / .encoder.key
+_FLAT_INPUT = re.compile(rf"^{CACHE_FIELD}\.(\d+)\.(?:(decoder|encoder)\.)?(key|value)$")
+ENCODER_SEQ = "encoder_sequence_length"  # the cross-attention keys' length: the encoder input's
 
 
 def is_cache_input(value: Any) -> bool:
@@ -129,16 +130,14 @@ def is_cache_input(value: Any) -> bool:
 
 def flat_cache_items(items: list[tuple]) -> list[tuple]:
     """``(name, example, keyword)`` items with a cache example replaced by one item per
-    tensor, ``past_key_values.{i}.key`` / ``.value`` (the names optimum gives them)."""
+    tensor, ``past_key_values.{i}.key`` / ``.value`` (the names optimum gives them;
+    ``past_key_values.{i}.decoder.key`` / ``.encoder.key`` for an ``EncoderDecoderCache``)."""
     flat = []
     for name, example, keyword in items:
         tensors = cache_tensors(example, CACHE_FIELD) or legacy_cache_tensors(example, CACHE_FIELD)
         if name not in CACHE_KEYWORDS or tensors is None:
             flat.append((name, example, keyword))
             continue
-        if any(".encoder." in n or ".decoder." in n for n, _ in tensors):
-            raise InputSpecError(f"{name}: an encoder-decoder cache as an input is not supported by graphnn yet; "
-                                 f"export the decoder without past_key_values")
         flat += [(n, t, True) for n, t in tensors]
     return flat
 
@@ -149,8 +148,13 @@ def cache_dims(items: list[tuple]) -> Optional[list[dict]]:
     ``total_sequence_length``; None without a cache (the usual defaults then)."""
     if not any(_FLAT_INPUT.match(name) for name, _, _ in items):
         return None
-    return [{0: "batch", 2: PAST} if _FLAT_INPUT.match(name) else LM_DIMS.get(name, {0: "batch"})
+    return [_flat_dims(name) if _FLAT_INPUT.match(name) else LM_DIMS.get(name, {0: "batch"})
             for name, _, _ in items]
+
+
+def _flat_dims(name: str) -> dict:
+    """A cache tensor's dims: the cross-attention's span the encoder input, the rest the past."""
+    return {0: "batch", 2: ENCODER_SEQ if _FLAT_INPUT.match(name).group(2) == "encoder" else PAST}
 
 
 def dim_relations(symbols) -> dict[str, str]:
@@ -187,14 +191,17 @@ def cache_keyword(model: Any) -> str:
 
 def grouped_cache(kwargs: dict, keyword: str = CACHE_FIELD) -> dict:
     """Keyword arguments with the flat cache tensors put back into one ``DynamicCache``
-    under ``keyword`` (``cache_keyword(model)``), where the first of them stood."""
+    (an ``EncoderDecoderCache`` of two for ``.decoder`` / ``.encoder`` names) under
+    ``keyword`` (``cache_keyword(model)``), where the first of them stood."""
     flat = {name: value for name, value in kwargs.items() if _FLAT_INPUT.match(name)}
     if not flat:
         return kwargs
-    from transformers import DynamicCache
-    layers = len(flat) // 2
-    cache = DynamicCache(ddp_cache_data=[(flat[f"{CACHE_FIELD}.{i}.key"], flat[f"{CACHE_FIELD}.{i}.value"])
-                                         for i in range(layers)])
+    from transformers import DynamicCache, EncoderDecoderCache
+    if any(_FLAT_INPUT.match(name).group(2) for name in flat):
+        cache = EncoderDecoderCache(*(DynamicCache(ddp_cache_data=_layer_pairs(flat, part))
+                                      for part in ("decoder", "encoder")))  # self-attention first, as it flattens
+    else:
+        cache = DynamicCache(ddp_cache_data=_layer_pairs(flat, None))
     grouped = {}
     for name, value in kwargs.items():
         if name not in flat:
@@ -202,6 +209,13 @@ def grouped_cache(kwargs: dict, keyword: str = CACHE_FIELD) -> dict:
         elif keyword not in grouped:
             grouped[keyword] = cache
     return grouped
+
+
+def _layer_pairs(flat: dict, part: Optional[str]) -> list[tuple]:
+    """``[(key 0, value 0), ...]`` of the flat tensors of one (sub)cache."""
+    layers = sum(1 for name in flat if _FLAT_INPUT.match(name).group(2) == part) // 2
+    own = [f"{CACHE_FIELD}.{i}" + ("" if part is None else f".{part}") for i in range(layers)]
+    return [(flat[f"{name}.key"], flat[f"{name}.value"]) for name in own]
 
 
 def cache_dynamic_shapes(cache: Any, spec_of) -> Any:

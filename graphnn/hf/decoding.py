@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-PAST = re.compile(r"^past_key_values\.(\d+)\.(key|value)$")
+PAST = re.compile(r"^past_key_values\.(\d+)\.(?:decoder\.)?(key|value)$")  # self-attention: grows each step
 FED = ("input_ids", "attention_mask", "position_ids")  # besides the past: what a step feeds, where the file takes it
 # transformers 5.23's _prepare_position_ids_for_generation fills padded positions with 0 (older
 # releases with 1): no unpadded token attends to them, so either gives the same tokens
@@ -76,7 +76,8 @@ class Cacheless(_Steps):
 
 
 def empty_past(runtime, batch: int) -> dict:
-    """Zero-length past tensors, (batch, heads, 0, head size) from the file's input shapes."""
+    """Zero-length past tensors, (batch, heads, 0, head size) from the file's input shapes
+    (an encoder-decoder's ``.decoder`` ones: its ``.encoder`` ones come from the encoder)."""
     past = {}
     for arg in runtime.session.get_inputs():
         if PAST.match(arg.name):

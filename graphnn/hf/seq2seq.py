@@ -82,31 +82,38 @@ def generate_seq2seq(onnx_dir: str, inputs: dict, max_new_tokens: int, device: s
     feeds = {arg.name: np.asarray(inputs[arg.name]).astype(_NUMPY[arg.type], copy=False)
              for arg in encoder.session.get_inputs()}  # ids as int64, features as float32, whatever was given
     began = time.perf_counter()
-    states = encoder.run(feeds)[0]
-    step = _DecoderSteps(decoder, states, feeds.get("attention_mask"), ids.start)
-    tokens = greedy(step, states.shape[0], max_new_tokens, ids)
+    outputs = dict(zip([o.name for o in encoder.session.get_outputs()], encoder.run(feeds)))
+    step = _DecoderSteps(decoder, outputs, feeds.get("attention_mask"), ids.start)
+    tokens = greedy(step, outputs["last_hidden_state"].shape[0], max_new_tokens, ids)
     return tokens, time.perf_counter() - began
 
 
 class _DecoderSteps:
-    """``next_logits`` for the decoder file: the start token first, then each chosen token,
-    its ``present.*`` fed back as ``past_key_values.*`` (a past of length 0 at first)."""
+    """``next_logits`` for the decoder file: the start token first, then each chosen token.
+    The encoder's ``present.{i}.encoder.*`` go in as ``past_key_values.{i}.encoder.*`` at
+    every step; each step's ``present.{i}.decoder.*`` come back as the next step's
+    ``past_key_values.{i}.decoder.*`` (a past of length 0 at first)."""
 
-    def __init__(self, decoder, states: np.ndarray, mask: Optional[np.ndarray], start: int):
+    def __init__(self, decoder, encoded: dict, mask: Optional[np.ndarray], start: int):
         self.decoder, self.start = decoder, start
-        self.fixed = {"encoder_hidden_states": states}
+        self.batch = encoded["last_hidden_state"].shape[0]
+        self.fixed = _as_past(encoded)
         if "encoder_attention_mask" in decoder.input_names:
             self.fixed["encoder_attention_mask"] = mask.astype(np.int64)
-        self.past = empty_past(decoder, states.shape[0])
+        self.past = empty_past(decoder, self.batch)
         self.outputs = [o.name for o in decoder.session.get_outputs()]
 
     def __call__(self, token: Optional[np.ndarray]) -> np.ndarray:
-        batch = self.fixed["encoder_hidden_states"].shape[0]
-        step_ids = np.full((batch, 1), self.start, dtype=np.int64) if token is None else token[:, None]
+        step_ids = np.full((self.batch, 1), self.start, dtype=np.int64) if token is None else token[:, None]
         results = dict(zip(self.outputs, self.decoder.run({"input_ids": step_ids, **self.fixed, **self.past})))
-        self.past = {name.replace("present.", "past_key_values.", 1): value
-                     for name, value in results.items() if name.startswith("present.")}
+        self.past = _as_past(results)
         return results["logits"][:, -1]
+
+
+def _as_past(outputs: dict) -> dict:
+    """A file's ``present.*`` outputs named as the decoder's ``past_key_values.*`` inputs."""
+    return {name.replace("present.", "past_key_values.", 1): value
+            for name, value in outputs.items() if name.startswith("present.")}
 
 
 def folder_settings(onnx_dir: str) -> dict:
