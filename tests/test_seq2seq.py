@@ -103,6 +103,21 @@ def test_whisper_exports_a_folder_of_encoder_and_decoder(exported):
         assert json.load(handle)["decoder_start_token_id"] == 1
 
 
+@pytest.mark.parametrize("name, cross", [("t5", "EncDecAttention"), ("bart", "encoder_attn"),
+                                         ("whisper", "encoder_attn")])
+def test_cross_attention_projections_run_in_the_encoder_only(exported, name, cross):
+    """The encoder file holds the decoder's cross-attention key/value weights and no other
+    decoder weight (its placeholder decoder run is dead code, removed); the decoder file does
+    not hold them, so no step recomputes the keys and values from the encoder states."""
+    out = exported[name][1]
+    encoder = {w.name for w in onnx.load(str(out / "encoder_model.onnx")).graph.initializer if len(w.dims) == 2}
+    decoder = {w.name for w in onnx.load(str(out / "decoder_model.onnx")).graph.initializer if len(w.dims) == 2}
+    in_encoder = sorted(w for w in encoder if w.startswith("decoder."))
+    assert len(in_encoder) == 4 and all(f".{cross}." in w for w in in_encoder), in_encoder  # k, v x 2 layers
+    assert not [w for w in decoder if f".{cross}.k" in w or f".{cross}.v" in w], sorted(decoder)
+    assert [w for w in decoder if f".{cross}.q" in w]  # the queries are still the decoder's
+
+
 SEEDS = {1: 11, 2: 2}  # inputs on which this tiny model's greedy tokens vary (and, at batch 2, one row ends)
 
 

@@ -2,38 +2,41 @@
 ``text2text-generation-with-past``: ``encoder_model.onnx`` runs once per input,
 ``decoder_model.onnx`` once per generated token with its self-attention cache in and out.
 
-The contract the generation code relies on:
+The contract the generation code relies on (optimum's names):
 
 - encoder: text models take ``input_ids`` and ``attention_mask`` (batch,
   encoder_sequence_length); speech models (Whisper) ``input_features`` (batch, num_mel_bins,
-  frames; the frames are fixed by the model). Output ``last_hidden_state``.
+  frames; the frames are fixed by the model). Outputs ``last_hidden_state`` and every decoder
+  layer's cross-attention keys and values, ``present.{i}.encoder.key`` / ``.value`` (batch,
+  heads, encoder_sequence_length, head size).
 - decoder: ``input_ids`` (batch, sequence_length: the new decoder tokens),
-  ``encoder_hidden_states``, ``encoder_attention_mask`` (text models only) and
-  ``past_key_values.{i}.key`` / ``.value`` (batch, heads, past_sequence_length, head size);
-  outputs ``logits`` and ``present.{i}.key`` / ``.value`` (past + new tokens). The first step
-  feeds a past of length 0, so one file serves every step.
+  ``encoder_attention_mask`` (text models only), the encoder's keys and values as
+  ``past_key_values.{i}.encoder.key`` / ``.value`` (the same at every step) and the
+  self-attention cache ``past_key_values.{i}.decoder.key`` / ``.value`` (batch, heads,
+  past_sequence_length, head size); outputs ``logits`` and ``present.{i}.decoder.key`` /
+  ``.value`` (past + new tokens). The first step feeds a self-attention past of length 0, so
+  one file serves every step.
 
-The choice: only the self-attention cache goes in and out. The cross-attention keys and
-values are recomputed from ``encoder_hidden_states`` at every step instead of being cached
-(optimum's optional ``past_key_values.{i}.encoder.*``). The cost, per step and decoder layer:
-two projections of the encoder states, 2 x batch x encoder_sequence_length x d_model^2
-multiply-adds. For T5-small (d_model 512, 6 decoder layers) and a 512-token input that is 1.6
-GMAC per step, against about 0.04 GMAC for the new token's own layers and LM head (counted, not
-measured). Measured by ``benchmarks/seq2seq_decoding.py`` (batch 1, 2 shared CPU cores at load
-5.6, random weights): decoding drops from 38 to 11 tokens/s between a 16- and a 512-token input,
-while torch eager, which caches them, drops from 7 to 5. In exchange one file serves the first
-step and the later ones with no "compute or reuse" branch, and the caller carries half the
-tensors. The cached variant (the encoder file
-also computing every layer's cross-attention K/V, the decoder taking them as inputs) needs
-encoder-decoder caches as flat inputs in ``hf.cache``; it is the thing to add for long inputs
-(Whisper's 1500 frames).
+The choice: the cross-attention keys and values are computed once, by the encoder file, and
+cached; the decoder takes them as inputs and never sees ``encoder_hidden_states``. Recomputing
+them at every step instead (what graphnn did first) costs two projections of the encoder states
+per step and decoder layer, 2 x batch x encoder_sequence_length x d_model^2 multiply-adds: for
+T5-small (d_model 512, 6 decoder layers) and a 512-token input 1.6 GMAC per step, against about
+0.04 GMAC for the new token's own layers and LM head (counted, not measured). What caching
+costs: the caller holds those tensors, 2 x layers x batch x encoder_sequence_length x d_model
+floats (6 MB for T5-small at 512 tokens). ``benchmarks/seq2seq_decoding.py`` measures both (docs/benchmarks.md). Why the encoder file
+rather than optimum's other layout (the decoder outputting ``present.{i}.encoder.*`` at the
+first step and taking them later): that needs a "compute or reuse" branch inside the decoder, or
+two decoder files; here one decoder graph serves every step and the caller only renames the
+encoder's ``present.*`` outputs to ``past_key_values.*`` once.
 
 ``seq2seq_parts`` makes the two modules that are traced; ``folder.load_parts`` does it for a
 checkpoint folder.
 
 ``generate_seq2seq``: greedy decoding with an exported folder. The encoder runs once, then the
-decoder one token at a time from ``decoder_start_token_id``, its ``present.*`` fed back as
-``past_key_values.*`` (a past of length 0 at the first step).
+decoder one token at a time from ``decoder_start_token_id`` with the encoder's cross-attention
+keys and values, its ``present.*`` fed back as ``past_key_values.*`` (a past of length 0 at the
+first step).
 
 End of sequence as transformers' ``generate`` handles it: a row that produced
 ``eos_token_id`` gets ``pad_token_id`` from then on, and decoding stops when every row has
