@@ -23,7 +23,6 @@ from typing import Any, Optional
 import torch
 import torch.utils._pytree as pytree
 
-
 CACHE_FIELD = "past_key_values"  # the ModelOutput field (and forward argument) holding the cache
 # transformers 5.25 renamed the forward argument and the output field to ``cache`` (past_key_values
 # stays a deprecated alias until 5.40); the flat inputs keep optimum's names either way

@@ -24,11 +24,12 @@ per step and decoder layer, 2 x batch x encoder_sequence_length x d_model^2 mult
 T5-small (d_model 512, 6 decoder layers) and a 512-token input 1.6 GMAC per step, against about
 0.04 GMAC for the new token's own layers and LM head (counted, not measured). What caching
 costs: the caller holds those tensors, 2 x layers x batch x encoder_sequence_length x d_model
-floats (6 MB for T5-small at 512 tokens). ``benchmarks/seq2seq_decoding.py`` measures both (docs/benchmarks.md). Why the encoder file
-rather than optimum's other layout (the decoder outputting ``present.{i}.encoder.*`` at the
-first step and taking them later): that needs a "compute or reuse" branch inside the decoder, or
-two decoder files; here one decoder graph serves every step and the caller only renames the
-encoder's ``present.*`` outputs to ``past_key_values.*`` once.
+floats (6 MB for T5-small at 512 tokens). ``benchmarks/seq2seq_decoding.py`` measures both
+(docs/benchmarks.md). Why the encoder file rather than optimum's other layout (the decoder
+outputting ``present.{i}.encoder.*`` at the first step and taking them later): that needs a
+"compute or reuse" branch inside the decoder, or two decoder files; here one decoder graph
+serves every step and the caller only renames the encoder's ``present.*`` outputs to
+``past_key_values.*`` once.
 
 ``seq2seq_parts`` makes the two modules that are traced; ``folder.load_parts`` does it for a
 checkpoint folder.
