@@ -22,6 +22,7 @@ from graphnn.hf.seq2seq_parts import is_speech, speech_features
 
 PROMPT, PADDING = 6, 2  # prompt length; the left padding of the first row at batch 2
 BATCHES = (1, 2)
+WARM_UP = 2  # untimed new tokens each side decodes before the timed trials
 
 
 @dataclass
@@ -95,9 +96,19 @@ def torch_generate(model: Any, inputs: dict, max_new_tokens: int, ids: TokenIds)
     return out[:, start:].numpy(), seconds
 
 
+def _warm_up(model: Any, path: str, device: str, ids: TokenIds) -> None:
+    """Two untimed tokens each way first: the first call of either side pays for one-time work
+    (torch's lazy initialisation, onnxruntime's first allocations), which made batch 1's
+    tokens/s read several times lower than batch 2's."""
+    inputs = prompts(model, 1, ids)
+    torch_generate(model, inputs, WARM_UP, ids)
+    decode(path, {k: v.numpy() for k, v in inputs.items()}, WARM_UP, device, ids)
+
+
 def compare(model: Any, path: str, max_new_tokens: int, device: str = "cpu") -> list[Trial]:
     """A ``Trial`` per batch size of ``BATCHES``, decoding ``path`` (a file or folder)."""
     ids = token_ids(model)
+    _warm_up(model, path, device, ids)
     trials = []
     for batch in BATCHES:
         inputs = prompts(model, batch, ids)
