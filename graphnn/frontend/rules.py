@@ -77,7 +77,13 @@ def forget_function_rule(function: Any) -> None:
 
 
 def module_rule_for(module: torch.nn.Module) -> Optional[Rule]:
-    return _MODULE_RULES.get(type(module))
+    """The rule of the layer's exact class (a subclass may change forward), except for
+    parametrized layers (``weight_norm``, ``spectral_norm``): torch swaps in a subclass that
+    only recomputes the weight on access, so the original layer's rule reads it as a constant."""
+    cls = type(module)
+    if torch.nn.utils.parametrize.is_parametrized(module):
+        cls = cls.__bases__[0]
+    return _MODULE_RULES.get(cls)
 
 
 def function_rule_for(function: Any) -> Optional[Rule]:

@@ -1,6 +1,7 @@
 """Shape rules for convolutions: ``conv{1,2,3}d``, ``conv_transpose{1,2,3}d`` and
-``computed_conv{1,2,3}d`` (a conv whose weight, and bias, are tensors computed in forward:
-inputs 1 and 2 instead of params; timm's weight-standardised StdConv2d / ScaledStdConv2d).
+``computed_conv{1,2,3}d`` / ``computed_conv_transpose{1,2,3}d`` (a conv whose weight, and bias,
+are tensors computed in forward: inputs 1 and 2 instead of params; timm's weight-standardised
+StdConv2d / ScaledStdConv2d, weight-normed or tied decoder kernels).
 
 params: weight (conv: C_out x C_in/groups x k...; transposed: C_in x C_out/groups x k...),
 optional bias. attrs: stride, pads (ONNX order: every spatial begin, then every end, so
@@ -49,11 +50,20 @@ def conv(node, x):
 
 
 def computed_conv(node, x, weight, bias=None):
+    _check_static(weight)
+    _check_bias(bias, weight.shape[0])
+    return _conv_type(node, x, weight.shape)
+
+
+def _check_static(weight):
+    """A computed weight's shape must be known at export (ONNX's kernel_shape is an attribute)."""
     if not all(isinstance(d, int) for d in weight.shape):
         raise ShapeMismatch(f"expects a weight of static shape, gets {weight.shape}")
-    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise ShapeMismatch(f"expects a bias of shape ({weight.shape[0]},), gets {tuple(bias.shape)}")
-    return _conv_type(node, x, weight.shape)
+
+
+def _check_bias(bias, out_channels):
+    if bias is not None and tuple(bias.shape) != (out_channels,):
+        raise ShapeMismatch(f"expects a bias of shape ({out_channels},), gets {tuple(bias.shape)}")
 
 
 def transposed_out(node, size, i: int, kernel: int):
@@ -69,11 +79,20 @@ def transposed_out(node, size, i: int, kernel: int):
     return out
 
 
+def _conv_transpose_type(node, x, weight_shape):
+    check_channels_first(x, len(weight_shape) - 2, weight_shape[0])
+    dims = [transposed_out(node, x.shape[2 + i], i, k) for i, k in enumerate(weight_shape[2:])]
+    return TensorType((x.shape[0], weight_shape[1] * node.attrs["groups"], *dims), x.dtype)
+
+
 def conv_transpose(node, x):
-    weight = node.params["weight"]
-    check_channels_first(x, weight.dim() - 2, weight.shape[0])
-    dims = [transposed_out(node, x.shape[2 + i], i, k) for i, k in enumerate(weight.shape[2:])]
-    return TensorType((x.shape[0], weight.shape[1] * node.attrs["groups"], *dims), x.dtype)
+    return _conv_transpose_type(node, x, tuple(node.params["weight"].shape))
+
+
+def computed_conv_transpose(node, x, weight, bias=None):
+    _check_static(weight)
+    _check_bias(bias, weight.shape[1] * node.attrs["groups"])
+    return _conv_transpose_type(node, x, weight.shape)
 
 
 def conv_macs(ins, outs, params):
@@ -88,6 +107,10 @@ def computed_conv_macs(ins, outs, params):
 def conv_transpose_macs(ins, outs, params):
     weight = params["weight"]  # [in, out / groups, *kernel]: every input element meets a kernel
     return math.prod(ins[0]) * weight[1] * math.prod(weight[2:])
+
+
+def computed_conv_transpose_macs(ins, outs, params):
+    return conv_transpose_macs(ins, outs, {"weight": ins[1]})
 
 
 def conv_label(attrs, weights):
@@ -111,7 +134,14 @@ CONV_TRANSPOSE3D = define("conv_transpose3d", shape=conv_transpose, macs=conv_tr
 COMPUTED_CONV1D = define("computed_conv1d", shape=computed_conv, macs=computed_conv_macs, label=conv_label)
 COMPUTED_CONV2D = define("computed_conv2d", shape=computed_conv, macs=computed_conv_macs, label=conv_label)
 COMPUTED_CONV3D = define("computed_conv3d", shape=computed_conv, macs=computed_conv_macs, label=conv_label)
+COMPUTED_CONV_TRANSPOSE1D = define("computed_conv_transpose1d", shape=computed_conv_transpose,
+                                   macs=computed_conv_transpose_macs, label=conv_label)
+COMPUTED_CONV_TRANSPOSE2D = define("computed_conv_transpose2d", shape=computed_conv_transpose,
+                                   macs=computed_conv_transpose_macs, label=conv_label)
+COMPUTED_CONV_TRANSPOSE3D = define("computed_conv_transpose3d", shape=computed_conv_transpose,
+                                   macs=computed_conv_transpose_macs, label=conv_label)
 
 CONV = {1: CONV1D, 2: CONV2D, 3: CONV3D}
 COMPUTED_CONV = {1: COMPUTED_CONV1D, 2: COMPUTED_CONV2D, 3: COMPUTED_CONV3D}
 CONV_TRANSPOSE = {1: CONV_TRANSPOSE1D, 2: CONV_TRANSPOSE2D, 3: CONV_TRANSPOSE3D}
+COMPUTED_CONV_TRANSPOSE = {1: COMPUTED_CONV_TRANSPOSE1D, 2: COMPUTED_CONV_TRANSPOSE2D, 3: COMPUTED_CONV_TRANSPOSE3D}

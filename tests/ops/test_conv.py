@@ -180,10 +180,60 @@ def test_functional_conv_with_a_weight_computed_in_forward(fn, weight_shape, bia
     assert conv.input[1] not in {t.name for t in models[18].graph.initializer}  # W is computed
 
 
-def test_functional_conv_transpose_with_computed_weight_is_refused():
-    conv = FunctionalConv(F.conv_transpose2d, (3, 4, 3, 3))
-    with pytest.raises(UnsupportedError, match="conv weight computed in forward"):
-        graphnn.trace(Wrap(lambda x: F.conv_transpose2d(x, conv.weight * 2), conv), torch.randn(1, 3, 9, 9))
+class ScaledTransposeConv(nn.Module):
+    """F.conv_transpose*d with a weight (and bias) computed in forward: a decoder kernel scaled
+    by a learned per-input-channel gain, as tied or weight-normed upsamplers do."""
+
+    def __init__(self, fn, weight_shape, groups, bias, **kwargs):
+        super().__init__()
+        self.fn, self.groups, self.kwargs = fn, groups, kwargs
+        self.weight = nn.Parameter(torch.randn(weight_shape) * 0.3)
+        self.gain = nn.Parameter(torch.rand(weight_shape[0]) + 0.5)
+        self.bias = nn.Parameter(torch.randn(weight_shape[1] * groups)) if bias else None
+
+    def forward(self, x):
+        weight = self.weight * self.gain.reshape(-1, *[1] * (self.weight.dim() - 1))
+        bias = None if self.bias is None else self.bias.tanh()
+        return self.fn(x, weight, bias, groups=self.groups, **self.kwargs)
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+@pytest.mark.parametrize("fn, weight_shape, groups, bias, kwargs", [
+    (F.conv_transpose1d, (3, 4, 3), 1, True, dict(stride=2, output_padding=1)),
+    (F.conv_transpose2d, (3, 2, 3, 3), 3, False, dict(stride=2, padding=1)),
+    (F.conv_transpose2d, (3, 4, 2, 2), 1, True, dict(stride=3, dilation=2, output_padding=1)),
+    (F.conv_transpose3d, (3, 4, 2, 2, 2), 1, True, dict(stride=2, padding=(1, 0, 1))),
+])
+def test_functional_conv_transpose_with_a_weight_computed_in_forward(fn, weight_shape, groups, bias, kwargs,
+                                                                       frontend):
+    torch.manual_seed(0)
+    model = ScaledTransposeConv(fn, weight_shape, groups, bias, **kwargs)
+    models = export_checked(model, torch.randn(INPUTS[len(weight_shape) - 2]), frontend=frontend)
+    conv = models[18].graph.node[-1]
+    assert conv.op_type == "ConvTranspose" and len(conv.input) == (3 if bias else 2)
+    assert conv.input[1] not in {t.name for t in models[18].graph.initializer}  # W is computed
+
+
+@pytest.mark.parametrize("frontend", ["fx", "export"])
+@pytest.mark.parametrize("layer, kwargs", [(nn.ConvTranspose1d, dict(kernel_size=8, stride=4, padding=2)),
+                                           (nn.Conv1d, dict(kernel_size=7, padding=3))])
+def test_weight_normed_conv(frontend, layer, kwargs):
+    """HiFi-GAN's and wav2vec2's layers: weight_norm(ConvTranspose1d / Conv1d), whose weight
+    g * v / |v| the parametrization recomputes on access. fx uses the layer's own rule (the
+    weight read once); torch.export records the computation (a computed weight), which the
+    passes fold: either way the file holds one constant kernel."""
+    torch.manual_seed(0)
+    normed = nn.utils.parametrizations.weight_norm(layer(3, 4, **kwargs))
+    models = export_checked(nn.Sequential(normed, nn.LeakyReLU(0.1)), torch.randn(1, 3, 9), frontend=frontend)
+    assert onnx_ops(models[18]) == [layer.__name__.removesuffix("1d"), "LeakyRelu"]
+    assert len(models[18].graph.initializer) == 2  # the folded kernel and the bias
+
+
+def test_computed_conv_transpose_bias_of_the_wrong_size_is_a_shape_error():
+    model = ScaledTransposeConv(F.conv_transpose2d, (3, 2, 3, 3), 3, False)
+    wrong = Wrap(lambda x: F.conv_transpose2d(x, model.weight * 2, model.gain, groups=3), model)
+    with pytest.raises(ShapeError, match=r"expects a bias of shape \(6,\), gets \(3,\)"):
+        graphnn.trace(wrong, torch.randn(1, 3, 9, 9))
 
 
 def test_conv_channel_mismatch():

@@ -5,8 +5,8 @@ Padding is normalised to ONNX's [begin..., end...] form; a non-zero ``padding_mo
 becomes a ``pad`` op in front of a conv with no padding of its own. The functional
 spellings take their weight and bias from module attributes (traced as constants),
 so they become the same op, with params, as the layers; a weight or bias computed in
-forward (timm's weight-standardised convs) makes a ``computed_conv{n}d``, which reads
-them as inputs.
+forward (timm's weight-standardised convs) makes a ``computed_conv{n}d`` (transposed:
+``computed_conv_transpose{n}d``), which reads them as inputs.
 """
 import torch.nn as nn
 import torch.nn.functional as F
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from graphnn.frontend.layers.pad import emit_pad
 from graphnn.frontend.layers.pool import per_dim
 from graphnn.frontend.rules import function_rule, module_rule
-from graphnn.ops.conv import COMPUTED_CONV, CONV, CONV_TRANSPOSE
+from graphnn.ops.conv import COMPUTED_CONV, COMPUTED_CONV_TRANSPOSE, CONV, CONV_TRANSPOSE
 
 
 def conv_pads(padding, kernel: list, dilation: list) -> list:
@@ -69,12 +69,16 @@ def conv_function(b, x, weight, bias=None, stride=1, padding=0, dilation=1, grou
                      stride, padding, dilation, groups)
 
 
+def _transpose_attrs(spatial, stride, padding, output_padding, groups, dilation) -> dict:
+    return dict(stride=per_dim(stride, spatial), pads=per_dim(padding, spatial) * 2,
+                dilation=per_dim(dilation, spatial), groups=groups,
+                output_padding=per_dim(output_padding, spatial))
+
+
 def emit_conv_transpose(b, x, weight, bias, stride=1, padding=0, output_padding=0, groups=1,
                         dilation=1, output_size=None):
     spatial = weight.dim() - 2
-    attrs = dict(stride=per_dim(stride, spatial), pads=per_dim(padding, spatial) * 2,
-                 dilation=per_dim(dilation, spatial), groups=groups,
-                 output_padding=per_dim(output_padding, spatial))
+    attrs = _transpose_attrs(spatial, stride, padding, output_padding, groups, dilation)
     if output_size is not None:
         attrs["output_padding"] = _padding_for_size(b, x, weight, attrs, output_size)
     return b.emit(CONV_TRANSPOSE[spatial], [x], params={"weight": weight, "bias": bias}, **attrs)
@@ -105,9 +109,19 @@ def conv_transpose_layer(b, module, x, output_size=None):
                                module.output_padding, module.groups, module.dilation, output_size)
 
 
+def emit_computed_conv_transpose(b, x, weight, bias, stride, padding, output_padding, groups, dilation):
+    """A transposed conv whose weight (and bias) are IR values, as ``emit_computed_conv``."""
+    kernel = list(b.shape(weight)[2:])
+    inputs = [x, weight] if bias is None else [x, weight, bias]
+    return b.emit(COMPUTED_CONV_TRANSPOSE[len(kernel)], inputs, kernel=kernel,
+                  **_transpose_attrs(len(kernel), stride, padding, output_padding, groups, dilation))
+
+
 @function_rule(F.conv_transpose1d, F.conv_transpose2d, F.conv_transpose3d)
 def conv_transpose_function(b, x, weight, bias=None, stride=1, padding=0, output_padding=0,
                             groups=1, dilation=1):
+    if b.is_computed(weight) or b.is_computed(bias):
+        return emit_computed_conv_transpose(b, x, weight, bias, stride, padding, output_padding, groups, dilation)
     return emit_conv_transpose(
         b, x, b.module_tensor(weight, "conv weight"), b.module_tensor(bias, "conv bias"),
         stride, padding, output_padding, groups, dilation,

@@ -1,11 +1,13 @@
 """Lowering of ``conv{1,2,3}d`` and ``computed_conv{1,2,3}d`` (weight and bias as inputs:
-ONNX Conv takes any tensor as W and B) to ONNX Conv, ``conv_transpose{1,2,3}d`` to ConvTranspose.
+ONNX Conv takes any tensor as W and B) to ONNX Conv, ``conv_transpose{1,2,3}d`` and
+``computed_conv_transpose{1,2,3}d`` to ConvTranspose.
 
 The IR pads are already ONNX's [begin..., end...]; transposed convs give explicit pads
 and output_padding (never auto_pad or output_shape), so the result matches torch's formula.
 """
 from graphnn.backend.onnx.registry import lowers
-from graphnn.ops.conv import (COMPUTED_CONV1D, COMPUTED_CONV2D, COMPUTED_CONV3D, CONV1D, CONV2D, CONV3D,
+from graphnn.ops.conv import (COMPUTED_CONV1D, COMPUTED_CONV2D, COMPUTED_CONV3D, COMPUTED_CONV_TRANSPOSE1D,
+                              COMPUTED_CONV_TRANSPOSE2D, COMPUTED_CONV_TRANSPOSE3D, CONV1D, CONV2D, CONV3D,
                               CONV_TRANSPOSE1D, CONV_TRANSPOSE2D, CONV_TRANSPOSE3D)
 
 
@@ -36,4 +38,10 @@ def computed_conv(ctx, node):
 @lowers(CONV_TRANSPOSE1D, CONV_TRANSPOSE2D, CONV_TRANSPOSE3D)
 def conv_transpose(ctx, node):
     ctx.add1("ConvTranspose", _weights(ctx, node), ctx.output(node), **_window_attrs(node),
+             output_padding=list(node.attrs["output_padding"]))
+
+
+@lowers(COMPUTED_CONV_TRANSPOSE1D, COMPUTED_CONV_TRANSPOSE2D, COMPUTED_CONV_TRANSPOSE3D)
+def computed_conv_transpose(ctx, node):
+    ctx.add1("ConvTranspose", ctx.inputs(node), ctx.output(node), **_window_attrs(node, list(node.attrs["kernel"])),
              output_padding=list(node.attrs["output_padding"]))
