@@ -369,7 +369,18 @@ class WritesIntoAReshapedCopy(nn.Module):
         return t + 0, r
 
 
-@pytest.mark.parametrize("model", [WritesThroughReshapes(), WritesIntoAReshapedCopy()], ids=["view", "copy"])
+class WritesThroughAReshapedSlice(nn.Module):
+    """A slice is not contiguous, yet reshaping its last dim views it: the write reaches it."""
+
+    def forward(self, x):
+        s = (x * 1)[:, :, :4]
+        q = s.reshape(s.size(0), 5, 2, 2)
+        q += 1
+        return s + 0
+
+
+@pytest.mark.parametrize("model", [WritesThroughReshapes(), WritesIntoAReshapedCopy(), WritesThroughAReshapedSlice()],
+                         ids=["view", "copy", "view_of_a_slice"])
 def test_writes_into_reshapes_and_permutations(model):
     export_checked(model, (torch.randn(2, 5, 8),), frontend="export", dynamic_dims=[{0: "batch"}])
 

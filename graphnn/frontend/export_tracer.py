@@ -399,13 +399,18 @@ class ExportReplay(Replay):
 
 def _viewed(node: fx.Node) -> bool:
     """Whether a view op's result shares its input's memory: a reshape copies a tensor it cannot
-    view (torch's fake result says which), and writing into that copy leaves the input as it was."""
+    view (its strides do not allow it), and writing into that copy leaves the input as it was.
+    Asked of torch's fake input (the fake result does not record being a view)."""
     if node.target is not torch.ops.aten.reshape.default:
         return True
     value, base = node.meta.get("val"), node.args[0].meta.get("val")
-    if not isinstance(value, torch.Tensor) or not isinstance(base, torch.Tensor):
+    if not isinstance(value, torch.Tensor) or not isinstance(base, torch.Tensor) or base.is_contiguous():
         return True
-    return base.is_contiguous() or value._is_view()
+    try:
+        base.view(value.shape)
+    except (RuntimeError, ValueError):
+        return False
+    return True
 
 
 class SavedReplay(ExportReplay):
