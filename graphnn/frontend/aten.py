@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from graphnn.frontend.layers.advanced_indexing import put_by_tensors
 from graphnn.frontend.layers.elementwise import binary, cast, default_float
 from graphnn.frontend.layers.indexing import index_tensor
+from graphnn.frontend.layers.linear import grouped_mm
 from graphnn.frontend.layers.shape import checked_dim, emit_expand, emit_reshape, filled, shape_of, size_entries
 from graphnn.frontend.rules import Ref, function_label, function_rule_for, method_rule_for
 from graphnn.ops.dims import broadcast
@@ -400,7 +401,7 @@ ADAPTERS: dict[str, Rule] = {
     "log_sigmoid": _via(F.logsigmoid, lambda x: ((x,), {})),
     # transformers' MoE experts under torch.export (float weights): its custom op
     # torch.ops.transformers.grouped_mm_fallback computes what torch._grouped_mm does
-    "grouped_mm_fallback": _via(torch._grouped_mm, lambda x, weight, offs: ((x, weight, offs), {})),
+    "grouped_mm_fallback": lambda b, x, weight, offs: grouped_mm(b, x, weight, offs),
     "numpy_T": lambda b, x: b.emit(TRANSPOSE, [x], perm=list(reversed(range(b.rank(x))))),
     "embedding_bag": _bag,
     "cross_entropy_loss": _via(F.cross_entropy, lambda x, target, weight=None, reduction=1, ignore_index=-100,

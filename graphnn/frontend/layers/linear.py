@@ -85,7 +85,12 @@ def explicit_equation(b, equation: str) -> str:
     return f"{equation}->{'...' if '...' in equation else ''}{''.join(once)}"
 
 
-@function_rule(torch._grouped_mm)
+# absent from the older torch releases graphnn supports (torch>=2.4)
+_GROUPED_MM = [f for f in (getattr(torch, "_grouped_mm", None),) if f is not None]
+_FUNCTIONAL_GROUPED_MM = [f for f in (getattr(F, "grouped_mm", None),) if f is not None]
+
+
+@function_rule(*_GROUPED_MM)
 def grouped_mm(b, x, weights, offs=None, bias=None, out_dtype=None):
     """Rows of ``x`` (S, K) in groups, group g (rows offs[g-1] to offs[g]) times ``weights[g]``
     (E, K, N): transformers' MoE experts (grouped_mm, their default implementation) after
@@ -107,6 +112,6 @@ def grouped_mm(b, x, weights, offs=None, bias=None, out_dtype=None):
     return call(torch.squeeze)(b, products, 1)
 
 
-@function_rule(F.grouped_mm) if hasattr(F, "grouped_mm") else (lambda rule: rule)
+@function_rule(*_FUNCTIONAL_GROUPED_MM)
 def functional_grouped_mm(b, mat_a, mat_b, *, offs=None, bias=None, out_dtype=None):
     return grouped_mm(b, mat_a, mat_b, offs, bias, out_dtype)
