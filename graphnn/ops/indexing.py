@@ -71,7 +71,8 @@ def gather(node, x, index):
 
 
 def scatter(node, x, index, src):
-    """x with x[index[i][j]][j] = src[i][j] (along ``dim``); src has the index's shape."""
+    """x with x[index[i][j]][j] = src[i][j] (along ``dim``); src has the index's shape. attr
+    ``reduction`` (none, add, mul, max, min): combined with x's value instead of replacing it."""
     if src.dtype != x.dtype:
         raise ShapeMismatch(f"expects src of dtype {x.dtype}, gets {src.dtype} (graphnn should have cast it)")
     if tuple(src.shape) != tuple(index.shape):

@@ -222,7 +222,9 @@ def test_scatter_in_place_with_a_dynamic_batch():
     assert "ScatterElements" in onnx_ops(models[18])
 
 
-def test_scatter_with_reduce_is_refused():
-    with pytest.raises(UnsupportedError, match="reduce='add'"):
-        graphnn.trace(Wrap(lambda x: x.scatter(1, torch.tensor([[0], [1], [2]]), x[:, :1], reduce="add")),
+def test_scatter_with_an_unknown_reduce_is_refused():
+    with pytest.raises(UnsupportedError, match="reduce='max'"):
+        graphnn.trace(Wrap(lambda x: x.scatter(1, torch.tensor([[0], [1], [2]]), x[:, :1], reduce="max")),
                       torch.randn(3, 4))
+
+

@@ -165,17 +165,23 @@ def gather(b, x, dim, index, *, sparse_grad=False, out=None):
 @function_rule(torch.scatter)
 @method_rule("scatter", "scatter_")
 def scatter(b, x, dim, index, src=None, value=None, *, reduce=None, out=None):
-    """``x.scatter(dim, index, src or value)`` without ``reduce``: DeepSeek-V3's router marks its
-    chosen expert groups with ``mask.scatter_(1, group_idx, 1)``. A number is expanded to the
-    index's shape; a src larger than the index contributes only its leading part, as in torch."""
-    if reduce is not None:
+    """``x.scatter(dim, index, src or value)``: DeepSeek-V3's router marks its chosen expert
+    groups with ``mask.scatter_(1, group_idx, 1)``. A number is expanded to the index's shape;
+    a src larger than the index contributes only its leading part, as in torch. ``reduce``
+    ('add', 'multiply') combines with what is there (scatter_add and scatter_reduce too)."""
+    if reduce not in _SCATTER_REDUCTIONS:
         raise b.unsupported(f"scatter with reduce={reduce!r}")
     src = value if src is None else src
     if isinstance(src, Ref):
         src = _leading_part(b, src, index)  # torch requires x's dtype
     else:
         src = emit_expand(b, b.constant(src, dtype=b.dtype(x)), shape_of(b, index))
-    return b.emit(SCATTER, [x, index, src], dim=checked_dim(b, x, dim))
+    return b.emit(SCATTER, [x, index, src], dim=checked_dim(b, x, dim),
+                  **({"reduction": _SCATTER_REDUCTIONS[reduce]} if reduce else {}))
+
+
+_SCATTER_REDUCTIONS = {None: "none", "add": "add", "sum": "add", "multiply": "mul", "prod": "mul",
+                       "amax": "max", "amin": "min"}  # torch's spellings -> ONNX ScatterElements' reduction
 
 
 def _leading_part(b, src, index):

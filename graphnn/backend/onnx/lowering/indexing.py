@@ -2,6 +2,7 @@
 (Gather) and ``gather`` (GatherElements)."""
 from graphnn.backend.onnx.lowering.shape import int_vector
 from graphnn.backend.onnx.registry import lowers
+from graphnn.errors import UnsupportedError
 from graphnn.ops.indexing import GATHER, INDEX_SELECT, SCATTER, SLICE, SLICE_SCATTER
 
 INT64_MAX = 2**63 - 1  # an end meaning "to the end"
@@ -28,9 +29,17 @@ def gather(ctx, node):
     ctx.add1("GatherElements", ctx.inputs(node), ctx.output(node), axis=node.attrs["dim"])
 
 
+REDUCTION_SINCE = {"add": 16, "mul": 16, "max": 18, "min": 18}  # ScatterElements' reduction attribute
+
+
 @lowers(SCATTER)
 def scatter(ctx, node):
-    ctx.add1("ScatterElements", ctx.inputs(node), ctx.output(node), axis=node.attrs["dim"])
+    reduction = node.attrs.get("reduction", "none")
+    if reduction != "none" and ctx.opset < REDUCTION_SINCE[reduction]:
+        raise UnsupportedError(f"{node.where}: a scatter that combines values ({reduction}) needs ONNX opset "
+                               f"{REDUCTION_SINCE[reduction]} or newer (asked for {ctx.opset})")
+    ctx.add1("ScatterElements", ctx.inputs(node), ctx.output(node), axis=node.attrs["dim"],
+             reduction=None if reduction == "none" else reduction)
 
 
 @lowers(SLICE_SCATTER)
