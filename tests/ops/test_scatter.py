@@ -70,3 +70,33 @@ def test_a_reduction_below_its_opset_is_refused_naming_the_opset(reduce, opset):
                           dynamic_batch=False)
     with pytest.raises(UnsupportedError, match=f"needs ONNX opset {opset} or newer \\(asked for {opset - 1}\\)"):
         to_onnx(graph, opset - 1)
+
+
+class ImageTokens(nn.Module):
+    """A vision-language model's merge: projected image features written, in order, into the
+    token embeddings at the image token (LLaVA's ``inputs_embeds.masked_scatter``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(20, 8)
+        self.project = nn.Linear(6, 8)
+
+    def forward(self, ids, image):
+        embeddings = self.embed(ids)
+        at_image = (ids == 3).unsqueeze(-1)
+        return embeddings.masked_scatter(at_image, self.project(image))
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+def test_masked_scatter_merges_image_features_in_order(frontend):
+    torch.manual_seed(0)
+    ids = torch.tensor([[1, 3, 3, 5, 6], [3, 3, 7, 8, 9]])
+    export_checked(ImageTokens(), (ids, torch.randn(2, 2, 6)), dynamic_batch=False, frontend=frontend)
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+def test_masked_scatter_with_a_random_mask(frontend):
+    """The mask is an input, drawn anew by parity: the source has an element for every position."""
+    torch.manual_seed(0)
+    fill = Wrap(lambda x, mask: x.masked_scatter(mask, torch.arange(15.0).view(3, 5)))
+    export_checked(fill, (torch.randn(3, 5), torch.rand(3, 5) > 0.5), frontend=frontend)

@@ -3,6 +3,8 @@ token routing of mixtures of experts: ``scatter_add``, ``scatter_reduce`` (sum, 
 amin, mean; ``include_self``), ``index_add`` / ``index_copy`` (a 1-d index along one dim,
 as a scatter whose index is broadcast over the other dims). All are the ``scatter`` op,
 ONNX ScatterElements with its reduction (add and mul from opset 16, max and min from 18).
+``masked_scatter`` (source's elements into the masked positions in order) is a gather by the
+running count of the mask instead.
 """
 import math
 
@@ -10,7 +12,7 @@ import torch
 
 from graphnn.frontend.layers.indexing import scatter
 from graphnn.frontend.layers.shape import checked_dim, emit_expand, shape_of
-from graphnn.frontend.rules import function_rule, function_rule_for, method_rule
+from graphnn.frontend.rules import function_rule, function_rule_for, method_rule, method_rule_for
 from graphnn.tensors import is_float
 
 # What a position scattered into starts from when the reduction leaves x's own value out.
@@ -74,3 +76,16 @@ def _spread(b, x, dim, index, source):
         raise b.shape_error(f"expects a 1-d index, gets {b.rank(index)}-d")
     along = _call(torch.reshape, b, index, [-1 if d == dim else 1 for d in range(b.rank(source))])
     return emit_expand(b, along, shape_of(b, source))
+
+
+@method_rule("masked_scatter", "masked_scatter_")
+def masked_scatter(b, x, mask, source):
+    """x with its masked positions, in row-major order, taking source's elements one after
+    another (a vision-language model merging image features into its token embeddings): each
+    masked position's running count picks its element of the flattened source."""
+    mask = method_rule_for("expand_as")(b, mask, x)
+    flat_mask = _call(torch.flatten, b, mask)
+    taken = _call(torch.cumsum, b, flat_mask, 0)  # int64: the count of masked positions so far
+    positions = _call(torch.clamp, b, _call(torch.sub, b, taken, 1), min=0)
+    picked = _call(torch.index_select, b, _call(torch.flatten, b, source), 0, positions)
+    return _call(torch.where, b, mask, method_rule_for("view_as")(b, picked, x), x)
