@@ -80,7 +80,7 @@ def rule_for(target: Any) -> Optional[Rule]:
 
 
 # ATen names of functions in torch's sub-namespaces: aten.linalg_vector_norm is torch.linalg.vector_norm.
-_PREFIXED = {"linalg_": torch.linalg, "special_": torch.special}
+_PREFIXED = {"linalg_": torch.linalg, "special_": torch.special, "fft_": torch.fft}
 
 
 def _torch_rule(name: str) -> Optional[Rule]:
@@ -395,6 +395,12 @@ ADAPTERS: dict[str, Rule] = {
     "log_sigmoid": _via(F.logsigmoid, lambda x: ((x,), {})),
     "numpy_T": lambda b, x: b.emit(TRANSPOSE, [x], perm=list(reversed(range(b.rank(x))))),
     "embedding_bag": _bag,
+    # torch.stft pads a centred signal itself (aten.pad, recorded apart) before aten.stft
+    "stft.default": _via(torch.stft, lambda x, n_fft, hop_length=None, win_length=None, window=None, normalized=False,
+                         onesided=None, return_complex=None, align_to_window=None: ((x, n_fft), {
+                             "hop_length": hop_length, "win_length": win_length, "window": window, "center": False,
+                             "normalized": normalized, "onesided": onesided, "return_complex": return_complex,
+                             "align_to_window": align_to_window})),
     "cross_entropy_loss": _via(F.cross_entropy, lambda x, target, weight=None, reduction=1, ignore_index=-100,
                                label_smoothing=0.0: ((x, target, weight), {
                                    "reduction": _REDUCTIONS[reduction], "ignore_index": ignore_index,

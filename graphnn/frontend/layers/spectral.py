@@ -1,0 +1,247 @@
+"""Rules for spectral ops: ``torch.fft.rfft / irfft / fft / ifft``, ``torch.stft``, window
+functions, and what a model does with a complex result: ``.abs()``, ``.real``, ``.imag``,
+``.angle()``, ``torch.view_as_real``, a spectrum times a real tensor or number, and complex
+sums and products (FNet's mixing, FFT convolutions, spectrogram frontends).
+
+Complex values are complex64 IR values (graphnn/ops/spectral.py has their ONNX layout). Only
+the spectral ops read them; everything a model computes from them is built here from
+``view_as_real`` (a real (..., 2) tensor) and real ops, then ``view_as_complex`` when the
+result is complex again. These complex rules run only for a call with a complex argument
+(``complex_rule``); the plain rule keeps every other call of ``abs``, ``mul``, ``+``...
+"""
+import builtins
+import numbers
+import operator
+
+import torch
+
+from graphnn.frontend.layers.pad import emit_pad
+from graphnn.frontend.layers.shape import checked_dim
+from graphnn.frontend.layers.structural import getattr_
+from graphnn.frontend.rules import Ref, complex_rule, function_rule, function_rule_for
+from graphnn.ops.spectral import FFT, IRFFT, NORMS, RFFT, STFT, VIEW_AS_COMPLEX, VIEW_AS_REAL
+from graphnn.tensors import is_complex
+
+
+def _transform(b, x, n, dim, norm, what):
+    """(dim, n, norm) of a transform of ``x``, n static (DFT's length)."""
+    dim = checked_dim(b, x, dim)
+    if norm is None:
+        norm = "backward"
+    if norm not in NORMS:
+        raise b.unsupported(f"{what} with norm={norm!r}")
+    if n is None:
+        n = b.shape(x)[dim]
+        if what == "irfft" and isinstance(n, int):
+            n = 2 * (n - 1)
+    if not isinstance(n, int) or n < 1:
+        raise b.unsupported(f"{what} over a dynamic dim without n= (give n, or export with --static)")
+    return dim, n, norm
+
+
+def _float(b, x, what):
+    if b.dtype(x) != "float32":
+        raise b.unsupported(f"{what} of a {b.dtype(x)} tensor (float32 only)")
+    return x
+
+
+@function_rule(torch.fft.rfft)
+def rfft(b, x, n=None, dim=-1, norm=None, *, out=None):
+    dim, n, norm = _transform(b, x, n, dim, norm, "rfft")
+    return b.emit(RFFT, [_float(b, x, "rfft")], dim=dim, n=n, norm=norm)
+
+
+@function_rule(torch.fft.irfft)
+def irfft(b, x, n=None, dim=-1, norm=None, *, out=None):
+    if not is_complex(b.dtype(x)):
+        raise b.unsupported("irfft of a real tensor")
+    dim, n, norm = _transform(b, x, n, dim, norm, "irfft")
+    return b.emit(IRFFT, [x], dim=dim, n=n, norm=norm)
+
+
+def _fft(inverse: bool):
+    what = "ifft" if inverse else "fft"
+
+    def rule(b, x, n=None, dim=-1, norm=None, *, out=None):
+        dim, n, norm = _transform(b, x, n, dim, norm, what)
+        if not is_complex(b.dtype(x)):
+            _float(b, x, what)
+        return b.emit(FFT, [x], dim=dim, n=n, norm=norm, inverse=inverse)
+    return rule
+
+
+function_rule(torch.fft.fft)(_fft(inverse=False))
+function_rule(torch.fft.ifft)(_fft(inverse=True))
+
+
+@function_rule(torch.stft)
+def stft(b, x, n_fft, hop_length=None, win_length=None, window=None, center=True, pad_mode="reflect",
+         normalized=False, onesided=None, return_complex=None, align_to_window=None):
+    """torch.stft of a (batch, length) or (length,) float signal: its centre padding here
+    (torch pads in Python, so torch.export records the padding apart and calls this with
+    center=False), the window zero-padded to n_fft in its middle, then one ``stft`` op."""
+    if return_complex is None:
+        raise b.unsupported("torch.stft without return_complex (torch requires it for real signals)")
+    if align_to_window:
+        raise b.unsupported("torch.stft with align_to_window=True")
+    if is_complex(b.dtype(x)) or (isinstance(window, Ref) and is_complex(b.dtype(window))):
+        raise b.unsupported("torch.stft of a complex signal or window")
+    _float(b, x, "stft")
+    if b.rank(x) not in (1, 2):
+        raise b.unsupported(f"torch.stft of a {b.rank(x)}-d signal (1-d or 2-d)")
+    hop_length = hop_length or n_fft // 4
+    win_length = win_length or n_fft
+    if center:
+        pads = [0] * (2 * b.rank(x))
+        pads[b.rank(x) - 1] = pads[-1] = n_fft // 2
+        x = emit_pad(b, x, pads, pad_mode)
+    window = _window(b, window, win_length, n_fft)
+    spectrum = b.emit(STFT, [x, window], n_fft=n_fft, hop_length=hop_length,
+                      onesided=True if onesided is None else bool(onesided), normalized=bool(normalized))
+    return spectrum if return_complex else b.emit(VIEW_AS_REAL, [spectrum])
+
+
+def _window(b, window, win_length, n_fft):
+    """The window as n_fft float32 samples: torch centres a shorter one between zeros."""
+    if window is None:
+        window = b.constant(torch.ones(win_length), name=f"{b.name}_window")
+    if b.shape(window) != (win_length,):
+        raise b.shape_error(f"expects a window of win_length={win_length} samples, gets {b.shape(window)}")
+    left = (n_fft - win_length) // 2
+    if left or n_fft - win_length:
+        window = emit_pad(b, window, [left, n_fft - win_length - left])
+    return window
+
+
+def _window_function(function):
+    """Window functions are constants (their length is a Python int at trace time)."""
+    def rule(b, window_length, *args, dtype=None, layout=None, device=None, requires_grad=False,
+             pin_memory=False):
+        if not isinstance(window_length, int):
+            raise b.unsupported(f"{function.__name__} of a traced length")
+        return b.constant(function(window_length, *args, dtype=dtype or torch.float32))
+    return rule
+
+
+for _function in (torch.hann_window, torch.hamming_window, torch.blackman_window, torch.bartlett_window,
+                  torch.kaiser_window):
+    function_rule(_function)(_window_function(_function))
+
+
+# ------------------------------------------------------------------ complex values
+
+
+@function_rule(torch.view_as_real)
+def view_as_real(b, z):
+    if not is_complex(b.dtype(z)):
+        raise b.unsupported(f"torch.view_as_real of a {b.dtype(z)} tensor")
+    return b.emit(VIEW_AS_REAL, [z])
+
+
+@function_rule(torch.view_as_complex)
+def view_as_complex(b, x):
+    return b.emit(VIEW_AS_COMPLEX, [x])
+
+
+def _part(b, z, index):
+    return function_rule_for(torch.select)(b, view_as_real(b, z), -1, index)
+
+
+@function_rule(torch.real)
+def real(b, z):
+    return _part(b, z, 0) if is_complex(b.dtype(z)) else z
+
+
+@function_rule(torch.imag)
+def imag(b, z):
+    if not is_complex(b.dtype(z)):
+        raise b.unsupported("torch.imag of a real tensor (torch refuses it too)")
+    return _part(b, z, 1)
+
+
+@complex_rule(functions=[builtins.getattr])
+def complex_attribute(b, z, name, *default):
+    """``z.real`` / ``z.imag``; ``z.shape``, ``z.ndim``... as for any tensor."""
+    if name in ("real", "imag"):
+        return _part(b, z, 0 if name == "real" else 1)
+    return getattr_(b, z, name, *default)
+
+
+@complex_rule(functions=[operator.abs, torch.abs, torch.absolute], methods=["abs", "absolute"])
+def magnitude(b, z, *, out=None):
+    """|z| = sqrt(re^2 + im^2): the 2-norm over the (real, imag) pair."""
+    return function_rule_for(torch.linalg.vector_norm)(b, view_as_real(b, z), 2, -1)
+
+
+@function_rule(torch.angle)
+@complex_rule(methods=["angle"])
+def angle(b, z, *, out=None):
+    if not is_complex(b.dtype(z)):
+        raise b.unsupported("torch.angle of a real tensor")
+    return function_rule_for(torch.atan2)(b, _part(b, z, 1), _part(b, z, 0))
+
+
+def _pair(b, value):
+    """A complex or real operand as a real (..., 2) tensor or a number; a real tensor becomes
+    (x, 0) by broadcasting against [1, 0]."""
+    if isinstance(value, Ref) and is_complex(b.dtype(value)):
+        return view_as_real(b, value), True
+    if isinstance(value, Ref):
+        if b.dtype(value) != "float32":
+            raise b.unsupported(f"complex arithmetic with a {b.dtype(value)} tensor (float32 only)")
+        return function_rule_for(torch.unsqueeze)(b, value, -1), False
+    if isinstance(value, numbers.Real):
+        return value, False
+    raise b.unsupported(f"complex arithmetic with {value!r}")
+
+
+def _as_complex(b, pair):
+    return b.emit(VIEW_AS_COMPLEX, [pair])
+
+
+def _on_real_pairs(function):
+    """``function`` of complex + real: on the pairs, a real operand counting as (x, 0)."""
+    def rule(b, a, other, *, alpha=1, out=None):
+        (x, x_complex), (y, y_complex) = _pair(b, a), _pair(b, other)
+        if alpha != 1:
+            y = function_rule_for(operator.mul)(b, y, alpha)
+        if isinstance(y, Ref) and not y_complex:
+            y = function_rule_for(operator.mul)(b, y, b.constant([1.0, 0.0], name=f"{b.name}_real"))
+        if isinstance(x, Ref) and not x_complex:
+            x = function_rule_for(operator.mul)(b, x, b.constant([1.0, 0.0], name=f"{b.name}_real"))
+        if not isinstance(x, Ref) or not isinstance(y, Ref):
+            raise b.unsupported("a complex tensor plus or minus a Python number")
+        return _as_complex(b, function_rule_for(function)(b, x, y))
+    return rule
+
+
+complex_rule(functions=[operator.add, operator.iadd, torch.add], methods=["add", "__add__", "__radd__"])(
+    _on_real_pairs(operator.add))
+complex_rule(functions=[operator.sub, operator.isub, torch.sub], methods=["sub", "__sub__"])(
+    _on_real_pairs(operator.sub))
+
+
+@complex_rule(functions=[operator.mul, operator.imul, torch.mul, torch.multiply],
+              methods=["mul", "multiply", "__mul__", "__rmul__"])
+def complex_mul(b, a, other, *, out=None):
+    """A spectrum times a real tensor or number scales both parts; times a complex tensor,
+    (a + bi)(c + di) = (ac - bd) + (ad + bc)i."""
+    (x, x_complex), (y, y_complex) = _pair(b, a), _pair(b, other)
+    mul = function_rule_for(operator.mul)
+    if not (x_complex and y_complex):
+        return _as_complex(b, mul(b, x, y))
+    split = function_rule_for(torch.unbind)
+    (p, q), (r, s) = split(b, x, -1), split(b, y, -1)
+    re = function_rule_for(operator.sub)(b, mul(b, p, r), mul(b, q, s))
+    im = function_rule_for(operator.add)(b, mul(b, p, s), mul(b, q, r))
+    return _as_complex(b, function_rule_for(torch.stack)(b, [re, im], -1))
+
+
+@complex_rule(functions=[operator.truediv, torch.div, torch.divide], methods=["div", "divide", "__truediv__"])
+def complex_div(b, a, other, *, rounding_mode=None, out=None):
+    """A spectrum over a real tensor or number (dividing by a complex one: not yet)."""
+    (x, x_complex), (y, y_complex) = _pair(b, a), _pair(b, other)
+    if y_complex or not x_complex or rounding_mode is not None:
+        raise b.unsupported("dividing by a complex tensor")
+    return _as_complex(b, function_rule_for(operator.truediv)(b, x, y))
+
