@@ -253,7 +253,7 @@ class Builder:
             if not isinstance(ref, Ref):
                 raise UnsupportedError(f"{self.where}: {op.name} got a non-tensor input {ref!r}")
             if not op.complex_inputs and is_complex(self.dtype(ref)):
-                raise UnsupportedError(f"{self.where}: {COMPLEX_REACHES.format(op.name)}")
+                raise UnsupportedError(f"{self.where}: {COMPLEX_REACHES.format(self.what)}")
         clean = {k: v.detach().cpu() for k, v in (params or {}).items() if v is not None}
         node = self.graph.add_node(
             op.name, [r.name for r in inputs], name=name or self.name, num_outputs=num_outputs,

@@ -7,6 +7,7 @@ and write; a real input gets a trailing dim of 1. torch's ``norm`` is a Mul afte
 Below opset 17 there is no DFT: the registry refuses these ops, naming the opset to use.
 """
 from graphnn.backend.onnx.registry import lowers
+from graphnn.errors import UnsupportedError
 from graphnn.ops.spectral import FFT, IRFFT, RFFT, STFT, VIEW_AS_COMPLEX, VIEW_AS_REAL, scale
 
 DFT_SINCE = 17
@@ -33,6 +34,12 @@ def _as_signal(ctx, node) -> str:
     if ctx.graph.values[node.inputs[0]].dtype == "float32":
         return ctx.add1("Unsqueeze", [x, ctx.const([-1], hint="axes")])
     return x
+
+
+@lowers(RFFT, FFT, IRFFT, STFT)
+def before_dft(ctx, node):
+    raise UnsupportedError(f"{node.where}: {node.op} needs ONNX opset {DFT_SINCE} or later (DFT, STFT): "
+                           f"pass --opset {DFT_SINCE} or newer (asked for {ctx.opset})")
 
 
 @lowers(RFFT, since=DFT_SINCE)
