@@ -46,6 +46,11 @@ FFTS = {
                                                         - torch.fft.rfft(x * x)),
     "plus_real_tensor": lambda x: torch.view_as_real(torch.fft.rfft(x) + x[..., :5]),
     "times_complex": lambda x: torch.view_as_real(torch.fft.rfft(x) * torch.fft.rfft(x.flip(-1))),
+    "fftn_hf_fnet": lambda x: torch.fft.fftn(x, dim=(1, 2)).real,
+    "fft2_ifft2_ortho": lambda x: torch.fft.ifft2(torch.fft.fft2(x, norm="ortho") * 2.0, s=(3, 6), norm="ortho").imag,
+    "rfftn_irfftn": lambda x: torch.fft.irfftn(torch.fft.rfftn(x, dim=(1, 2)), s=(4, 8), dim=(1, 2)),
+    "rfft2_abs_irfft2_odd": lambda x: torch.fft.rfft2(x, norm="forward").abs() + torch.fft.irfft2(
+        torch.fft.fft(x, dim=1), s=(5, 7))[..., :1, :5].sum(),
     "view_as_complex": lambda x: torch.fft.ifft(torch.view_as_complex(torch.stack([x, x * 2], -1))).real,
 }
 

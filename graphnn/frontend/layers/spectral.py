@@ -1,4 +1,5 @@
-"""Rules for spectral ops: ``torch.fft.rfft / irfft / fft / ifft``, ``torch.stft``, window
+"""Rules for spectral ops: ``torch.fft.rfft / irfft / fft / ifft`` (and their 2-D / n-D forms,
+one 1-D transform per dim), ``torch.stft``, window
 functions, and what a model does with a complex result: ``.abs()``, ``.real``, ``.imag``,
 ``.angle()``, ``torch.view_as_real``, a spectrum times a real tensor or number, and complex
 sums and products (FNet's mixing, FFT convolutions, spectrogram frontends).
@@ -18,7 +19,7 @@ import torch
 from graphnn.frontend.layers.pad import emit_pad
 from graphnn.frontend.layers.shape import checked_dim
 from graphnn.frontend.layers.structural import getattr_
-from graphnn.frontend.rules import Ref, complex_rule, function_rule, function_rule_for
+from graphnn.frontend.rules import Ref, complex_rule, function_rule, function_rule_for, method_rule
 from graphnn.ops.spectral import FFT, IRFFT, NORMS, RFFT, STFT, VIEW_AS_COMPLEX, VIEW_AS_REAL
 from graphnn.tensors import is_complex
 
@@ -72,6 +73,56 @@ def _fft(inverse: bool):
 
 function_rule(torch.fft.fft)(_fft(inverse=False))
 function_rule(torch.fft.ifft)(_fft(inverse=True))
+
+
+def _axes(b, x, s, dim):
+    """fftn's (dim, n) pairs: ``dim`` None is every dim, or the last len(s) when s is given;
+    an n of -1 or None keeps the dim's size."""
+    if dim is None:
+        dim = range(b.rank(x)) if s is None else range(b.rank(x) - len(s), b.rank(x))
+    dims = [dim] if isinstance(dim, int) else list(dim)
+    sizes = [None] * len(dims) if s is None else [None if n == -1 else n for n in s]
+    if len(sizes) != len(dims):
+        raise b.unsupported(f"an FFT with s={list(s)} over dims {dims} (one size per dim)")
+    return list(zip(dims, sizes))
+
+
+def _fftn(inverse: bool, dim=None):
+    """fftn / ifftn (fft2 / ifft2: dim=(-2, -1)): one 1-D transform per dim, each normalised
+    by its own length (torch's norm of the n-D transform is their product)."""
+    def rule(b, x, s=None, dim=dim, norm=None, *, out=None):
+        for axis, n in _axes(b, x, s, dim):
+            x = _fft(inverse)(b, x, n, axis, norm)
+        return x
+    return rule
+
+
+def _rfftn(dim=None):
+    """rfftn / rfft2: rfft over the last of the dims, then fft over the others."""
+    def rule(b, x, s=None, dim=dim, norm=None, *, out=None):
+        *others, (last, n) = _axes(b, x, s, dim)
+        x = rfft(b, x, n, last, norm)
+        for axis, n in others:
+            x = _fft(False)(b, x, n, axis, norm)
+        return x
+    return rule
+
+
+def _irfftn(dim=None):
+    """irfftn / irfft2: ifft over all but the last of the dims, then irfft over it."""
+    def rule(b, x, s=None, dim=dim, norm=None, *, out=None):
+        *others, (last, n) = _axes(b, x, s, dim)
+        for axis, size in others:
+            x = _fft(True)(b, x, size, axis, norm)
+        return irfft(b, x, n, last, norm)
+    return rule
+
+
+for _function, _rule in {torch.fft.fftn: _fftn(False), torch.fft.ifftn: _fftn(True),
+                         torch.fft.fft2: _fftn(False, (-2, -1)), torch.fft.ifft2: _fftn(True, (-2, -1)),
+                         torch.fft.rfftn: _rfftn(), torch.fft.rfft2: _rfftn((-2, -1)),
+                         torch.fft.irfftn: _irfftn(), torch.fft.irfft2: _irfftn((-2, -1))}.items():
+    function_rule(_function)(_rule)
 
 
 @function_rule(torch.stft)
@@ -174,7 +225,7 @@ def magnitude(b, z, *, out=None):
 
 
 @function_rule(torch.angle)
-@complex_rule(methods=["angle"])
+@method_rule("angle")
 def angle(b, z, *, out=None):
     if not is_complex(b.dtype(z)):
         raise b.unsupported("torch.angle of a real tensor")
