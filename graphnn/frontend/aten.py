@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from graphnn.frontend.layers.elementwise import binary, cast, default_float
 from graphnn.frontend.layers.indexing import index_tensor
+from graphnn.frontend.layers.spectral import fft_c2c, fft_c2r, fft_r2c
 from graphnn.frontend.layers.shape import checked_dim, emit_expand, emit_reshape, filled, shape_of, size_entries
 from graphnn.frontend.rules import Ref, function_label, function_rule_for, method_rule_for
 from graphnn.ops.dims import broadcast
@@ -395,6 +396,9 @@ ADAPTERS: dict[str, Rule] = {
     "log_sigmoid": _via(F.logsigmoid, lambda x: ((x,), {})),
     "numpy_T": lambda b, x: b.emit(TRANSPOSE, [x], perm=list(reversed(range(b.rank(x))))),
     "embedding_bag": _bag,
+    "_fft_r2c": fft_r2c,
+    "_fft_c2c": fft_c2c,
+    "_fft_c2r": fft_c2r,
     # torch.stft pads a centred signal itself (aten.pad, recorded apart) before aten.stft
     "stft.default": _via(torch.stft, lambda x, n_fft, hop_length=None, win_length=None, window=None, normalized=False,
                          onesided=None, return_complex=None, align_to_window=None: ((x, n_fft), {

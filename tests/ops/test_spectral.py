@@ -16,6 +16,7 @@ import torch.nn as nn
 import graphnn
 from graphnn.backend.onnx import to_onnx
 from graphnn.errors import UnsupportedError
+from tests.conftest import invoke
 from tests.parity_utils import Wrap, export_checked, onnx_ops
 
 OPSETS = (18, 17, 20)
@@ -195,3 +196,36 @@ def test_the_ir_keeps_torchs_shape_and_onnx_adds_the_pair_dim():
     info = {i.name: i for i in to_onnx(graph, 18).graph.value_info}[name]
     assert info.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
     assert [d.dim_param or d.dim_value for d in info.type.tensor_type.shape.dim] == ["batch", 5, 2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("frontend", FRONTENDS)
+def test_hugging_face_fnet(frontend):
+    """transformers' FNetModel: torch.fft.fftn over (seq, hidden), .real, in every layer."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.FNetConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, intermediate_size=64,
+                                     max_position_embeddings=64)
+    model = transformers.FNetModel(config).eval()
+    ids = torch.randint(0, 100, (2, 16))
+    models = export_checked(model, {"input_ids": ids}, opsets=(18,), frontend=frontend,
+                            dynamic_dims={"input_ids": {0: "batch"}})
+    assert onnx_ops(models[18]).count("DFT") == 4
+
+
+def test_a_decomposed_program_with_torchs_fft_kernels(tmp_path):
+    """After run_decompositions() the FFTs are aten._fft_r2c / _c2c / _c2r with torch's
+    integer normalization; a saved program of them exports with parity."""
+    def spectra(x):
+        return (torch.fft.irfft(torch.fft.rfft(x, norm="ortho") * 2.0, n=8)
+                + torch.fft.ifft(torch.fft.fft(x, dim=1), norm="forward").real + torch.fft.fft(x).abs()
+                + torch.fft.irfftn(torch.fft.rfftn(x, dim=(1, 2), norm="forward"), s=(4, 8), dim=(1, 2),
+                                   norm="forward"))
+    program = torch.export.export(Wrap(spectra), (torch.randn(3, 4, 8),),
+                                  dynamic_shapes=({0: torch.export.Dim("batch")},)).run_decompositions()
+    kernels = {str(n.target) for n in program.graph.nodes if str(n.target).startswith("aten._fft")}
+    assert kernels == {"aten._fft_r2c.default", "aten._fft_c2c.default", "aten._fft_c2r.default"}
+    torch.export.save(program, str(tmp_path / "spectra.pt2"))
+    result = invoke(["check", str(tmp_path / "spectra.pt2")])
+    assert result.exit_code == 0 and "parity ok" in result.output, result.output
+    assert "batch 1:" in result.output and "batch 3:" in result.output

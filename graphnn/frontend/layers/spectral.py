@@ -125,6 +125,37 @@ for _function, _rule in {torch.fft.fftn: _fftn(False), torch.fft.ifftn: _fftn(Tr
     function_rule(_function)(_rule)
 
 
+# torch's own FFT kernels, aten._fft_r2c / _c2c / _c2r (what torch.fft.* decompose into: a
+# program saved after run_decompositions()). Their ``normalization`` scales as asked whatever
+# the direction: 0 not at all, 1 by 1/sqrt(n), 2 by 1/n; these are the norms giving that.
+_SCALED_FORWARD = ("backward", "ortho", "forward")
+_SCALED_INVERSE = ("forward", "ortho", "backward")
+
+
+def fft_r2c(b, x, dim, normalization, onesided):
+    *others, last = dim
+    norm = _SCALED_FORWARD[normalization]
+    x = rfft(b, x, None, last, norm) if onesided else _fft(False)(b, x, None, last, norm)
+    for axis in others:
+        x = _fft(False)(b, x, None, axis, norm)
+    return x
+
+
+def fft_c2c(b, x, dim, normalization, forward):
+    norm = (_SCALED_FORWARD if forward else _SCALED_INVERSE)[normalization]
+    for axis in dim:
+        x = _fft(not forward)(b, x, None, axis, norm)
+    return x
+
+
+def fft_c2r(b, x, dim, normalization, last_dim_size):
+    *others, last = dim
+    norm = _SCALED_INVERSE[normalization]
+    for axis in others:
+        x = _fft(True)(b, x, None, axis, norm)
+    return irfft(b, x, last_dim_size, last, norm)
+
+
 @function_rule(torch.stft)
 def stft(b, x, n_fft, hop_length=None, win_length=None, window=None, center=True, pad_mode="reflect",
          normalized=False, onesided=None, return_complex=None, align_to_window=None):
