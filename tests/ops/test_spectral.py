@@ -52,6 +52,7 @@ FFTS = {
     "rfftn_irfftn": lambda x: torch.fft.irfftn(torch.fft.rfftn(x, dim=(1, 2)), s=(4, 8), dim=(1, 2)),
     "rfft2_abs_irfft2_odd": lambda x: torch.fft.rfft2(x, norm="forward").abs() + torch.fft.irfft2(
         torch.fft.fft(x, dim=1), s=(5, 7))[..., :1, :5].sum(),
+    "conj": lambda x: torch.view_as_real(torch.fft.rfft(x).conj() * torch.fft.rfft(x.flip(-1))),
     "view_as_complex": lambda x: torch.fft.ifft(torch.view_as_complex(torch.stack([x, x * 2], -1))).real,
 }
 

@@ -1,7 +1,7 @@
 """Rules for spectral ops: ``torch.fft.rfft / irfft / fft / ifft`` (and their 2-D / n-D forms,
 one 1-D transform per dim), ``torch.stft``, window
 functions, and what a model does with a complex result: ``.abs()``, ``.real``, ``.imag``,
-``.angle()``, ``torch.view_as_real``, a spectrum times a real tensor or number, and complex
+``.angle()``, ``.conj()``, ``torch.view_as_real``, a spectrum times a real tensor or number, and complex
 sums and products (FNet's mixing, FFT convolutions, spectrogram frontends).
 
 Complex values are complex64 IR values (graphnn/ops/spectral.py has their ONNX layout). Only
@@ -261,6 +261,16 @@ def angle(b, z, *, out=None):
     if not is_complex(b.dtype(z)):
         raise b.unsupported("torch.angle of a real tensor")
     return function_rule_for(torch.atan2)(b, _part(b, z, 1), _part(b, z, 0))
+
+
+@function_rule(torch.conj, torch._conj, torch.conj_physical, torch.resolve_conj)
+@method_rule("conj", "conj_physical", "resolve_conj")
+def conj(b, z):
+    """The conjugate: (re, -im); a real tensor is its own."""
+    if not is_complex(b.dtype(z)):
+        return z
+    flip = b.constant([1.0, -1.0], name=f"{b.name}_conj")
+    return _as_complex(b, function_rule_for(operator.mul)(b, view_as_real(b, z), flip))
 
 
 def _pair(b, value):
