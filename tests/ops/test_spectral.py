@@ -183,11 +183,23 @@ def test_below_opset_17_the_op_and_the_opset_to_use_are_named(fn, tmp_path):
         graphnn.export(Wrap(fn), torch.randn(2, 8), str(tmp_path / "x.onnx"), opset=16)
 
 
-def test_a_transform_over_a_dynamic_dim_needs_n():
-    with pytest.raises(UnsupportedError, match="fft over a dynamic dim without n="):
-        graphnn.trace(Wrap(lambda x: torch.fft.fft(x, dim=0).real), torch.randn(3, 8))
+def test_a_real_transform_over_a_dynamic_dim_needs_n():
+    with pytest.raises(UnsupportedError, match="rfft over a dynamic dim without n="):
+        graphnn.trace(Wrap(lambda x: torch.fft.rfft(x, dim=0).real), torch.randn(3, 8))
     # with n given, the batch stays dynamic
-    export_checked(Wrap(lambda x: torch.fft.fft(x, n=3, dim=0).real), torch.randn(3, 8), opsets=(18,))
+    export_checked(Wrap(lambda x: torch.fft.rfft(x, n=3, dim=0).real), torch.randn(3, 8), opsets=(18,))
+
+
+@pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
+@pytest.mark.parametrize("frontend", FRONTENDS)
+def test_fft_over_a_dynamic_sequence(norm, frontend):
+    """A text model's sequence is dynamic: fft / ifft keep its length as a symbol, DFT reads
+    it at run time, and so does the norm's factor."""
+    fn = Wrap(lambda x: torch.fft.ifft(torch.fft.fft(x, dim=1, norm=norm) * 2.0, dim=1, norm=norm).real
+              + torch.fft.fft(torch.fft.fft(x, dim=-1), dim=1, norm=norm).real)
+    models = export_checked(fn, torch.randn(2, 6, 8), opsets=OPSETS, frontend=frontend,
+                            dynamic_dims=[{0: "batch", 1: "seq"}])
+    assert "Shape" in onnx_ops(models[18]) or norm == "backward"
 
 
 def test_the_ir_keeps_torchs_shape_and_onnx_adds_the_pair_dim():

@@ -25,7 +25,8 @@ from graphnn.tensors import is_complex
 
 
 def _transform(b, x, n, dim, norm, what):
-    """(dim, n, norm) of a transform of ``x``, n static (DFT's length)."""
+    """(dim, n, norm) of a transform of ``x``. n is static (DFT's length), except that fft /
+    ifft keep a dynamic dim's length (a symbol: the lowering reads it at run time)."""
     dim = checked_dim(b, x, dim)
     if norm is None:
         norm = "backward"
@@ -33,6 +34,8 @@ def _transform(b, x, n, dim, norm, what):
         raise b.unsupported(f"{what} with norm={norm!r}")
     if n is None:
         n = b.shape(x)[dim]
+        if what in ("fft", "ifft") and not isinstance(n, int):
+            return dim, n, norm
         if what == "irfft" and isinstance(n, int):
             n = 2 * (n - 1)
     if not isinstance(n, int) or n < 1:

@@ -6,6 +6,8 @@ and write; a real input gets a trailing dim of 1. torch's ``norm`` is a Mul afte
 
 Below opset 17 there is no DFT: the registry refuses these ops, naming the opset to use.
 """
+import onnx
+
 from graphnn.backend.onnx.registry import lowers
 from graphnn.errors import UnsupportedError
 from graphnn.ops.spectral import FFT, IRFFT, RFFT, STFT, VIEW_AS_COMPLEX, VIEW_AS_REAL, scale
@@ -14,18 +16,33 @@ DFT_SINCE = 17
 AXIS_INPUT_SINCE = 20
 
 
-def _dft(ctx, x: str, axis: int, length: int, output=None, **attrs) -> str:
-    """ONNX DFT of ``x`` (trailing 1 or 2) along ``axis``, zero-padded or cut to ``length``."""
-    inputs = [x, ctx.const(length, hint="dft_length")]
+def _dft(ctx, x: str, axis: int, length, output=None, **attrs) -> str:
+    """ONNX DFT of ``x`` (trailing 1 or 2) along ``axis``, zero-padded or cut to ``length``
+    (a symbol: the dim's own length, DFT's default)."""
+    inputs = [x, ctx.const(length, hint="dft_length") if isinstance(length, int) else ""]
     if ctx.opset >= AXIS_INPUT_SINCE:
         return ctx.add1("DFT", inputs + [ctx.const(axis, hint="axis")], output, **attrs)
-    return ctx.add1("DFT", inputs, output, axis=axis, **attrs)
+    return ctx.add1("DFT", inputs[:1] if not inputs[1] else inputs, output, axis=axis, **attrs)
 
 
 def _scaled(ctx, x: str, factor: float, output: str) -> str:
     if factor == 1.0:
         return ctx.add1("Identity", [x], output)
     return ctx.add1("Mul", [x, ctx.const(factor, dtype="float32", hint="norm")], output)
+
+
+def _normalized(ctx, node, x: str) -> str:
+    """``x`` times torch's ``norm`` factor; for a dynamic length, n read off the input's shape."""
+    a = node.attrs
+    if isinstance(a["n"], int) or a["norm"] == "backward":
+        return _scaled(ctx, x, scale(a["norm"], a["n"] if isinstance(a["n"], int) else 1, a["inverse"]),
+                       ctx.output(node))
+    size = ctx.add1("Gather", [ctx.add1("Shape", [ctx.input(node)]), ctx.const(a["dim"], hint="dim")], axis=0)
+    n = ctx.add1("Cast", [size], to=onnx.TensorProto.FLOAT)
+    if a["norm"] == "ortho":
+        n = ctx.add1("Sqrt", [n])
+    # forward: 1/n (or 1/sqrt n) on the way in; inverse: undo ONNX's 1/n, keep 1/sqrt n
+    return ctx.add1("Mul" if a["inverse"] else "Div", [x, n], ctx.output(node))
 
 
 def _as_signal(ctx, node) -> str:
@@ -52,8 +69,7 @@ def rfft(ctx, node):
 @lowers(FFT, since=DFT_SINCE)
 def fft(ctx, node):
     a = node.attrs
-    spectrum = _dft(ctx, _as_signal(ctx, node), a["dim"], a["n"], inverse=int(a["inverse"]))
-    _scaled(ctx, spectrum, scale(a["norm"], a["n"], inverse=a["inverse"]), ctx.output(node))
+    _normalized(ctx, node, _dft(ctx, _as_signal(ctx, node), a["dim"], a["n"], inverse=int(a["inverse"])))
 
 
 @lowers(IRFFT, since=DFT_SINCE)
