@@ -10,8 +10,9 @@ are ONNX Identity. No other op reads a complex value (``complex_inputs``): the f
 refuses one reaching any other op or a graph output, and builds ``.abs()``, ``.real``,
 complex products and sums from ``view_as_real`` and real ops (frontend/layers/spectral.py).
 
-Transforms run on one dim (``dim``, non-negative) of length ``n`` (static: ONNX DFT's
-``dft_length``); ``norm`` is torch's: ``backward``, ``forward`` or ``ortho``.
+Transforms run on one dim (``dim``, non-negative) of length ``n``: an int (ONNX DFT's
+``dft_length``), or for ``fft`` a dynamic dim's own symbol (DFT's default length, the norm's
+factor read at run time); ``norm`` is torch's: ``backward``, ``forward`` or ``ortho``.
 """
 from __future__ import annotations
 

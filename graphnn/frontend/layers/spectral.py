@@ -1,8 +1,8 @@
 """Rules for spectral ops: ``torch.fft.rfft / irfft / fft / ifft`` (and their 2-D / n-D forms,
-one 1-D transform per dim), ``torch.stft``, window
-functions, and what a model does with a complex result: ``.abs()``, ``.real``, ``.imag``,
-``.angle()``, ``.conj()``, ``torch.view_as_real``, a spectrum times a real tensor or number, and complex
-sums and products (FNet's mixing, FFT convolutions, spectrogram frontends).
+one 1-D transform per dim), ``torch.stft``, window functions, and what a model does with a
+complex result: ``.abs()``, ``.real``, ``.imag``, ``.angle()``, ``.conj()``,
+``torch.view_as_real``, a spectrum times a real tensor or number, and complex sums and
+products (FNet's mixing, FFT convolutions, spectrogram frontends).
 
 Complex values are complex64 IR values (graphnn/ops/spectral.py has their ONNX layout). Only
 the spectral ops read them; everything a model computes from them is built here from
