@@ -1,5 +1,5 @@
-"""Parity of cosine similarity and pairwise distance (functional, torch.* and layer
-spellings), including torch 2.x's eps semantics (each norm clamped on its own)."""
+"""Parity of cosine similarity, pairwise distance (functional, torch.* and layer spellings),
+including torch 2.x's eps semantics (each norm clamped on its own), and torch.cdist."""
 import pytest
 import torch
 import torch.nn as nn
@@ -83,3 +83,44 @@ def test_int_inputs_are_promoted_to_float():
 def test_mismatched_inputs_are_a_shape_error():
     with pytest.raises(ShapeError, match="cannot broadcast"):
         graphnn.trace(Wrap(lambda x, y: F.cosine_similarity(x, y)), (torch.randn(3, 8), torch.randn(3, 7)))
+
+
+CDIST = {  # name: (fn, shape of x, shape of y)
+    "p2_batched": (lambda x, y: torch.cdist(x, y), (3, 5, 8), (3, 6, 8)),
+    "p2_past_25_rows": (lambda x, y: torch.cdist(x, y), (3, 4, 8), (3, 30, 8)),  # torch's matmul expansion
+    "p1": (lambda x, y: torch.cdist(x, y, p=1), (3, 5, 8), (3, 6, 8)),
+    "p_inf": (lambda x, y: torch.cdist(x, y, p=float("inf")), (3, 5, 8), (3, 6, 8)),
+    "p3_2d": (lambda x, y: torch.cdist(x, y, p=3.0), (3, 8), (6, 8)),
+    "broadcast_batch": (lambda x, y: torch.cdist(x, y), (3, 5, 8), (1, 6, 8)),
+}
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+@pytest.mark.parametrize("name", CDIST)
+def test_cdist(name, frontend):
+    torch.manual_seed(0)
+    fn, x_shape, y_shape = CDIST[name]
+    export_checked(Wrap(fn), (torch.randn(*x_shape), torch.randn(*y_shape)), frontend=frontend)
+
+
+class NearestCode(nn.Module):
+    """A VQ-VAE's quantiser: the nearest codebook row of each vector, by cdist."""
+
+    def __init__(self):
+        super().__init__()
+        self.codebook = nn.Parameter(torch.randn(12, 8))
+
+    def forward(self, z):
+        distances = torch.cdist(z, self.codebook)
+        return distances.argmin(-1), self.codebook[distances.argmin(-1)]
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+def test_cdist_codebook_lookup(frontend):
+    torch.manual_seed(0)
+    export_checked(NearestCode(), torch.randn(3, 5, 8), frontend=frontend)
+
+
+def test_cdist_of_unequal_row_sizes_is_a_shape_error():
+    with pytest.raises(ShapeError, match=r"expects \(\.\.\., P, M\) and \(\.\.\., R, M\) inputs"):
+        graphnn.trace(Wrap(lambda x, y: torch.cdist(x, y)), (torch.randn(3, 8), torch.randn(4, 7)))
