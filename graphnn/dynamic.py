@@ -30,7 +30,7 @@ class RecurrentCall:
 
     layer: str  # "nn.LSTM lstm"
     batch: int
-    axis: int  # the batch's dim in the layer's input: 0 when batch_first, else 1
+    axis: Optional[int]  # the batch's dim in the layer's input: 0 when batch_first, else 1; None: packed
     states: tuple  # indices of the model inputs passed as h0 / (h0, c0)
 
 
@@ -97,38 +97,43 @@ def recurrent_calls(model: torch.nn.Module, inputs: ModelInputs) -> list[Recurre
 def _recurrent_call(layer: str, module: torch.nn.RNNBase, args: tuple, kwargs: dict,
                     model_inputs: list) -> Optional[RecurrentCall]:
     sequence = args[0] if args else kwargs.get("input")
-    if not isinstance(sequence, torch.Tensor) or sequence.dim() != 3:  # packed, or unbatched
+    if isinstance(sequence, torch.nn.utils.rnn.PackedSequence):  # its batch is known, its layout was the packing's
+        batch, axis = int(sequence.batch_sizes[0]), None
+    elif isinstance(sequence, torch.Tensor) and sequence.dim() == 3:  # not unbatched
+        axis = 0 if module.batch_first else 1
+        batch = int(sequence.shape[axis])
+    else:
         return None
-    axis = 0 if module.batch_first else 1
     hx = args[1] if len(args) > 1 else kwargs.get("hx")
     states = tuple(hx) if isinstance(hx, (tuple, list)) else (hx,)
     indices = tuple(i for i, t in enumerate(model_inputs) if any(t is state for state in states))
-    return RecurrentCall(layer, int(sequence.shape[axis]), axis, indices)
+    return RecurrentCall(layer, batch, axis, indices)
 
 
 def example_batch(inputs: ModelInputs, calls: list[RecurrentCall]) -> tuple[Optional[int], int]:
     """The example's batch size and the dim that holds it in the inputs: dim 0 of a first
-    input of rank >= 2, unless the first recurrent layer is sequence-first and finds its
-    batch in dim 1 of that input instead."""
+    input of rank >= 2, unless the first recurrent layer is sequence-first (or packed, from
+    either layout) and finds its batch in dim 1 of that input instead."""
     first = inputs.items[0].example if inputs.items else None
     if first is None or first.dim() < 2:
         return None, 0
     batch = int(first.shape[0])
-    if calls and calls[0].axis == 1 and calls[0].batch != batch and int(first.shape[1]) == calls[0].batch:
+    if calls and calls[0].axis in (1, None) and calls[0].batch != batch and int(first.shape[1]) == calls[0].batch:
         return calls[0].batch, 1
     return batch, 0
 
 
 def proposals(inputs: ModelInputs, calls: list[RecurrentCall], batch: Optional[int], axis: int) -> list[tuple]:
     """(input index, dim) of every dim proposed as the batch: dim 1 of a recurrent state,
-    else the batch's dim of every input whose size there is the example's batch."""
+    dim 0 of a 1-d input (a packed sequence's lengths), else the batch's dim of every input
+    whose size there is the example's batch."""
     if batch is None:
         return []
     states = {index for call in calls for index in call.states}
     found = []
     for index, item in enumerate(inputs.items):
         example = item.example
-        dim = 1 if index in states and example.dim() == 3 else axis
+        dim = 1 if index in states and example.dim() == 3 else 0 if example.dim() == 1 else axis  # lengths
         if example.dim() > dim and int(example.shape[dim]) == batch:
             found.append((index, dim))
     return found

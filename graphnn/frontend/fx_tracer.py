@@ -9,6 +9,7 @@ Python functions fx kept whole (``torch.fx.wrap``), traced through by ``inline``
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import operator
 from typing import Any, Optional, Sequence
@@ -22,7 +23,7 @@ from graphnn.frontend.opaque import Observations, emit_opaque
 from graphnn.frontend.replay import Replay, set_graph_outputs
 from graphnn.frontend.reproduces import first_difference
 from graphnn.frontend.rules import (
-    Builder, Ref, layer_label, method_rule_for, module_rule_for, opaque_layers_allowed, unsupported_layer,
+    Builder, Ref, kept_whole, layer_label, method_rule_for, module_rule_for, opaque_layers_allowed, unsupported_layer,
 )
 from graphnn.frontend.source import SOURCE_KEY, TORCH_DIR, first_line, fx_trace_error, innermost_user_line
 from graphnn.inputs import ModelInputs
@@ -32,12 +33,35 @@ from graphnn.ir import Graph
 class _Tracer(fx.Tracer):
     """fx's default leaves (every torch.nn layer but Sequential); each node remembers the
     user's line that created it. (fx's own record_stack_traces would do too, but its first
-    use imports torch._inductor: seconds, for one file:line.)"""
+    use imports torch._inductor: seconds, for one file:line.) The Python functions rules
+    keep whole (``kept_whole_under_fx``) stay one call, whether the model names them through
+    their module (``nn.utils.rnn.pack_padded_sequence``) or imported them."""
+
+    def __init__(self):
+        super().__init__(autowrap_functions=tuple(getattr(module, name) for module, name in kept_whole()))
+
+    def trace(self, root, concrete_args=None):
+        with _kept_whole_in_their_modules():
+            return super().trace(root, concrete_args)
 
     def create_node(self, *args, **kwargs) -> fx.Node:
         node = super().create_node(*args, **kwargs)
         node.meta[SOURCE_KEY] = innermost_user_line(outermost=_TRACE_ENTRY)
         return node
+
+
+@contextlib.contextmanager
+def _kept_whole_in_their_modules():
+    """Each kept-whole function, in its own module, replaced for the trace by fx's wrapper
+    (a call_function node when any argument is traced, the function itself otherwise)."""
+    originals = [(module, name, getattr(module, name)) for module, name in kept_whole()]
+    try:
+        for module, name, function in originals:
+            setattr(module, name, fx._symbolic_trace._create_wrapped_func(function))
+        yield
+    finally:
+        for module, name, function in originals:
+            setattr(module, name, function)
 
 
 _TRACE_ENTRY = fx.Tracer.trace.__code__  # frames beyond it called the tracer (``innermost_user_line``)

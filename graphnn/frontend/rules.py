@@ -48,6 +48,7 @@ _METHOD_RULES: dict[str, Rule] = {}
 # magnitude, not ONNX Abs. Looked up before the plain rule only when an argument is complex.
 _COMPLEX_FUNCTION_RULES: dict[Any, Rule] = {}
 _COMPLEX_METHOD_RULES: dict[str, Rule] = {}
+_KEPT_WHOLE: list[tuple[Any, str]] = []  # (module, name) of Python functions fx must not trace into
 
 
 def _register(table: dict, keys: Sequence, what: str) -> Callable[[Rule], Rule]:
@@ -72,6 +73,18 @@ def function_rule(*functions: Any):
     A function from an optional package (torchvision) is named by its qualified name,
     ``"torchvision.ops.stochastic_depth.stochastic_depth"``, so graphnn need not import it."""
     return _register(_FUNCTION_RULES, functions, "function")
+
+
+def kept_whole_under_fx(module: Any, *names: str):
+    """Register rules for Python functions of ``module`` that fx would trace into, although
+    their body cannot be traced (``pack_padded_sequence`` sorts and packs by data): under fx
+    they stay one call (as ``torch.fx.wrap`` does), which the rule converts."""
+    _KEPT_WHOLE.extend((module, name) for name in names)
+    return function_rule(*(getattr(module, name) for name in names))
+
+
+def kept_whole() -> list[tuple[Any, str]]:
+    return list(_KEPT_WHOLE)
 
 
 def method_rule(*names: str):

@@ -1,8 +1,9 @@
 """Shape rules for recurrent layers and cells, in torch's layout.
 
 ``rnn`` / ``gru`` / ``lstm``: x (seq, batch, features), or (batch, seq, features) with
-``batch_first``; optional initial states (layers*dirs, batch, hidden). Outputs: output
-(x's leading dims, dirs*hidden), h_n[, c_n] (layers*dirs, batch, hidden).
+``batch_first``; optional initial states (layers*dirs, batch, hidden); with ``lengths`` (a
+packed sequence's), a last input of each row's length (batch,). Outputs: output (x's
+leading dims, dirs*hidden), h_n[, c_n] (layers*dirs, batch, hidden).
 ``rnn_cell`` / ``gru_cell`` / ``lstm_cell``: x (batch, features), states (batch, hidden);
 outputs h'[, c'] (batch, hidden). Unbatched calls were given a batch of one by the rule.
 """
@@ -20,6 +21,9 @@ def recurrent_layer(node, x, *states):
         raise ShapeMismatch(f"expects a 3-d (sequence) input or a 2-d unbatched one, gets {fmt(x.shape)}")
     _check_features(node, x)
     batch = x.shape[0] if node.attrs["batch_first"] else x.shape[1]
+    if node.attrs.get("lengths"):
+        *states, lengths = states
+        _check_lengths(lengths, batch)
     state = TensorType((node.attrs["num_layers"] * directions, batch, hidden), x.dtype)
     _check_states(states, state, batch_dim=1)
     output = TensorType(x.shape[:2] + (directions * hidden,), x.dtype)
@@ -39,6 +43,13 @@ def _check_features(node, x):
     weight = node.params.get("weight_ih_l0", node.params.get("weight_ih"))
     if x.shape[-1] != weight.shape[1]:
         raise ShapeMismatch(f"expects {weight.shape[1]} input features, gets {x.shape[-1]}")
+
+
+def _check_lengths(lengths, batch):
+    if lengths.dtype not in ("int64", "int32") or len(lengths.shape) != 1:
+        raise ShapeMismatch(f"expects 1-d integer lengths, gets {fmt(lengths.shape)} {lengths.dtype}")
+    if isinstance(batch, int) and isinstance(lengths.shape[0], int) and lengths.shape[0] != batch:
+        raise ShapeMismatch(f"expects a length for each of the {batch} sequences, gets {lengths.shape[0]}")
 
 
 def _check_states(states, expected, batch_dim):

@@ -1,6 +1,7 @@
 """Parity of recurrent layers: nn.RNN (tanh, relu), nn.LSTM, nn.GRU (multi-layer,
-bidirectional, batch_first both ways, bias or not, initial states or not, unbatched) and
-nn.RNNCell / nn.LSTMCell / nn.GRUCell; one ONNX RNN / LSTM / GRU node per torch layer."""
+bidirectional, batch_first both ways, bias or not, initial states or not, unbatched, packed
+sequences) and nn.RNNCell / nn.LSTMCell / nn.GRUCell; one ONNX RNN / LSTM / GRU node per
+torch layer."""
 import pytest
 import torch
 import torch.nn as nn
@@ -352,3 +353,61 @@ def test_cell_in_a_python_loop_via_the_auto_frontend():
     for model in models.values():
         lstms = [n for n in model.graph.node if n.op_type == "LSTM"]
         assert len(lstms) == 5 and len(lstms[0].input) == 4  # one per step; the first: X W R B, no states
+
+
+class PackedTagger(nn.Module):
+    """The usual variable-length pattern: pack the padded batch, run the layer, pad it back."""
+
+    def __init__(self, cls, batch_first=True, total_length=True, padding_value=0.0, **kwargs):
+        super().__init__()
+        self.rnn = cls(6, 4, batch_first=batch_first, **kwargs)
+        self.batch_first, self.total_length, self.padding_value = batch_first, total_length, padding_value
+
+    def forward(self, x, lengths):
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=self.batch_first, enforce_sorted=False)
+        out, final = self.rnn(packed)
+        total = x.size(1 if self.batch_first else 0) if self.total_length else None
+        out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=self.batch_first, total_length=total,
+                                                  padding_value=self.padding_value)
+        return out, final
+
+
+PACKED = {  # name: (class, constructor arguments)
+    "lstm_bidirectional_batch_first": (nn.LSTM, {"bidirectional": True}),
+    "gru_2_layers_bidirectional_seq_first": (nn.GRU, {"num_layers": 2, "bidirectional": True, "batch_first": False}),
+    "rnn_longest_length_not_total": (nn.RNN, {"total_length": False}),
+    "lstm_padding_value": (nn.LSTM, {"padding_value": -1.0, "bidirectional": True}),
+}
+
+
+@pytest.mark.parametrize("name", PACKED)
+def test_packed_sequence_runs_each_row_to_its_length(name):
+    """Each row stops at its length (the reverse direction starts there), the final states are
+    each row's own, and the padding is torch's; the lengths are a model input (dynamic batch)."""
+    torch.manual_seed(0)
+    cls, kwargs = PACKED[name]
+    model = PackedTagger(cls, **kwargs)
+    x = torch.randn(3, 7, 6) if model.batch_first else torch.randn(7, 3, 6)
+    models = export_checked(model, (x, torch.tensor([7, 3, 5])), dynamic_dims=None if model.batch_first else
+                            [{1: "batch"}, {0: "batch"}])
+    recurrent = next(n for n in models[18].graph.node if n.op_type == ONNX_OP[cls])
+    assert recurrent.input[4]  # sequence_lens
+
+
+def test_packed_sequence_with_the_lengths_in_python():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(6, 4, batch_first=True)
+    packed = Wrap(lambda x: nn.utils.rnn.pad_packed_sequence(
+        lstm(nn.utils.rnn.pack_padded_sequence(x, [5, 2], batch_first=True, enforce_sorted=False))[0],
+        batch_first=True, total_length=5)[0], lstm)
+    export_checked(packed, torch.randn(2, 5, 6), dynamic_batch=False)
+
+
+def test_sequence_first_packed_lengths_are_batch_by_default():
+    """A packed layer says its batch too: for sequence-first x (seq, batch, features) the batch is
+    x's dim 1 and the lengths' dim 0, with no dims named."""
+    torch.manual_seed(0)
+    model = PackedTagger(nn.GRU, batch_first=False)
+    onnx_model = export_checked(model, (torch.randn(7, 3, 6), torch.tensor([7, 3, 5])))[18]
+    dims = [[d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in onnx_model.graph.input]
+    assert dims == [[7, "batch", 6], ["batch"]]

@@ -9,11 +9,22 @@ torch layer instead of an unrolled loop. Unbatched inputs get a batch dim of 1 a
 that node (unsqueeze / squeeze), so the op itself only knows batched tensors. Initial
 states that are all zeros (``torch.zeros(...)`` in forward, or what nn.LSTM makes itself
 under torch.export) are dropped: zeros are what the op starts from anyway.
+
+Packed sequences (``pack_padded_sequence`` -> layer -> ``pad_packed_sequence``, under fx)
+stay padded: the packing is a ``Packed`` (the padded tensor, its lengths, its layout) and
+the layer takes the lengths as ONNX's ``sequence_lens``, so each row stops at its own length
+(a reverse direction starts there) and its outputs past it are zeros, as torch pads them.
 """
+from dataclasses import dataclass
+
 import torch
 import torch.nn as nn
+from torch.nn.utils import rnn as rnn_utils
 
-from graphnn.frontend.rules import Ref, function_rule, layer_label, module_rule
+from graphnn.frontend.layers.indexing import index_tensor
+from graphnn.frontend.layers.shape import shape_of
+from graphnn.frontend.rules import (Ref, function_rule, function_rule_for, kept_whole_under_fx, layer_label,
+                                    module_rule)
 from graphnn.ops.recurrent import GRU, GRU_CELL, LSTM, LSTM_CELL, RNN, RNN_CELL
 from graphnn.ops.shape import EXPAND, SQUEEZE, UNSQUEEZE
 from graphnn.ops.structural import CONSTANT
@@ -22,19 +33,85 @@ _LAYER_OPS = {nn.RNN: RNN, nn.LSTM: LSTM, nn.GRU: GRU}
 _CELL_OPS = {nn.RNNCell: RNN_CELL, nn.LSTMCell: LSTM_CELL, nn.GRUCell: GRU_CELL}
 
 
+@dataclass(frozen=True)
+class Packed:
+    """A PackedSequence as graphnn holds it: still padded, with the lengths beside it."""
+
+    padded: Ref
+    lengths: Ref
+    batch_first: bool
+
+
 @module_rule(*_LAYER_OPS)
 def recurrent_layer(b, module, input, hx=None):
-    """``output, h_n = rnn(x, h0)``; LSTM: ``output, (h_n, c_n) = lstm(x, (h0, c0))``."""
+    """``output, h_n = rnn(x, h0)``; LSTM: ``output, (h_n, c_n) = lstm(x, (h0, c0))``. A
+    packed input gives a packed output; its layout is the packing's, not the layer's."""
     op = _LAYER_OPS[type(module)]
     label = layer_label(type(module))
     if getattr(module, "proj_size", 0):
         raise _proj_size_refused(b, f"{label} with proj_size={module.proj_size}")
+    packed = input if isinstance(input, Packed) else None
     output, *final = emit_layer(
-        b, op, label, input, _states(b, label, op, hx), dict(module.named_parameters(recurse=False)),
-        num_layers=module.num_layers, bidirectional=module.bidirectional, batch_first=module.batch_first,
-        **_nonlinearity(module),
+        b, op, label, packed.padded if packed else input, _states(b, label, op, hx),
+        dict(module.named_parameters(recurse=False)), num_layers=module.num_layers,
+        bidirectional=module.bidirectional, batch_first=packed.batch_first if packed else module.batch_first,
+        lengths=packed.lengths if packed else None, **_nonlinearity(module),
     )
+    if packed:
+        output = Packed(output, packed.lengths, packed.batch_first)
     return output, (tuple(final) if op is LSTM else final[0])
+
+
+@kept_whole_under_fx(rnn_utils, "pack_padded_sequence")
+def pack_padded_sequence(b, input, lengths, batch_first=False, enforce_sorted=True):
+    """The order (enforce_sorted) only matters to torch's packing: ONNX takes any."""
+    if not isinstance(lengths, Ref):
+        lengths = b.constant(torch.as_tensor(lengths, dtype=torch.int64))
+    if b.rank(lengths) != 1:
+        raise b.shape_error(f"expects 1-d lengths, gets {b.rank(lengths)}-d")
+    return Packed(input, lengths, bool(batch_first))
+
+
+@kept_whole_under_fx(rnn_utils, "pad_packed_sequence")
+def pad_packed_sequence(b, sequence, batch_first=False, padding_value=0.0, total_length=None):
+    """(padded, lengths). torch pads to the longest length, or to ``total_length``; the padded
+    tensor here is as long as the packed input was, so it is cut (or padded) to that."""
+    if not isinstance(sequence, Packed):
+        raise b.unsupported(f"pad_packed_sequence of a {type(sequence).__name__} (graphnn follows a "
+                            "PackedSequence from pack_padded_sequence through RNN / LSTM / GRU layers)")
+    padded, seq_dim = sequence.padded, 1 if sequence.batch_first else 0
+    if padding_value != 0.0:
+        padded = _padded_with(b, padded, sequence.lengths, seq_dim, padding_value)
+    padded = _to_length(b, padded, sequence.lengths, seq_dim, total_length)
+    if sequence.batch_first != bool(batch_first):
+        padded = function_rule_for(torch.transpose)(b, padded, 0, 1)
+    return padded, sequence.lengths
+
+
+def _padded_with(b, padded, lengths, seq_dim: int, value: float) -> Ref:
+    """``value`` at every position past its row's length (torch's padding_value)."""
+    size = shape_of(b, padded)[seq_dim]
+    positions = function_rule_for(torch.arange)(b, size)
+    along_seq = function_rule_for(torch.unsqueeze)(b, positions, 1 - seq_dim)  # (seq, 1) or (1, seq)
+    along_batch = function_rule_for(torch.unsqueeze)(b, lengths, seq_dim)  # (1, batch) or (batch, 1)
+    within = function_rule_for(torch.lt)(b, along_seq, along_batch)
+    keep = function_rule_for(torch.unsqueeze)(b, within, -1)
+    return function_rule_for(torch.where)(b, keep, padded, value)
+
+
+def _to_length(b, padded, lengths, seq_dim: int, total_length) -> Ref:
+    """The seq dim cut to the longest length, or to ``total_length`` (``x.size(1)``, traced,
+    is the usual one: the padded length itself), zero-padded up to a larger int one."""
+    size = b.shape(padded)[seq_dim]
+    if total_length is None or isinstance(total_length, Ref):
+        end = function_rule_for(torch.max)(b, lengths) if total_length is None else total_length
+        return index_tensor(b, padded, (slice(None),) * seq_dim + (slice(None, end),))
+    if not isinstance(size, int):
+        return index_tensor(b, padded, (slice(None),) * seq_dim + (slice(None, total_length),))
+    if total_length < size:
+        raise b.shape_error(f"expects total_length >= the packed length {size}, gets {total_length}")
+    pads = [0, 0, 0, 0, 0, total_length - size] if seq_dim == 0 else [0, 0, 0, total_length - size]
+    return function_rule_for(torch.nn.functional.pad)(b, padded, pads) if total_length > size else padded
 
 
 @module_rule(*_CELL_OPS)
@@ -88,12 +165,15 @@ function_rule(torch.rnn_tanh_cell)(_functional_cell(RNN_CELL, "torch.rnn_tanh_ce
 function_rule(torch.rnn_relu_cell)(_functional_cell(RNN_CELL, "torch.rnn_relu_cell", nonlinearity="relu"))
 
 
-def emit_layer(b, op, label, input, states, weights, *, batch_first, **attrs):
-    """The ``rnn`` / ``gru`` / ``lstm`` node: [output, h_n(, c_n)] Refs."""
+def emit_layer(b, op, label, input, states, weights, *, batch_first, lengths=None, **attrs):
+    """The ``rnn`` / ``gru`` / ``lstm`` node: [output, h_n(, c_n)] Refs; ``lengths`` (a
+    packed input's) is its last input."""
     _check_input(b, label, input)
     unbatched = b.rank(input) == 2
     if unbatched:  # (seq, features): a batch of one at dim 1, whatever batch_first says
         input, states = _add_batch_dim(b, input, states, dim=1)
+    if lengths is not None:
+        states, attrs = [*states, lengths], {**attrs, "lengths": True}
     outputs = b.emit(op, [input, *states], params=weights, num_outputs=3 if op is LSTM else 2,
                      hidden_size=weights["weight_hh_l0"].shape[1], batch_first=batch_first and not unbatched,
                      **attrs)

@@ -10,7 +10,8 @@ What differs between torch and ONNX, and is converted here:
   which is also the next layer's input. batch_first is a Transpose at either end (ONNX's
   layout=1 needs opset 14, and onnxruntime's CPU kernels do not run it);
 - torch's initial states stack all layers (layers*dirs, batch, hidden): each layer gets
-  its slice, and the final states are concatenated back.
+  its slice, and the final states are concatenated back;
+- a packed sequence's lengths are every layer's ``sequence_lens`` (int32).
 A cell is the same node on a sequence of length 1.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+import onnx
 import torch
 
 from graphnn.backend.onnx.registry import lowers
@@ -46,10 +48,10 @@ def recurrent_layer(ctx, node):
     family = FAMILIES[node.op]
     layers, directions = node.attrs["num_layers"], 2 if node.attrs["bidirectional"] else 1
     batch_first = node.attrs["batch_first"]
-    x = ctx.input(node)
+    x, *states = ctx.inputs(node)
+    lengths = ctx.add1("Cast", [states.pop()], to=onnx.TensorProto.INT32) if node.attrs.get("lengths") else ""
     if batch_first:
         x = ctx.add1("Transpose", [x], perm=[1, 0, 2])
-    states = ctx.inputs(node)[1:]
     state_names = _final_state_names(ctx, node, family, one_layer=layers == 1)
     finals: list[list[str]] = [[] for _ in range(family.num_states)]
     for layer in range(layers):
@@ -57,7 +59,7 @@ def recurrent_layer(ctx, node):
         tags = [f"_l{layer}"] + ([f"_l{layer}_reverse"] if directions == 2 else [])
         y, *layer_finals = run_recurrent(
             ctx, node, family, x, tags, [_layer_slice(ctx, s, layer, directions, layers) for s in states],
-            state_names, want_y=not last or _used(ctx, node, 0),
+            state_names, want_y=not last or _used(ctx, node, 0), lengths=lengths,
         )
         for acc, name in zip(finals, layer_finals):
             acc.append(name)
@@ -104,14 +106,15 @@ def recurrent_cell(ctx, node):
 
 
 def run_recurrent(ctx, node, family: Family, x: str, tags: list[str], states: list[str],
-                  state_names: list[Optional[str]], want_y: bool = True) -> list[str]:
+                  state_names: list[Optional[str]], want_y: bool = True, lengths: str = "") -> list[str]:
     """One ONNX RNN / GRU / LSTM node over seq-first ``x`` for the directions whose
     torch parameters end in ``tags``; returns [Y, Y_h(, Y_c)] names ('' when not wanted).
-    ``state_names``: the name for each final state, None for a fresh one, '' for none."""
+    ``state_names``: the name for each final state, None for a fresh one, '' for none.
+    ``lengths``: sequence_lens, or '' for every sequence running its full length."""
     prefix = node.module or node.name
     inputs = [x] + _onnx_weights(ctx, node, family, tags)
-    if states:  # sequence_lens stays empty: every sequence runs its full length
-        inputs += [""] * (4 - len(inputs)) + [""] + list(states)
+    if states or lengths:
+        inputs += [""] * (4 - len(inputs)) + [lengths] + list(states)
     outputs = [ctx.fresh(f"{prefix}/{family.onnx_op}_Y") if want_y else ""]
     outputs += [ctx.fresh(f"{prefix}/{family.onnx_op}_Y_{'hc'[i]}") if name is None else name
                 for i, name in enumerate(state_names)]
