@@ -91,7 +91,103 @@ HF = {  # name: (config class, model class, input kind)
     "beit": ("BeitConfig", "BeitModel", "pixels"),
     "convnext": ("ConvNextConfig", "ConvNextModel", "pixels"),
     "resnet": ("ResNetConfig", "ResNetModel", "pixels"),
+    # the long tail: what people ship, and the newest decoder architectures
+    "modernbert": ("ModernBertConfig", "ModernBertModel", "ids"),
+    "xlm_roberta": ("XLMRobertaConfig", "XLMRobertaModel", "ids"),
+    "mpnet": ("MPNetConfig", "MPNetModel", "ids"),
+    "funnel": ("FunnelConfig", "FunnelModel", "ids"),
+    "mobilebert": ("MobileBertConfig", "MobileBertModel", "ids"),
+    "squeezebert": ("SqueezeBertConfig", "SqueezeBertModel", "ids"),
+    "longformer": ("LongformerConfig", "LongformerModel", "ids"),
+    "big_bird": ("BigBirdConfig", "BigBirdModel", "ids"),
+    "clip_text": ("CLIPTextConfig", "CLIPTextModel", "ids"),
+    "qwen3": ("Qwen3Config", "Qwen3ForCausalLM", "ids"),
+    "qwen3_moe": ("Qwen3MoeConfig", "Qwen3MoeForCausalLM", "ids"),
+    "mixtral": ("MixtralConfig", "MixtralForCausalLM", "ids"),
+    "gemma2": ("Gemma2Config", "Gemma2ForCausalLM", "ids"),
+    "gemma3_text": ("Gemma3TextConfig", "Gemma3ForCausalLM", "ids"),
+    "phi3": ("Phi3Config", "Phi3ForCausalLM", "ids"),
+    "starcoder2": ("Starcoder2Config", "Starcoder2ForCausalLM", "ids"),
+    "falcon": ("FalconConfig", "FalconForCausalLM", "ids"),
+    "gptj": ("GPTJConfig", "GPTJForCausalLM", "ids"),
+    "gpt_bigcode": ("GPTBigCodeConfig", "GPTBigCodeForCausalLM", "ids"),
+    "codegen": ("CodeGenConfig", "CodeGenForCausalLM", "ids"),
+    "olmo2": ("Olmo2Config", "Olmo2ForCausalLM", "ids"),
+    "granite": ("GraniteConfig", "GraniteForCausalLM", "ids"),
+    "mamba": ("MambaConfig", "MambaForCausalLM", "ids"),
+    "qwen2_moe": ("Qwen2MoeConfig", "Qwen2MoeForCausalLM", "ids"),
+    "olmoe": ("OlmoeConfig", "OlmoeForCausalLM", "ids"),
+    "deepseek_v3": ("DeepseekV3Config", "DeepseekV3ForCausalLM", "ids"),
+    "smollm3": ("SmolLM3Config", "SmolLM3ForCausalLM", "ids"),
+    "cohere2": ("Cohere2Config", "Cohere2ForCausalLM", "ids"),
+    "glm4": ("Glm4Config", "Glm4ForCausalLM", "ids"),
+    "bart": ("BartConfig", "BartModel", "ids"),
+    "mbart": ("MBartConfig", "MBartModel", "ids"),
+    "pegasus": ("PegasusConfig", "PegasusModel", "ids+decoder"),
+    "clip_vision": ("CLIPVisionConfig", "CLIPVisionModel", "pixels"),
+    "siglip_vision": ("SiglipVisionConfig", "SiglipVisionModel", "pixels"),
+    "dinov2": ("Dinov2Config", "Dinov2Model", "pixels"),
+    "swin": ("SwinConfig", "SwinModel", "pixels"),
+    "swinv2": ("Swinv2Config", "Swinv2Model", "pixels"),
+    "segformer": ("SegformerConfig", "SegformerModel", "pixels"),
+    "mobilevit": ("MobileViTConfig", "MobileViTModel", "pixels"),
+    "convnextv2": ("ConvNextV2Config", "ConvNextV2Model", "pixels"),
+    "efficientnet": ("EfficientNetConfig", "EfficientNetModel", "pixels"),
+    "regnet": ("RegNetConfig", "RegNetModel", "pixels"),
+    "yolos": ("YolosConfig", "YolosModel", "pixels"),
+    "wav2vec2": ("Wav2Vec2Config", "Wav2Vec2Model", "waveform"),
+    "hubert": ("HubertConfig", "HubertModel", "waveform"),
+    "wavlm": ("WavLMConfig", "WavLMModel", "waveform"),
+    "whisper_encoder": ("WhisperConfig", "WhisperForAudioClassification", "mel"),
 }
+STAGES4 = dict(depths=[1, 1, 1, 1], hidden_sizes=[8, 16, 24, 32], patch_size=4)  # convnext: four stages, 32 -> 1
+AUDIO_CONV = dict(conv_dim=[16, 16], conv_stride=[5, 2], conv_kernel=[10, 3], num_conv_pos_embeddings=16,
+                  num_conv_pos_embedding_groups=2, num_feat_extract_layers=2)
+TOKENS = dict(pad_token_id=0, bos_token_id=1, eos_token_id=2, cls_token_id=1, sep_token_id=2)  # within vocab_size
+MOE = dict(num_experts=4, num_local_experts=4, num_experts_per_tok=2, moe_intermediate_size=32)
+CONFIG = {  # name: what a class needs beyond SMALL (its own field names, or a shape SMALL does not fit)
+    "distilbert": dict(dim=32, hidden_dim=64, n_layers=2, n_heads=2),
+    "convnext": STAGES4,
+    "convnextv2": STAGES4,
+    "modernbert": TOKENS, "phi3": TOKENS, "smollm3": TOKENS, "glm4": TOKENS,
+    "mobilebert": dict(embedding_size=16, intra_bottleneck_size=32, true_hidden_size=32, num_feedforward_networks=1),
+    "funnel": dict(block_sizes=[1, 1], d_head=16, d_inner=64, n_head=2),
+    "longformer": dict(attention_window=[4, 4]),
+    "big_bird": dict(attention_type="original_full"),
+    "qwen3_moe": MOE, "mixtral": MOE, "olmoe": MOE,
+    "qwen2_moe": dict(MOE, shared_expert_intermediate_size=32),
+    "deepseek_v3": dict(MOE, n_routed_experts=4, n_shared_experts=1, n_group=2, topk_group=1,
+                        first_k_dense_replace=1, kv_lora_rank=16, q_lora_rank=16, qk_rope_head_dim=8,
+                        qk_nope_head_dim=8, v_head_dim=16, head_dim=8),  # head_dim: the rope part
+    "cohere2": dict(sliding_window=4),
+    "gemma2": dict(sliding_window=4), "gemma3_text": dict(sliding_window=4),
+    "gptj": dict(rotary_dim=8), "codegen": dict(rotary_dim=8, n_ctx=64),
+    "mamba": dict(state_size=4, expand=2, conv_kernel=4, time_step_rank=4),
+    "pegasus": dict(max_position_embeddings=64),
+    "swin": dict(depths=[1, 1], num_heads=[2, 2], window_size=4, patch_size=4),
+    "swinv2": dict(depths=[1, 1], num_heads=[2, 2], window_size=4, patch_size=4),
+    "segformer": dict(num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[16, 32],
+                      patch_sizes=[7, 3], strides=[4, 2], num_attention_heads=[1, 2], mlp_ratios=[2, 2]),
+    "mobilevit": dict(hidden_sizes=[16, 24, 32], neck_hidden_sizes=[8, 8, 16, 16, 24, 24, 48], image_size=64),
+    "efficientnet": dict(image_size=32, width_coefficient=0.25, depth_coefficient=0.25, hidden_dim=320),  # round_filters(1280) at 0.25
+    "regnet": dict(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], groups_width=8),
+    "yolos": dict(num_detection_tokens=4, image_size=[32, 32]),
+    "wav2vec2": AUDIO_CONV, "hubert": AUDIO_CONV, "wavlm": dict(AUDIO_CONV, num_buckets=16, max_bucket_distance=32),
+    "whisper_encoder": dict(num_mel_bins=16, max_source_positions=16, d_model=32, encoder_layers=2),
+}
+
+
+def hf_inputs(kind: str, config) -> dict:
+    """The example input of one input kind, sized from the built config."""
+    image = config.image_size if isinstance(getattr(config, "image_size", None), int) else 32
+    return {
+        "ids": lambda: {"input_ids": torch.randint(0, 100, (2, 8))},
+        "ids+decoder": lambda: {"input_ids": torch.randint(0, 100, (2, 8)),
+                                "decoder_input_ids": torch.randint(0, 100, (2, 8))},
+        "pixels": lambda: {"pixel_values": torch.randn(2, 3, image, image)},
+        "waveform": lambda: {"input_values": torch.randn(2, 1600)},
+        "mel": lambda: {"input_features": torch.randn(2, config.num_mel_bins, 2 * config.max_source_positions)},
+    }[kind]()
 
 
 def hf_build(name: str) -> Callable:
@@ -100,14 +196,10 @@ def hf_build(name: str) -> Callable:
         config_name, model_name, kind = HF[name]
         config_class = getattr(transformers, config_name)
         known = config_class().to_dict()
-        config = config_class(**{k: v for k, v in SMALL.items() if k in known})
-        if name == "distilbert":
-            config.dim, config.hidden_dim, config.n_layers, config.n_heads = 32, 64, 2, 2
+        config = config_class(**{k: v for k, v in {**SMALL, **CONFIG.get(name, {})}.items() if k in known})
         config.use_cache = False  # the cache classes as outputs are another engineer's item: both exporters alike
         model = getattr(transformers, model_name)(config).eval()
-        if kind == "pixels":
-            return model, {"pixel_values": torch.randn(2, 3, 32, 32)}
-        return model, {"input_ids": torch.randint(0, 100, (2, 8))}
+        return model, hf_inputs(kind, config)
     return build
 
 
@@ -236,7 +328,7 @@ def main() -> None:
     import timm
     if args.quick:
         args.timm, args.hf = ",".join(QUICK), "bert"
-    modules = args.timm.split(",") if args.timm else timm.list_modules()
+    modules = timm.list_modules() if args.timm is None else [m for m in args.timm.split(",") if m]
     modules = modules[:args.limit] if args.limit else modules
     labels = [f"timm/{m}" for m in modules] + [f"hf/{n}" for n in args.hf.split(",") if n]
     path = Path(args.results)

@@ -345,6 +345,46 @@ def test_zeroing_a_view_in_place():
     assert "Concat" in onnx_ops(models[18])
 
 
+class WritesThroughReshapes(nn.Module):
+    """Funnel's ``attn *= cls_mask`` on a reshape's result, and writes through a view and a
+    permutation: each reaches the tensor viewed, as in torch."""
+
+    def forward(self, x):
+        y = x * 1
+        v = y.view(y.size(0), 5, 2, 4)
+        v *= 2
+        doubled = v + 0
+        p = y.permute(0, 2, 1)
+        p[:, 0] += 1
+        return y, doubled
+
+
+class WritesIntoAReshapedCopy(nn.Module):
+    """A reshape of a transposed tensor copies: the write leaves the transposed tensor as it was."""
+
+    def forward(self, x):
+        t = (x * 1).transpose(1, 2)
+        r = t.reshape(t.size(0), -1)
+        r *= 2
+        return t + 0, r
+
+
+class WritesThroughAReshapedSlice(nn.Module):
+    """A slice is not contiguous, yet reshaping its last dim views it: the write reaches it."""
+
+    def forward(self, x):
+        s = (x * 1)[:, :, :4]
+        q = s.reshape(s.size(0), 5, 2, 2)
+        q += 1
+        return s + 0
+
+
+@pytest.mark.parametrize("model", [WritesThroughReshapes(), WritesIntoAReshapedCopy(), WritesThroughAReshapedSlice()],
+                         ids=["view", "copy", "view_of_a_slice"])
+def test_writes_into_reshapes_and_permutations(model):
+    export_checked(model, (torch.randn(2, 5, 8),), frontend="export", dynamic_dims=[{0: "batch"}])
+
+
 class Rotary(nn.Module):
     """Like Llama's rotary embedding: a @torch.no_grad() forward."""
 

@@ -20,10 +20,12 @@ from typing import Any, Callable, Optional
 import torch
 import torch.nn.functional as F
 
+from graphnn.frontend.layers.advanced_indexing import put_by_tensors
 from graphnn.frontend.layers.elementwise import binary, cast, default_float
 from graphnn.frontend.layers.indexing import index_tensor
-from graphnn.frontend.layers.spectral import fft_c2c, fft_c2r, fft_r2c
+from graphnn.frontend.layers.linear import grouped_mm
 from graphnn.frontend.layers.shape import checked_dim, emit_expand, emit_reshape, filled, shape_of, size_entries
+from graphnn.frontend.layers.spectral import fft_c2c, fft_c2r, fft_r2c
 from graphnn.frontend.rules import Ref, function_label, function_rule_for, method_rule_for
 from graphnn.ops.dims import broadcast
 from graphnn.ops.elementwise import MAXIMUM, MINIMUM
@@ -217,10 +219,14 @@ def _zero(b, dst):
 
 
 def _index_put(b, x, indices, values, accumulate=False):
-    """``x[mask] = v`` with one bool mask of x's shape: ``where(mask, v, x)``."""
-    if accumulate or len(indices) != 1 or not isinstance(indices[0], Ref) or b.dtype(indices[0]) != "bool":
-        raise b.unsupported("assigning through tensor indices (only x[mask] = value with a bool mask is)")
-    if b.shape(indices[0]) != b.shape(x):
+    """``x[mask] = v`` with one bool mask of x's shape: ``where(mask, v, x)``; ``x[idx] = v``
+    with int index tensors at x's leading dims: ScatterND (``put_by_tensors``)."""
+    if accumulate or not indices or not all(isinstance(i, Ref) for i in indices):
+        raise b.unsupported("assigning through tensor indices (only x[mask] = value with a bool mask, or "
+                            "int index tensors at the leading dims without accumulate, is)")
+    if b.dtype(indices[0]) != "bool":
+        return put_by_tensors(b, x, list(indices), values)
+    if len(indices) != 1 or b.shape(indices[0]) != b.shape(x):
         raise b.unsupported("x[mask] = value with a mask shaped unlike x")
     return function_rule_for(torch.where)(b, indices[0], values, x)
 
@@ -394,6 +400,9 @@ ADAPTERS: dict[str, Rule] = {
     "broadcast_tensors": _broadcast_tensors,
     "split_with_sizes": _via(torch.split, lambda x, sizes, dim=0: ((x, list(sizes), dim), {})),
     "log_sigmoid": _via(F.logsigmoid, lambda x: ((x,), {})),
+    # transformers' MoE experts under torch.export (float weights): its custom op
+    # torch.ops.transformers.grouped_mm_fallback computes what torch._grouped_mm does
+    "grouped_mm_fallback": lambda b, x, weight, offs: grouped_mm(b, x, weight, offs),
     "numpy_T": lambda b, x: b.emit(TRANSPOSE, [x], perm=list(reversed(range(b.rank(x))))),
     "embedding_bag": _bag,
     "_fft_r2c": fft_r2c,
@@ -415,17 +424,50 @@ ADAPTERS: dict[str, Rule] = {
 
 
 # ------------------------------------------------------------------ writes into views
+def _reshaped_back(b, base: Ref, value: Ref, *view_args: Any, **view_kwargs: Any) -> Ref:
+    """A view holding every element of its base in the same order (view, reshape that
+    viewed, squeeze, unsqueeze, flatten): the written view reshaped to the base's shape."""
+    return emit_reshape(b, value, shape_of(b, base))
+
+
+def _permuted_back(b, base: Ref, value: Ref, dims: Any) -> Ref:
+    """``x.permute(dims)`` written into: the inverse permutation brings it back."""
+    perm = [checked_dim(b, base, d) for d in dims]
+    return b.emit(TRANSPOSE, [value], perm=[perm.index(i) for i in range(len(perm))])
+
+
+def _transposed_back(b, base: Ref, value: Ref, dim0: int, dim1: int) -> Ref:
+    return function_rule_for(torch.transpose)(b, value, dim0, dim1)  # its own inverse
+
+
+SCATTER_BACK: dict[str, Callable[..., Ref]] = {  # view op -> base with the view's part replaced
+    "slice.Tensor": lambda b, base, value, *a, **k: function_rule_for(torch.slice_scatter)(b, base, value, *a, **k),
+    "select.int": lambda b, base, value, *a, **k: function_rule_for(torch.select_scatter)(b, base, value, *a, **k),
+    "alias.default": lambda b, base, value, *a, **k: value,
+    "detach.default": lambda b, base, value, *a, **k: value,
+    "view.default": _reshaped_back,
+    "_unsafe_view.default": _reshaped_back,
+    "reshape.default": _reshaped_back,  # only a reshape that viewed is recorded (ExportReplay.applied)
+    "squeeze.default": _reshaped_back,
+    "squeeze.dim": _reshaped_back,
+    "squeeze.dims": _reshaped_back,
+    "unsqueeze.default": _reshaped_back,
+    "flatten.using_ints": _reshaped_back,
+    "unflatten.int": _reshaped_back,
+    "permute.default": _permuted_back,
+    "transpose.int": _transposed_back,
+}
+
+
 def scatter_back(b, view_op: Any, base: Ref, value: Ref, *view_args: Any, **view_kwargs: Any) -> Ref:
     """``base`` with the part ``view_op(base, *view_args)`` replaced by ``value``: how a
-    write into a view (``z[:, :4] = 0`` is slice + fill_) changes the tensor viewed."""
-    name = f"{_name(view_op)}.{view_op._overloadname}"
-    if name == "slice.Tensor":
-        return function_rule_for(torch.slice_scatter)(b, base, value, *view_args, **view_kwargs)
-    if name == "select.int":
-        return function_rule_for(torch.select_scatter)(b, base, value, *view_args, **view_kwargs)
-    if name in ("alias.default", "detach.default"):
-        return value
-    raise b.unsupported(f"writing into the result of {label(view_op)} (only slices and x[i] can be assigned to)")
+    write into a view (``z[:, :4] = 0`` is slice + fill_; Funnel's ``attn *= mask`` on a
+    reshape) changes the tensor viewed."""
+    rule = SCATTER_BACK.get(f"{_name(view_op)}.{view_op._overloadname}")
+    if rule is None:
+        raise b.unsupported(f"writing into the result of {label(view_op)} (only slices, x[i], reshapes and "
+                            "permutations can be assigned to)")
+    return rule(b, base, value, *view_args, **view_kwargs)
 
 
 # ------------------------------------------------------------------ arithmetic on traced sizes

@@ -363,7 +363,7 @@ class ExportReplay(Replay):
 
     def applied(self, node: fx.Node, builder: Builder, result: Any) -> Any:
         self._note_known(node, result)
-        if aten.is_view(node.target):
+        if aten.is_view(node.target) and _viewed(node):
             self.views[node] = (node.args[0], node.target, node.args[1:], dict(node.kwargs))
         if aten.mutates(node.target):
             self._write_back(builder, node.args[0], result)
@@ -395,6 +395,22 @@ class ExportReplay(Replay):
         flat = [self.env[n] if isinstance(n, fx.Node) else n
                 for n, kind in zip(node.args[0], kinds) if kind == torch.export.graph_signature.OutputKind.USER_OUTPUT]
         set_graph_outputs(self.graph, pytree.tree_unflatten(flat, self.program.call_spec.out_spec))
+
+
+def _viewed(node: fx.Node) -> bool:
+    """Whether a view op's result shares its input's memory: a reshape copies a tensor it cannot
+    view (its strides do not allow it), and writing into that copy leaves the input as it was.
+    Asked of torch's fake input (the fake result does not record being a view)."""
+    if node.target is not torch.ops.aten.reshape.default:
+        return True
+    value, base = node.meta.get("val"), node.args[0].meta.get("val")
+    if not isinstance(value, torch.Tensor) or not isinstance(base, torch.Tensor) or base.is_contiguous():
+        return True
+    try:
+        base.view(value.shape)
+    except (RuntimeError, ValueError):
+        return False
+    return True
 
 
 class SavedReplay(ExportReplay):

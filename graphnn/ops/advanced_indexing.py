@@ -1,5 +1,6 @@
-"""Shape rule of ``index_tensors``: x indexed at dims ``dim``.. by several int64 tensors;
-their broadcast shape replaces the indexed dims (torch's rule for adjacent indices)."""
+"""Shape rules of ``index_tensors``: x indexed at dims ``dim``.. by several int64 tensors;
+their broadcast shape replaces the indexed dims (torch's rule for adjacent indices); and of
+``index_put``: x with the elements at its leading dims' index tuples replaced by values."""
 from graphnn.ops.dims import broadcast
 from graphnn.ops.opdef import NO_MACS, define
 from graphnn.ops.registry import ShapeMismatch, TensorType
@@ -17,4 +18,20 @@ def index_tensors(node, x, *indices):
     return TensorType(x.shape[:dim] + shape + x.shape[dim + len(indices):], x.dtype)
 
 
+def index_put(node, x, values, *indices):
+    """Inputs: x, the values (x's dtype, broadcasting to the indexed part), the int64 indices."""
+    if len(indices) > len(x.shape):
+        raise ShapeMismatch(f"has {len(indices)} indices for a {len(x.shape)}-d tensor")
+    shape = ()
+    for index in indices:
+        if index.dtype != "int64":
+            raise ShapeMismatch(f"expects int64 indices, gets {index.dtype} (graphnn should have cast them)")
+        shape = broadcast(shape, index.shape)
+    if values.dtype != x.dtype:
+        raise ShapeMismatch(f"expects values of dtype {x.dtype}, gets {values.dtype} (graphnn should have cast them)")
+    broadcast(shape + x.shape[len(indices):], values.shape)
+    return TensorType(x.shape, x.dtype)
+
+
 INDEX_TENSORS = define("index_tensors", shape=index_tensors, macs=NO_MACS)
+INDEX_PUT = define("index_put", shape=index_put, macs=NO_MACS)

@@ -134,14 +134,16 @@ def window_out(size: Dim, kernel: int, stride: int, pad_total: int, dilation: in
         return fresh or f"{size}_out"
     span = dilation * (kernel - 1) + 1
     room = size + pad_total - span
-    if room < 0:
-        raise ShapeMismatch(
-            f"has a window of {span} over {size} elements (+{pad_total} padding): input too small"
-        )
-    out = (-(-room // stride) if ceil_mode else room // stride) + 1
+    # torch rounds down (a negative room too): with ceil_mode a window wider than the input
+    # still gives one output when it starts inside it (EfficientNet's AvgPool2d(1280, ceil_mode=True))
+    out = ((room + stride - 1) // stride if ceil_mode else room // stride) + 1
     # torch: the last window must start inside the input or left padding
     if ceil_mode and (out - 1) * stride >= size + pad_total // 2:
         out -= 1
+    if out < 1:
+        raise ShapeMismatch(
+            f"has a window of {span} over {size} elements (+{pad_total} padding): input too small"
+        )
     return out
 
 

@@ -1,7 +1,8 @@
 """Shape rules for indexing: ``slice`` (per-dim start / end / step, None entries read
 from int64 inputs, starts first), ``index_select`` (ONNX Gather: the index's dims
-replace the indexed dim), ``gather`` (torch.gather / ONNX GatherElements) and
-``slice_scatter`` (the input with one slice replaced: slice assignment)."""
+replace the indexed dim), ``gather`` (torch.gather / ONNX GatherElements), its inverse
+``scatter`` (torch.scatter / ONNX ScatterElements) and ``slice_scatter`` (the input with one
+slice replaced: slice assignment)."""
 from graphnn.ops.dims import difference, fmt, normalize_axis
 from graphnn.ops.opdef import NO_MACS, define
 from graphnn.ops.registry import ShapeMismatch, TensorType
@@ -69,6 +70,16 @@ def gather(node, x, index):
     return TensorType(index.shape, x.dtype)
 
 
+def scatter(node, x, index, src):
+    """x with x[index[i][j]][j] = src[i][j] (along ``dim``); src has the index's shape."""
+    if src.dtype != x.dtype:
+        raise ShapeMismatch(f"expects src of dtype {x.dtype}, gets {src.dtype} (graphnn should have cast it)")
+    if tuple(src.shape) != tuple(index.shape):
+        raise ShapeMismatch(f"expects src of the index's shape {fmt(index.shape)}, gets {fmt(src.shape)}")
+    gather(node, x, index)
+    return TensorType(x.shape, x.dtype)
+
+
 def slice_scatter(node, x, src, *dynamic):
     """attrs dim / start / end (None: the next int64 input); src must be the slice's shape."""
     dim = normalize_axis(node.attrs["dim"], len(x.shape))
@@ -87,4 +98,5 @@ def slice_scatter(node, x, src, *dynamic):
 SLICE = define("slice", shape=slice_, macs=NO_MACS)
 INDEX_SELECT = define("index_select", shape=index_select, macs=NO_MACS)
 GATHER = define("gather", shape=gather, macs=NO_MACS)
+SCATTER = define("scatter", shape=scatter, macs=NO_MACS)
 SLICE_SCATTER = define("slice_scatter", shape=slice_scatter, macs=NO_MACS)

@@ -42,3 +42,37 @@ def test_padding_mask_of_traced_sizes():
     models = export_checked(PaddingMask(), {"attention_mask": mask},
                             dynamic_dims={"attention_mask": {0: "batch", 1: "seq"}}, frontend="export")
     assert "GatherND" in onnx_ops(models[18])
+
+
+class InversePermutation(torch.nn.Module):
+    """transformers' MoE layers (grouped_mm experts): the sort undone by ``inv[perm] = arange``."""
+
+    def forward(self, scores):
+        _, perm = torch.sort(scores.reshape(-1))
+        inverse = torch.empty_like(perm)
+        inverse[perm] = torch.arange(perm.size(0))
+        return inverse
+
+
+class PutPairs(torch.nn.Module):
+    """``x[rows, cols] = v``: two index tensors, values broadcast over the indexed part."""
+
+    def forward(self, x, v):
+        y = x * 1
+        y[ROWS[:, 0], COLS[:3]] = v
+        return y
+
+
+@pytest.mark.parametrize("model, inputs", [
+    (InversePermutation(), (torch.randn(3, 4),)),
+    (PutPairs(), (torch.randn(4, 5), torch.randn(3))),
+    (PutPairs(), (torch.randn(4, 5), torch.tensor(2.0))),
+], ids=["inverse_permutation", "pairs", "pairs_scalar"])
+def test_assigning_through_index_tensors(model, inputs):
+    models = export_checked(model, inputs, dynamic_batch=False, frontend="export")
+    assert "ScatterND" in onnx_ops(models[18])
+
+
+def test_assigning_through_index_tensors_with_a_dynamic_count():
+    """The number of tokens is the batch: the scattered indices follow it at run time."""
+    export_checked(InversePermutation(), (torch.randn(3, 4),), dynamic_dims=[{0: "batch"}], frontend="export")

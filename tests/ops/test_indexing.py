@@ -190,3 +190,39 @@ def test_slicing_the_past_off_a_cache_mask_leaves_the_new_tokens():
     graph = graphnn.trace(model, cache_shaped_inputs(), dynamic_dims=CACHE_DIMS)
     sliced = [n for n in graph.nodes() if n.op == "slice"][0]
     assert graph.values[sliced.outputs[0]].shape == ("batch", "sequence_length")
+
+
+class GroupMask(torch.nn.Module):
+    """DeepSeek-V3's router: the chosen expert groups marked in place with scatter_(1, idx, 1)."""
+
+    def forward(self, scores):
+        chosen = torch.topk(scores, k=2, dim=-1, sorted=False)[1]
+        mask = torch.zeros_like(scores)
+        mask.scatter_(1, chosen, 1)
+        return mask
+
+
+SCATTERS = {
+    "src": lambda x: x.scatter(0, torch.tensor([[2, 0, 1, 2], [1, 2, 0, 0]]), -x[:2]),
+    "larger_src": lambda x: torch.scatter(x, 1, torch.tensor([[3], [0], [1]]), x * 10),
+    "value": lambda x: x.scatter(1, torch.tensor([[0, 2], [3, 1], [2, 0]]), 7.5),
+}
+
+
+@pytest.mark.parametrize("name", SCATTERS)
+def test_scatter(name):
+    torch.manual_seed(0)
+    models = export_checked(Wrap(SCATTERS[name]), torch.randn(3, 4), dynamic_batch=False)
+    assert "ScatterElements" in onnx_ops(models[18])
+
+
+def test_scatter_in_place_with_a_dynamic_batch():
+    torch.manual_seed(0)
+    models = export_checked(GroupMask(), torch.randn(3, 5), frontend="export")
+    assert "ScatterElements" in onnx_ops(models[18])
+
+
+def test_scatter_with_reduce_is_refused():
+    with pytest.raises(UnsupportedError, match="reduce='add'"):
+        graphnn.trace(Wrap(lambda x: x.scatter(1, torch.tensor([[0], [1], [2]]), x[:, :1], reduce="add")),
+                      torch.randn(3, 4))

@@ -180,3 +180,44 @@ def test_matmul_inner_dims_equal_by_the_cache_convention():
     def pooled(x, mask, past):
         return mask[:, None, :].to(x.dtype) @ torch.cat([past, x], 1)
     export_checked(Wrap(pooled), cache_shaped_inputs(), dynamic_dims=CACHE_DIMS)
+
+
+class GroupedExperts(nn.Module):
+    """transformers' grouped_mm MoE experts: tokens sorted by expert, offsets from histc, each
+    group of rows times its expert's weight."""
+
+    def __init__(self, grouped_mm):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(4, 8, 16))
+        self.grouped_mm = grouped_mm
+
+    def forward(self, x, logits):
+        expert_ids = torch.topk(logits, 2, dim=-1).indices.reshape(-1)
+        sorted_ids, perm = torch.sort(expert_ids)
+        offsets = torch.cumsum(torch.histc(sorted_ids.float(), bins=4, min=0, max=3), 0, dtype=torch.int32)
+        return self.grouped_mm(x[perm // 2], self.weight, offsets)
+
+
+def _transformers_fallback(x, weight, offsets):
+    import transformers.integrations.moe  # noqa: F401  registers torch.ops.transformers
+    return torch.ops.transformers.grouped_mm_fallback(x, weight, offs=offsets)
+
+
+@pytest.mark.parametrize("grouped_mm, frontend", [
+    (lambda x, w, offs: F.grouped_mm(x, w, offs=offs), "fx"),  # torch.export's meta wants bfloat16
+    (lambda x, w, offs: torch._grouped_mm(x, w, offs=offs), "fx"),
+    (_transformers_fallback, "export"),  # what transformers' MoE calls under torch.export
+], ids=["F.grouped_mm", "torch._grouped_mm", "transformers_fallback"])
+def test_grouped_mm(grouped_mm, frontend):
+    torch.manual_seed(0)
+    model = GroupedExperts(grouped_mm)
+    inputs = (torch.randn(6, 8), torch.randn(6, 4))
+    assert graphnn.trace(model, inputs, frontend=frontend).frontend == frontend
+    models = export_checked(model, inputs, frontend=frontend)
+    assert "MatMul" in onnx_ops(models[18])
+
+
+def test_grouped_mm_of_two_3d_tensors_is_refused():
+    model = Wrap(lambda a, b: torch._grouped_mm(a, b))
+    with pytest.raises(UnsupportedError, match="_grouped_mm other than"):
+        graphnn.trace(model, (torch.randn(2, 4, 8), torch.randn(2, 8, 16)), frontend="fx")

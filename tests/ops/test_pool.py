@@ -53,6 +53,21 @@ def test_avg_pool(spatial, count_include_pad, kwargs):
     assert onnx_ops(models[18])[-1] == "AveragePool"
 
 
+@pytest.mark.parametrize("layer", [nn.AvgPool2d(320, ceil_mode=True), nn.MaxPool2d(5, ceil_mode=True)])
+@pytest.mark.parametrize("size", [1, 3])
+def test_ceil_window_wider_than_the_input(layer, size):
+    """One output, as torch gives: EfficientNet's head pools 1280 channels' 7x7 map with
+    AvgPool2d(1280, ceil_mode=True) (hf/efficientnet in benchmarks/breadth.py)."""
+    torch.manual_seed(0)
+    models = export_checked(layer, torch.randn(2, 3, size, size))
+    assert onnx_ops(models[18])[-1] in ("AveragePool", "MaxPool")
+
+
+def test_window_wider_than_the_input_without_ceil_is_refused():
+    with pytest.raises(graphnn.errors.ShapeError, match="input too small"):
+        graphnn.trace(nn.Sequential(nn.AvgPool2d(5)), torch.randn(1, 3, 3, 3))
+
+
 def test_ceil_window_starting_in_padding_drops_ceil_mode_before_opset_22():
     torch.manual_seed(0)
     layer = nn.AvgPool2d(2, 2, padding=1, ceil_mode=True)

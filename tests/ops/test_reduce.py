@@ -116,3 +116,24 @@ def test_bad_reduction_dim_is_a_shape_error():
 def test_refused_reductions(fn):
     with pytest.raises(UnsupportedError):
         graphnn.trace(Wrap(fn), torch.randn(*X))
+
+
+HISTOGRAMS = {
+    "expert_ids": (lambda x: torch.histc(torch.topk(x, 2).indices.reshape(-1).float(), bins=4, min=0, max=3),
+                   torch.randn(5, 4)),  # transformers' MoE: tokens per expert
+    "outside_and_at_max": (lambda x: x.histc(bins=5, min=-1, max=1),
+                           torch.tensor([[-2.0, -1.0, -0.5, 0.0], [0.3, 1.0, 1.5, 0.99]])),
+}
+
+
+@pytest.mark.parametrize("name", HISTOGRAMS)
+def test_histc(name):
+    """Elements outside [min, max] are not counted; max itself is in the last bin."""
+    function, x = HISTOGRAMS[name]
+    models = export_checked(Wrap(function), x, dynamic_batch=name == "expert_ids")
+    assert "ReduceSum" in onnx_ops(models[18])
+
+
+def test_histc_without_a_range_is_refused():
+    with pytest.raises(UnsupportedError, match="histc without a range"):
+        graphnn.trace(Wrap(lambda x: torch.histc(x, bins=4)), torch.randn(3, 4))

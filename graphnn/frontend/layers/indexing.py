@@ -1,5 +1,5 @@
 """Rules for indexing: ``x[...]`` (via ``index_tensor``), ``x.select``, ``torch.narrow``,
-``torch.index_select`` and ``torch.gather``.
+``torch.index_select``, ``torch.gather`` and its inverse ``torch.scatter``.
 
 An index expression is applied as torch applies it when it has at most one tensor
 index: every slice in one ``slice`` op, each int as an ``index_select`` of a scalar
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from graphnn.frontend.layers.shape import INT64_MAX, checked_dim
+from graphnn.frontend.layers.shape import INT64_MAX, checked_dim, emit_expand, shape_of
 from graphnn.frontend.rules import Ref, function_rule, method_rule
 from graphnn.ops.elementwise import CAST
-from graphnn.ops.indexing import GATHER, INDEX_SELECT, SLICE, SLICE_SCATTER
+from graphnn.ops.indexing import GATHER, INDEX_SELECT, SCATTER, SLICE, SLICE_SCATTER
 from graphnn.ops.shape import UNSQUEEZE
 from graphnn.ops.structural import IDENTITY
 
@@ -160,6 +160,33 @@ def index_select(b, x, dim, index, *, out=None):
 @method_rule("gather")
 def gather(b, x, dim, index, *, sparse_grad=False, out=None):
     return b.emit(GATHER, [x, index], dim=checked_dim(b, x, dim))
+
+
+@function_rule(torch.scatter)
+@method_rule("scatter", "scatter_")
+def scatter(b, x, dim, index, src=None, value=None, *, reduce=None, out=None):
+    """``x.scatter(dim, index, src or value)`` without ``reduce``: DeepSeek-V3's router marks its
+    chosen expert groups with ``mask.scatter_(1, group_idx, 1)``. A number is expanded to the
+    index's shape; a src larger than the index contributes only its leading part, as in torch."""
+    if reduce is not None:
+        raise b.unsupported(f"scatter with reduce={reduce!r}")
+    src = value if src is None else src
+    if isinstance(src, Ref):
+        src = _leading_part(b, src, index)  # torch requires x's dtype
+    else:
+        src = emit_expand(b, b.constant(src, dtype=b.dtype(x)), shape_of(b, index))
+    return b.emit(SCATTER, [x, index, src], dim=checked_dim(b, x, dim))
+
+
+def _leading_part(b, src, index):
+    """src[:index.size(0), :index.size(1), ...]: the part of src torch's scatter reads."""
+    if b.shape(src) == b.shape(index):
+        return src
+    if not all(isinstance(d, int) for d in (*b.shape(src), *b.shape(index))):
+        raise b.unsupported("scatter with a src shaped unlike its index along a dynamic dim")
+    dims = [d for d, (have, want) in enumerate(zip(b.shape(src), b.shape(index))) if have != want]
+    return b.emit(SLICE, [src], dims=dims, starts=[0] * len(dims), ends=[b.shape(index)[d] for d in dims],
+                  steps=[1] * len(dims))
 
 
 # ------------------------------------------------------------------ writing into a part

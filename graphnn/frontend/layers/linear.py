@@ -11,11 +11,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from graphnn.frontend.layers.elementwise import binary, promote
-from graphnn.frontend.rules import function_rule, method_rule, module_rule
+from graphnn.frontend.layers.elementwise import binary, cast, promote
+from graphnn.frontend.rules import function_rule, function_rule_for, method_rule, method_rule_for, module_rule
 from graphnn.ops.elementwise import ADD, MUL
 from graphnn.ops.linear import BILINEAR, EINSUM, LINEAR, MATMUL
 from graphnn.ops.shape import TRANSPOSE
+from graphnn.tensors import dtype_name
 
 
 @module_rule(nn.Linear)
@@ -82,3 +83,35 @@ def explicit_equation(b, equation: str) -> str:
     letters = [c for c in equation if c.isalpha()]
     once = sorted(c for c in set(letters) if letters.count(c) == 1)
     return f"{equation}->{'...' if '...' in equation else ''}{''.join(once)}"
+
+
+# absent from the older torch releases graphnn supports (torch>=2.4)
+_GROUPED_MM = [f for f in (getattr(torch, "_grouped_mm", None),) if f is not None]
+_FUNCTIONAL_GROUPED_MM = [f for f in (getattr(F, "grouped_mm", None),) if f is not None]
+
+
+@function_rule(*_GROUPED_MM)
+def grouped_mm(b, x, weights, offs=None, bias=None, out_dtype=None):
+    """Rows of ``x`` (S, K) in groups, group g (rows offs[g-1] to offs[g]) times ``weights[g]``
+    (E, K, N): transformers' MoE experts (grouped_mm, their default implementation) after
+    sorting the tokens by expert. Each row's group is how many offsets it has reached; the row
+    is multiplied by its group's weight, gathered (as transformers' batched_mm does). Rows past
+    the last offset, which torch leaves unwritten, take the last group's weight."""
+    if offs is None or b.rank(x) != 2 or b.rank(weights) != 3 or bias is not None:
+        raise b.unsupported("torch._grouped_mm other than (S, K) rows grouped by offs against (E, K, N) "
+                            "weights, without bias")
+    if out_dtype is not None and dtype_name(out_dtype) != b.dtype(x):
+        raise b.unsupported("torch._grouped_mm with an out_dtype other than its input's")
+    call = function_rule_for
+    rows = call(torch.arange)(b, method_rule_for("size")(b, x, 0))
+    reached = call(torch.ge)(b, call(torch.unsqueeze)(b, rows, 1),
+                             call(torch.unsqueeze)(b, cast(b, offs, "int64"), 0))
+    group = call(torch.clamp)(b, call(torch.sum)(b, reached, 1), None, b.shape(weights)[0] - 1)
+    picked = call(torch.index_select)(b, weights, 0, group)
+    products = matmul(b, call(torch.unsqueeze)(b, x, 1), picked)
+    return call(torch.squeeze)(b, products, 1)
+
+
+@function_rule(*_FUNCTIONAL_GROUPED_MM)
+def functional_grouped_mm(b, mat_a, mat_b, *, offs=None, bias=None, out_dtype=None):
+    return grouped_mm(b, mat_a, mat_b, offs, bias, out_dtype)

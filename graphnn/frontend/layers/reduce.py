@@ -9,7 +9,7 @@ import torch
 
 from graphnn.frontend.layers.elementwise import binary, cast
 from graphnn.frontend.layers.shape import checked_dim
-from graphnn.frontend.rules import Ref, function_rule, method_rule
+from graphnn.frontend.rules import Ref, function_rule, function_rule_for, method_rule
 from graphnn.ops.elementwise import MAXIMUM, MINIMUM
 from graphnn.ops.reduce import AMAX, AMIN, ARGMAX, ARGMIN, LOGSUMEXP, MAX_DIM, MEAN, MIN_DIM, NORM, PROD, STD, SUM, VAR
 from graphnn.ops.shape import RESHAPE
@@ -147,3 +147,22 @@ def linalg_norm(b, x, ord=None, dim=None, keepdim=False, *, dtype=None, out=None
 def logsumexp(b, x, dim, keepdim=False, *, out=None):
     return reduce(b, LOGSUMEXP, x, dim, keepdim)
 
+
+
+@function_rule(torch.histc)
+@method_rule("histc")
+def histc(b, x, bins=100, min=0, max=0, *, out=None):
+    """Counts per bin over a given range: each element's bin is trunc((x - min) * bins /
+    (max - min)) as torch's kernel computes it (``max`` itself in the last bin, elements outside
+    the range not counted), compared with every bin and summed. transformers' MoE layers count
+    the tokens each expert gets this way (grouped_mm's offsets)."""
+    if min == max:
+        raise b.unsupported("torch.histc without a range (min == max: torch takes the data's own min and max)")
+    call = function_rule_for
+    flat = call(torch.reshape)(b, x, [-1])
+    scaled = call(torch.div)(b, call(torch.mul)(b, call(torch.sub)(b, flat, min), bins), max - min)
+    index = call(torch.clamp)(b, cast(b, call(torch.floor)(b, scaled), "int64"), None, bins - 1)
+    inside = call(torch.logical_and)(b, call(torch.ge)(b, flat, min), call(torch.le)(b, flat, max))
+    hits = call(torch.eq)(b, call(torch.unsqueeze)(b, index, 1), call(torch.arange)(b, bins))
+    counted = call(torch.logical_and)(b, hits, call(torch.unsqueeze)(b, inside, 1))
+    return reduce(b, SUM, cast(b, counted, b.dtype(x)), 0)

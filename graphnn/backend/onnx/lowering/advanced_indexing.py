@@ -4,9 +4,13 @@ The index tensors are broadcast to one shape (Expand to the Shape of their sum),
 on a new last axis into tuples, and GatherND picks x's slices at them (negative indices
 count from the end, as in torch). Indexed dims after others are first moved to the front
 by a Transpose and the gathered dims moved back in place afterwards.
+
+``index_put`` is ONNX ScatterND at the same tuples, the values expanded to the shape of the
+part they replace (the tuples' shape, then x's dims after the indexed ones).
 """
 from graphnn.backend.onnx.registry import lowers
-from graphnn.ops.advanced_indexing import INDEX_TENSORS
+from graphnn.ops.advanced_indexing import INDEX_PUT, INDEX_TENSORS
+from graphnn.ops.indexing import INT64_MAX
 
 
 @lowers(INDEX_TENSORS)
@@ -38,3 +42,14 @@ def _index_tuples(ctx, indices):
     shape = ctx.add1("Shape", [total])
     columns = [ctx.add1("Unsqueeze", [ctx.add1("Expand", [index, shape]), axis]) for index in indices]
     return ctx.add1("Concat", columns, axis=-1)
+
+
+@lowers(INDEX_PUT)
+def index_put(ctx, node):
+    x, values, *indices = ctx.inputs(node)
+    tuples = _index_tuples(ctx, indices)
+    where = ctx.add1("Slice", [ctx.add1("Shape", [tuples]), ctx.const([0], hint="starts"), ctx.const([-1], hint="ends")])
+    rest = ctx.add1("Slice", [ctx.add1("Shape", [x]), ctx.const([len(indices)], hint="starts"),
+                              ctx.const([INT64_MAX], hint="ends")])
+    updates = ctx.add1("Expand", [values, ctx.add1("Concat", [where, rest], axis=0)])
+    ctx.add1("ScatterND", [x, tuples, updates], ctx.output(node))

@@ -2,7 +2,7 @@
 (Gather) and ``gather`` (GatherElements)."""
 from graphnn.backend.onnx.lowering.shape import int_vector
 from graphnn.backend.onnx.registry import lowers
-from graphnn.ops.indexing import GATHER, INDEX_SELECT, SLICE, SLICE_SCATTER
+from graphnn.ops.indexing import GATHER, INDEX_SELECT, SCATTER, SLICE, SLICE_SCATTER
 
 INT64_MAX = 2**63 - 1  # an end meaning "to the end"
 
@@ -26,6 +26,11 @@ def index_select(ctx, node):
 @lowers(GATHER)
 def gather(ctx, node):
     ctx.add1("GatherElements", ctx.inputs(node), ctx.output(node), axis=node.attrs["dim"])
+
+
+@lowers(SCATTER)
+def scatter(ctx, node):
+    ctx.add1("ScatterElements", ctx.inputs(node), ctx.output(node), axis=node.attrs["dim"])
 
 
 @lowers(SLICE_SCATTER)
