@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 
+from graphnn.ops.dims import window_out
 from graphnn.ops.opdef import NO_MACS, define
 from graphnn.ops.registry import ShapeMismatch, TensorType
 
@@ -67,12 +68,11 @@ def stft(node, signal, window):
     if tuple(window.shape) != (n_fft,):
         raise ShapeMismatch(f"expects a window of {n_fft} samples, gets {window.shape}")
     length = signal.shape[-1]
-    if not isinstance(length, int):
-        raise ShapeMismatch("expects a static signal length (export with --static, or a fixed length)")
-    if length < n_fft:
+    if isinstance(length, int) and length < n_fft:
         raise ShapeMismatch(f"expects at least n_fft={n_fft} samples, gets {length}")
+    frames = window_out(length, n_fft, hop, 0, fresh=f"{node.name}_frames")  # a dynamic length: a new dim
     bins = n_fft // 2 + 1 if node.attrs["onesided"] else n_fft
-    return TensorType((*signal.shape[:-1], bins, 1 + (length - n_fft) // hop), COMPLEX)
+    return TensorType((*signal.shape[:-1], bins, frames), COMPLEX)
 
 
 def view_as_real(node, z):

@@ -144,6 +144,15 @@ def test_spectrogram_frontend(name, frontend):
     assert onnx_ops(models[18]).count("STFT") == 1
 
 
+@pytest.mark.parametrize("frontend", FRONTENDS)
+def test_spectrogram_of_a_dynamic_length(frontend):
+    """Audio of any length: the frame count is a new dynamic dim, as a conv's output length."""
+    models = export_checked(Spectrogram(), torch.randn(2, 200), opsets=(18, 17), frontend=frontend,
+                            dynamic_dims=[{0: "batch", 1: "samples"}])
+    frames = [d.dim_param or d.dim_value for d in models[18].graph.output[0].type.tensor_type.shape.dim]
+    assert frames[0] == "batch" and isinstance(frames[1], str) and frames[2] == 8, frames
+
+
 STFTS = {
     "one_signal": lambda x: torch.stft(x[0], 16, 4, window=torch.hann_window(16), return_complex=True).abs(),
     "two_sided_real": lambda x: torch.stft(x, 16, 5, window=torch.hann_window(16), onesided=False,
