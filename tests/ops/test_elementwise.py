@@ -329,6 +329,12 @@ MATH = {  # name: (fn, example inputs); both frontends (torch.export: aten.log1p
     "nan_to_num": (lambda x: torch.nan_to_num(torch.log(x), nan=-1.0), lambda: _floats(2, 5)),
     "soft_margin_loss": (lambda x, y: torch.nn.functional.soft_margin_loss(x, y.sign()),
                          lambda: (_floats(2, 5), _floats(2, 5))),
+    "copysign": (lambda x, y: torch.copysign(x, y), lambda: (_floats(2, 5), _floats(2, 5))),
+    "copysign_number_method": (lambda x: x.copysign(-0.0) + torch.copysign(x, 2), lambda: _floats(2, 5)),
+    "copysign_int": (lambda x, y: torch.copysign((x * 3).long(), y), lambda: (_floats(2, 5), _floats(2, 5))),
+    "signbit": (lambda x: torch.signbit(x).float() + torch.signbit((x * 3).long()).float(), lambda: _floats(2, 5)),
+    "heaviside": (lambda x: torch.heaviside(x.round(), torch.tensor(0.5)), lambda: _floats(2, 5)),
+    "heaviside_tensor_values": (lambda x, y: x.round().heaviside(y), lambda: (_floats(2, 5), _floats(2, 5))),
 }
 
 
@@ -352,6 +358,9 @@ EDGES = {  # torch's values at infinities, -1, 0, NaN and tiny arguments
     "log1p": (torch.log1p, torch.tensor([[-1.0, 0.0, 1e-30, -1e-8, 3e-8, float("inf"), float("nan"), 5.0]])),
     "expm1": (torch.expm1, torch.tensor([[0.0, 1e-30, -1e-8, float("-inf"), float("inf"), -200.0, 100.0, 0.3]])),
     "nan_to_num": (torch.nan_to_num, torch.tensor([[float("nan"), float("inf"), float("-inf"), 1.5]])),
+    "signbit_of_negative_zero": (torch.signbit, torch.tensor([[-0.0, 0.0, -1.0, 2.0, float("-inf"), float("inf")]])),
+    "copysign_of_negative_zero": (lambda x: torch.copysign(torch.ones_like(x), x),
+                                  torch.tensor([[-0.0, 0.0, -1.0, 2.0, float("-inf")]])),
 }
 
 

@@ -1,16 +1,17 @@
 """Rules for elementwise math that ONNX has no operator for, spelled with the elementwise ops:
 log2 / log10 / exp2, logaddexp(2), xlogy, erfc, trunc / frac, hypot, lerp, logit, expit,
-atan2 and nan_to_num. Each follows torch's definition at the edges its docs name (infinities,
+atan2, nan_to_num, signbit / copysign (-0.0 has its sign bit) and heaviside. Each follows torch's definition at the edges its docs name (infinities,
 x = 0 in xlogy, NaN handling); parity tests are in tests/ops/test_elementwise.py.
 """
 import math
 
 import torch
 
-from graphnn.frontend.layers.elementwise import binary, float_dtype, promote
-from graphnn.frontend.rules import function_rule, function_rule_for, method_rule
+from graphnn.frontend.layers.elementwise import binary, cast, float_dtype, promote
+from graphnn.frontend.rules import Ref, function_rule, function_rule_for, method_rule
 from graphnn.ops.elementwise import (ABS, ADD, ATAN, DIV, EQ, ERF, EXP, FLOOR, GT, ISINF, ISNAN, LOG, LOG1P,
-                                     LOGICAL_AND, LOGICAL_NOT, LT, MAXIMUM, MUL, NEG, POW, SIGN, SQRT, SUB, WHERE)
+                                     LOGICAL_AND, LOGICAL_NOT, LOGICAL_OR, LT, MAXIMUM, MUL, NEG, POW, SIGN, SQRT,
+                                     SUB, WHERE)
 from graphnn.ops.structural import IDENTITY
 from graphnn.tensors import is_float
 
@@ -164,3 +165,33 @@ def nan_to_num(b, x, nan=0.0, posinf=None, neginf=None, *, out=None):
     out = b.emit(WHERE, [b.emit(ISNAN, [x]), constant(nan or 0.0), x])
     out = b.emit(WHERE, [positive, constant(info.max if posinf is None else posinf), out])
     return b.emit(WHERE, [negative, constant(info.min if neginf is None else neginf), out])
+
+
+@function_rule(torch.signbit)
+@method_rule("signbit")
+def signbit(b, x, *, out=None):
+    """x < 0, and -0.0 too (its reciprocal is -inf); false for ints >= 0."""
+    if not is_float(b.dtype(x)):
+        return binary(b, LT, x, 0)
+    negative_zero = b.emit(LOGICAL_AND, [binary(b, EQ, x, 0.0), binary(b, LT, binary(b, DIV, 1.0, x), 0.0)])
+    return b.emit(LOGICAL_OR, [binary(b, LT, x, 0.0), negative_zero])
+
+
+@function_rule(torch.copysign)
+@method_rule("copysign", "copysign_")
+def copysign(b, x, other, *, out=None):
+    """|x| with the sign bit of ``other`` (a number or a tensor), in float as torch."""
+    x, = _float(b, x)
+    magnitude = b.emit(ABS, [x])
+    if not isinstance(other, Ref):
+        return magnitude if math.copysign(1.0, other) > 0 else b.emit(NEG, [magnitude])
+    return b.emit(WHERE, [signbit(b, other), b.emit(NEG, [magnitude]), magnitude])
+
+
+@function_rule(torch.heaviside)
+@method_rule("heaviside", "heaviside_")
+def heaviside(b, x, values, *, out=None):
+    """0 below zero, 1 above, ``values`` at zero; x's dtype (torch asks both to share it)."""
+    dtype = b.dtype(x)
+    values, step = promote(b, values, cast(b, binary(b, GT, x, 0), dtype), dtype=dtype)
+    return b.emit(WHERE, [binary(b, EQ, x, 0), values, step])
