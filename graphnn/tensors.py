@@ -17,14 +17,23 @@ _TORCH_DTYPES = {
 }
 _NAMES = {v: k for k, v in _TORCH_DTYPES.items()}
 FLOAT_DTYPES = {"float32", "float64", "float16", "bfloat16"}
+# Complex values live only between spectral ops (graphnn/ops/spectral.py): never a model
+# input or output, so not among dtype_names() (what --input accepts).
+COMPLEX_DTYPES = {"complex64": torch.complex64}
 
 
 def dtype_name(dtype: torch.dtype) -> str:
+    if dtype == torch.complex64:
+        return "complex64"
     return _NAMES[dtype]
 
 
 def torch_dtype(name: str) -> torch.dtype:
-    return _TORCH_DTYPES[name]
+    return COMPLEX_DTYPES.get(name) or _TORCH_DTYPES[name]
+
+
+def is_complex(name: str) -> bool:
+    return name in COMPLEX_DTYPES
 
 
 def dtype_names() -> list[str]:

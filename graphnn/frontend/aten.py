@@ -25,6 +25,7 @@ from graphnn.frontend.layers.elementwise import binary, cast, default_float
 from graphnn.frontend.layers.indexing import index_tensor
 from graphnn.frontend.layers.linear import grouped_mm
 from graphnn.frontend.layers.shape import checked_dim, emit_expand, emit_reshape, filled, shape_of, size_entries
+from graphnn.frontend.layers.spectral import fft_c2c, fft_c2r, fft_r2c
 from graphnn.frontend.rules import Ref, function_label, function_rule_for, method_rule_for
 from graphnn.ops.dims import broadcast
 from graphnn.ops.elementwise import MAXIMUM, MINIMUM
@@ -82,7 +83,7 @@ def rule_for(target: Any) -> Optional[Rule]:
 
 
 # ATen names of functions in torch's sub-namespaces: aten.linalg_vector_norm is torch.linalg.vector_norm.
-_PREFIXED = {"linalg_": torch.linalg, "special_": torch.special}
+_PREFIXED = {"linalg_": torch.linalg, "special_": torch.special, "fft_": torch.fft}
 
 
 def _torch_rule(name: str) -> Optional[Rule]:
@@ -404,6 +405,15 @@ ADAPTERS: dict[str, Rule] = {
     "grouped_mm_fallback": lambda b, x, weight, offs: grouped_mm(b, x, weight, offs),
     "numpy_T": lambda b, x: b.emit(TRANSPOSE, [x], perm=list(reversed(range(b.rank(x))))),
     "embedding_bag": _bag,
+    "_fft_r2c": fft_r2c,
+    "_fft_c2c": fft_c2c,
+    "_fft_c2r": fft_c2r,
+    # torch.stft pads a centred signal itself (aten.pad, recorded apart) before aten.stft
+    "stft.default": _via(torch.stft, lambda x, n_fft, hop_length=None, win_length=None, window=None, normalized=False,
+                         onesided=None, return_complex=None, align_to_window=None: ((x, n_fft), {
+                             "hop_length": hop_length, "win_length": win_length, "window": window, "center": False,
+                             "normalized": normalized, "onesided": onesided, "return_complex": return_complex,
+                             "align_to_window": align_to_window})),
     "cross_entropy_loss": _via(F.cross_entropy, lambda x, target, weight=None, reduction=1, ignore_index=-100,
                                label_smoothing=0.0: ((x, target, weight), {
                                    "reduction": _REDUCTIONS[reduction], "ignore_index": ignore_index,

@@ -19,13 +19,14 @@ import torch
 import torch.fx as fx
 
 from graphnn.errors import GraphnnError, MissingRuleError, UnsupportedError
-from graphnn.frontend.rules import Builder, Ref, ShapeRef, function_label, function_rule_for, module_rule_for
+from graphnn.frontend.rules import (COMPLEX_REACHES, Builder, Ref, ShapeRef, function_label, function_rule_for,
+                                    module_rule_for)
 from graphnn.frontend.source import SOURCE_KEY, first_line
 from graphnn.hf.cache import dim_relations as cache_dim_relations
 from graphnn.inputs import ModelInputs
 from graphnn.ir import Graph
 from graphnn.modes import eval_mode
-from graphnn.tensors import dtype_name, named_outputs
+from graphnn.tensors import dtype_name, is_complex, named_outputs
 
 Rule = Callable[..., Any]
 
@@ -212,6 +213,8 @@ def set_graph_outputs(graph: Graph, result: Any) -> None:
     for name, out in outputs:
         if not isinstance(out, Ref):
             raise UnsupportedError(f"the model returns a non-tensor output {out!r}")
+        if is_complex(graph.values[out.name].dtype):
+            raise UnsupportedError(COMPLEX_REACHES.format(f"the model's output {name!r}"))
         names.append(name)
         values.append(out.name)
     graph.outputs = values

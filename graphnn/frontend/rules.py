@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
@@ -20,6 +21,9 @@ from graphnn.ir import Graph, Value
 from graphnn.ops import OpDef, infer_node
 from graphnn.ops.registry import shape_error
 from graphnn.ops.structural import CONSTANT
+from graphnn.tensors import is_complex
+
+COMPLEX_REACHES = "a complex tensor reaches {}; take .abs()/.real/.imag/torch.view_as_real first"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,10 @@ Rule = Callable[..., Any]
 _MODULE_RULES: dict[type, Rule] = {}
 _FUNCTION_RULES: dict[Any, Rule] = {}
 _METHOD_RULES: dict[str, Rule] = {}
+# Rules for calls given a complex tensor (layers/spectral.py): ``x.abs()`` of a spectrum is a
+# magnitude, not ONNX Abs. Looked up before the plain rule only when an argument is complex.
+_COMPLEX_FUNCTION_RULES: dict[Any, Rule] = {}
+_COMPLEX_METHOD_RULES: dict[str, Rule] = {}
 _KEPT_WHOLE: list[tuple[Any, str]] = []  # (module, name) of Python functions fx must not trace into
 
 
@@ -84,6 +92,38 @@ def method_rule(*names: str):
     return _register(_METHOD_RULES, names, "method")
 
 
+def complex_rule(functions: Sequence = (), methods: Sequence[str] = ()):
+    """``fn(builder, *args, **kwargs)`` converts a call of ``functions`` / ``methods`` whose
+    arguments hold a complex tensor; the plain rule keeps every other call."""
+    def register(fn: Rule) -> Rule:
+        _register(_COMPLEX_FUNCTION_RULES, functions, "complex function")(fn)
+        _register(_COMPLEX_METHOD_RULES, methods, "complex method")(fn)
+        return fn
+
+    return register
+
+
+def _complex_aware(rule: Optional[Rule], complex_rule: Optional[Rule]) -> Optional[Rule]:
+    """``rule``, or ``complex_rule`` for a call with a complex tensor among its arguments."""
+    if complex_rule is None or rule is None:
+        return rule or complex_rule
+
+    @functools.wraps(rule)  # keeps the plain rule's signature: the export frontend binds by it
+    def dispatch(b, *args, **kwargs):
+        chosen = complex_rule if _holds_complex(b, [*args, *kwargs.values()]) else rule
+        return chosen(b, *args, **kwargs)
+    return dispatch
+
+
+def _holds_complex(b: "Builder", values: Sequence) -> bool:
+    for value in values:
+        if isinstance(value, (list, tuple)) and _holds_complex(b, value):
+            return True
+        if isinstance(value, Ref) and is_complex(b.dtype(value)):
+            return True
+    return False
+
+
 def forget_function_rule(function: Any) -> None:
     """Drop a function's rule (a test's toy op), so later traces never see it."""
     _FUNCTION_RULES.pop(function, None)
@@ -107,11 +147,11 @@ def function_rule_for(function: Any) -> Optional[Rule]:
     if rule is None:
         qualified = f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', '')}"
         rule = _FUNCTION_RULES.get(qualified)
-    return rule
+    return _complex_aware(rule, _COMPLEX_FUNCTION_RULES.get(function))
 
 
 def method_rule_for(name: str) -> Optional[Rule]:
-    return _METHOD_RULES.get(name)
+    return _complex_aware(_METHOD_RULES.get(name), _COMPLEX_METHOD_RULES.get(name))
 
 
 def supported_layers() -> list[str]:
@@ -180,6 +220,7 @@ _PUBLIC_NAMESPACES = {
     "torch._C._nn": ("torch.nn.functional", ""),
     "torch._C._linalg": ("torch.linalg", "linalg_"),
     "torch._C._special": ("torch.special", "special_"),
+    "torch._C._fft": ("torch.fft", "fft_"),
     "torch.functional": ("torch", ""),
     "torch._tensor": ("torch", ""),
     "torch._C._VariableFunctions": ("torch", ""),
@@ -224,6 +265,8 @@ class Builder:
         for ref in inputs:
             if not isinstance(ref, Ref):
                 raise UnsupportedError(f"{self.where}: {op.name} got a non-tensor input {ref!r}")
+            if not op.complex_inputs and is_complex(self.dtype(ref)):
+                raise UnsupportedError(f"{self.where}: {COMPLEX_REACHES.format(self.what)}")
         clean = {k: v.detach().cpu() for k, v in (params or {}).items() if v is not None}
         node = self.graph.add_node(
             op.name, [r.name for r in inputs], name=name or self.name, num_outputs=num_outputs,

@@ -36,7 +36,8 @@ class OpDef:
     """``shape(node, *input_values)`` -> TensorType(s); ``macs(input shapes, output shapes,
     {param: shape})`` -> MACs, or NO_MACS; ``label(attrs, weight shapes)`` -> the key attrs
     ``graphnn graph`` shows (None: the generic short-attrs label); ``graph_only``: nothing
-    lowers it on purpose (``opaque``)."""
+    lowers it on purpose (``opaque``); ``complex_inputs``: its lowering reads complex64 inputs
+    (ops/spectral.py), which every other op refuses at trace time."""
 
     name: str
     family: str
@@ -44,6 +45,7 @@ class OpDef:
     macs: Union[MacRule, _NoMacs]
     label: Optional[LabelRule] = None
     graph_only: bool = False
+    complex_inputs: bool = False
 
     def __repr__(self) -> str:
         return f"OpDef({self.name!r})"
@@ -53,13 +55,13 @@ _OPDEFS: dict[str, OpDef] = {}
 
 
 def define(name: str, *, shape: ShapeRule, macs: Union[MacRule, _NoMacs], label: Optional[LabelRule] = None,
-           graph_only: bool = False, family: Optional[str] = None) -> OpDef:
+           graph_only: bool = False, family: Optional[str] = None, complex_inputs: bool = False) -> OpDef:
     """Define a canonical op; its family is the module calling this unless given."""
     if name in _OPDEFS:
         raise RuntimeError(f"op {name!r} defined twice")
     if family is None:
         family = sys._getframe(1).f_globals["__name__"].rsplit(".", 1)[-1]
-    definition = OpDef(name, family, shape, macs, label, graph_only)
+    definition = OpDef(name, family, shape, macs, label, graph_only, complex_inputs)
     _OPDEFS[name] = definition
     return definition
 

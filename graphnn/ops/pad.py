@@ -4,6 +4,7 @@ attrs: pads (ONNX layout: every dim's begin, then every dim's end; negative crop
 mode ("constant", "reflect", "replicate" or "circular"), value (constant mode's fill).
 Negative pads crop first, then the mode pads what is left, as torch does.
 """
+from graphnn.ops.dims import canonical, dim_expression, expression
 from graphnn.ops.opdef import NO_MACS, define
 from graphnn.ops.registry import ShapeMismatch, TensorType
 
@@ -17,8 +18,9 @@ _MAX_PAD = {
 def padded_dim(node, i: int, size, begin: int, end: int):
     if begin == end == 0:
         return size
-    if not isinstance(size, int):
-        return f"{node.name}_d{i}"
+    if not isinstance(size, int):  # a named size grows by the pads (torch.stft's view after it)
+        expr = expression(size)
+        return f"{node.name}_d{i}" if expr is None else canonical(dim_expression(expr + begin + end))
     kept = size + min(begin, 0) + min(end, 0)
     if kept < 0:
         raise ShapeMismatch(f"crops dim {i} of size {size} by {-min(begin, 0) - min(end, 0)}")

@@ -20,6 +20,7 @@ from graphnn.backend.onnx.targets import CONTRIB, DEFAULT_TARGET, TARGETS, Targe
 from graphnn.ir import Graph, Value
 from graphnn.onnxfile.checker import check
 from graphnn.onnxfile.types import onnx_dtype
+from graphnn.tensors import is_complex
 from graphnn.version import __version__
 
 
@@ -93,4 +94,6 @@ def _preassigned_names(graph: Graph, finals: list[str]) -> dict[str, str]:
 
 def _value_info(name: str, value: Value, graph: Graph) -> onnx.ValueInfoProto:
     dims = [d if isinstance(d, int) else str(d) for d in value.shape]
+    if is_complex(value.dtype):  # ONNX's DFT layout: float32 with (real, imag) last
+        return helper.make_tensor_value_info(name, onnx_dtype("float32"), dims + [2])
     return helper.make_tensor_value_info(name, onnx_dtype(value.dtype), dims)
