@@ -31,6 +31,7 @@ FFTS = {
     "ifft_ortho": lambda x: torch.view_as_real(torch.fft.ifft(torch.fft.fft(x, norm="ortho"), norm="ortho")),
     "irfft_roundtrip": lambda x: torch.fft.irfft(torch.fft.rfft(x), n=8),
     "irfft_default_n": lambda x: torch.fft.irfft(torch.fft.rfft(x) * 2.0),
+    "irfft_n_read_off_a_static_dim": lambda x: torch.fft.irfft(torch.fft.rfft(x) * 0.5, n=x.shape[-1]),
     # a spectrum that is not Hermitian (complex bin 0): torch drops the imaginary parts the
     # one-sided inverse cannot hold; odd n, and more bins than n//2+1 are read
     "irfft_odd_n_cut": lambda x: torch.fft.irfft(torch.fft.fft(x, dim=1), n=7, norm="ortho"),

@@ -32,6 +32,8 @@ def _transform(b, x, n, dim, norm, what):
         norm = "backward"
     if norm not in NORMS:
         raise b.unsupported(f"{what} with norm={norm!r}")
+    if isinstance(n, Ref) and isinstance(b.value(n).known, int):  # n=x.size(-1) of a static dim
+        n = b.value(n).known
     if n is None:
         n = b.shape(x)[dim]
         if what in ("fft", "ifft") and not isinstance(n, int):
