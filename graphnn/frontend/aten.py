@@ -220,15 +220,38 @@ def _zero(b, dst):
 
 def _index_put(b, x, indices, values, accumulate=False):
     """``x[mask] = v`` with one bool mask of x's shape: ``where(mask, v, x)``; ``x[idx] = v``
-    with int index tensors at x's leading dims: ScatterND (``put_by_tensors``)."""
-    if accumulate or not indices or not all(isinstance(i, Ref) for i in indices):
+    with int index tensors at adjacent dims (``x[:, idx] = v``: slices before them; None in
+    ``indices``): ScatterND (``put_by_tensors``) on x with those dims moved to the front."""
+    leading = next((i for i, index in enumerate(indices) if index is not None), len(indices))
+    tensors = list(indices[leading:])
+    if accumulate or not tensors or not all(isinstance(i, Ref) for i in tensors):
         raise b.unsupported("assigning through tensor indices (only x[mask] = value with a bool mask, or "
-                            "int index tensors at the leading dims without accumulate, is)")
+                            "int index tensors at adjacent dims without accumulate, is)")
+    if b.dtype(tensors[0]) != "bool" and leading:
+        return _put_after_slices(b, x, leading, tensors, values)
     if b.dtype(indices[0]) != "bool":
         return put_by_tensors(b, x, list(indices), values)
     if len(indices) != 1 or b.shape(indices[0]) != b.shape(x):
         raise b.unsupported("x[mask] = value with a mask shaped unlike x")
     return function_rule_for(torch.where)(b, indices[0], values, x)
+
+
+def _put_after_slices(b, x, leading: int, tensors: list, values):
+    """``x[:, :, idx] = v``: the indexed dims moved to the front (x and the values, broadcast
+    to the indexed part's shape), put by tensors there, and moved back."""
+    rank, count = b.rank(x), len(tensors)
+    order = [*range(leading, leading + count), *range(leading), *range(leading + count, rank)]
+    back = [order.index(d) for d in range(rank)]
+    part = function_rule_for(operator.getitem)(b, x, (slice(None),) * leading + tuple(tensors))  # its shape
+    if isinstance(values, Ref):
+        values = method_rule_for("expand_as")(b, cast(b, values, b.dtype(x)), part)
+    else:
+        values = function_rule_for(torch.full_like)(b, part, values)
+    index_rank = b.rank(part) - rank + count  # the broadcast indices' dims, where the indexed dims were
+    moved = [*range(leading, leading + index_rank), *range(leading), *range(leading + index_rank, b.rank(part))]
+    permute = function_rule_for(torch.permute)
+    put = put_by_tensors(b, permute(b, x, order), tensors, permute(b, values, moved))
+    return permute(b, put, back)
 
 
 def _creation(function: Any, fill_value: Optional[Any] = None) -> Rule:

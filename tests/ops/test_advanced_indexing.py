@@ -76,3 +76,30 @@ def test_assigning_through_index_tensors(model, inputs):
 def test_assigning_through_index_tensors_with_a_dynamic_count():
     """The number of tokens is the batch: the scattered indices follow it at run time."""
     export_checked(InversePermutation(), (torch.randn(3, 4),), dynamic_dims=[{0: "batch"}], frontend="export")
+
+
+def _assigned(index, value):
+    """``y[index] = value(y)`` on a copy of x."""
+    def assign(x):
+        y = x * 1
+        y[index] = value(y)
+        return y
+    return assign
+
+
+AFTER_SLICES = {  # x[:, idx] = v: the indexed dims after leading slices
+    "columns_to_a_number": (_assigned((slice(None), torch.tensor([1, 3])), lambda y: 0.0), (3, 5)),
+    "columns_to_a_tensor": (_assigned((slice(None), torch.tensor([4, 0])), lambda y: y[:, :2] * 2), (3, 5)),
+    "middle_dim_broadcast_values": (_assigned((slice(None), torch.tensor([0, 2])), lambda y: y[0, :1] + 1), (3, 4, 5)),
+    "last_dim_by_a_2d_index": (_assigned((slice(None), slice(None), torch.tensor([[0, 2], [1, 3]])),
+                                         lambda y: -1.0), (3, 4, 5)),
+}
+
+
+@pytest.mark.parametrize("frontend", ["auto", "export"])
+@pytest.mark.parametrize("name", AFTER_SLICES)
+def test_assigning_through_index_tensors_after_slices(name, frontend):
+    """The batch stays dynamic: only the indexed dims move to the front for the ScatterND."""
+    function, shape = AFTER_SLICES[name]
+    models = export_checked(Wrap(function), torch.randn(*shape), frontend=frontend)
+    assert "ScatterND" in onnx_ops(models[18])
