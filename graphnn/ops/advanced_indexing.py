@@ -6,8 +6,8 @@ from graphnn.ops.opdef import NO_MACS, define
 from graphnn.ops.registry import ShapeMismatch, TensorType
 
 
-def index_tensors(node, x, *indices):
-    dim = node.attrs["dim"]
+def _index_shape(x, indices, dim: int) -> tuple:
+    """The int64 indices' broadcast shape (what replaces the indexed dims ``dim``..)."""
     if dim + len(indices) > len(x.shape):
         raise ShapeMismatch(f"has {dim + len(indices)} indices for a {len(x.shape)}-d tensor")
     shape = ()
@@ -15,18 +15,18 @@ def index_tensors(node, x, *indices):
         if index.dtype != "int64":
             raise ShapeMismatch(f"expects int64 indices, gets {index.dtype} (graphnn should have cast them)")
         shape = broadcast(shape, index.shape)
+    return shape
+
+
+def index_tensors(node, x, *indices):
+    dim = node.attrs["dim"]
+    shape = _index_shape(x, indices, dim)
     return TensorType(x.shape[:dim] + shape + x.shape[dim + len(indices):], x.dtype)
 
 
 def index_put(node, x, values, *indices):
     """Inputs: x, the values (x's dtype, broadcasting to the indexed part), the int64 indices."""
-    if len(indices) > len(x.shape):
-        raise ShapeMismatch(f"has {len(indices)} indices for a {len(x.shape)}-d tensor")
-    shape = ()
-    for index in indices:
-        if index.dtype != "int64":
-            raise ShapeMismatch(f"expects int64 indices, gets {index.dtype} (graphnn should have cast them)")
-        shape = broadcast(shape, index.shape)
+    shape = _index_shape(x, indices, 0)
     if values.dtype != x.dtype:
         raise ShapeMismatch(f"expects values of dtype {x.dtype}, gets {values.dtype} (graphnn should have cast them)")
     broadcast(shape + x.shape[len(indices):], values.shape)
