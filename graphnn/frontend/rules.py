@@ -124,6 +124,11 @@ def _holds_complex(b: "Builder", values: Sequence) -> bool:
     return False
 
 
+def call_rule(function: Any, builder: "Builder", *args: Any, **kwargs: Any) -> Any:
+    """Convert a call of ``function`` with its rule: rules composed of other rules use this."""
+    return function_rule_for(function)(builder, *args, **kwargs)
+
+
 def forget_function_rule(function: Any) -> None:
     """Drop a function's rule (a test's toy op), so later traces never see it."""
     _FUNCTION_RULES.pop(function, None)

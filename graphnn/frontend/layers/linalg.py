@@ -8,12 +8,9 @@ The diagonal's length comes from the matrix's static sizes; a dynamic one is ref
 import torch
 
 from graphnn.frontend.layers.shape import checked_dim
-from graphnn.frontend.rules import Ref, function_rule, function_rule_for, method_rule
+from graphnn.frontend.rules import Ref, call_rule, function_rule, method_rule
 from graphnn.ops.linalg import DET
 
-
-def _call(function, b, *args, **kwargs):
-    return function_rule_for(function)(b, *args, **kwargs)
 
 
 @function_rule(torch.det, torch.linalg.det)
@@ -28,14 +25,15 @@ def slogdet(b, x, *, out=None):
     """(sign, log|det|) from the determinant itself (torch's LU gives the same for the small,
     well-conditioned matrices a model holds; an overflowing det would not)."""
     value = det(b, x)
-    return torch.return_types.slogdet((_call(torch.sign, b, value), _call(torch.log, b, _call(torch.abs, b, value))))
+    magnitude = call_rule(torch.log, b, call_rule(torch.abs, b, value))
+    return torch.return_types.slogdet((call_rule(torch.sign, b, value), magnitude))
 
 
 @function_rule(torch.logdet)
 @method_rule("logdet")
 def logdet(b, x):
     """log(det): NaN for a negative determinant, as torch."""
-    return _call(torch.log, b, det(b, x))
+    return call_rule(torch.log, b, det(b, x))
 
 
 def _static(b, x, dim: int, what: str) -> int:
@@ -59,12 +57,13 @@ def matrix_diagonal(b, x, offset=0, dim1=0, dim2=1):
         raise b.shape_error(f"expects two different dims, gets dim1 = dim2 = {dim1}")
     rows, columns = _static(b, x, dim1, "diagonal"), _static(b, x, dim2, "diagonal")
     rest = [d for d in range(b.rank(x)) if d not in (dim1, dim2)]
-    matrices = _call(torch.permute, b, x, [*rest, dim1, dim2]) if rest + [dim1, dim2] != list(range(b.rank(x))) else x
+    order = [*rest, dim1, dim2]
+    matrices = call_rule(torch.permute, b, x, order) if order != list(range(b.rank(x))) else x
     first_row, first_column = max(0, -offset), max(0, offset)
     length = max(0, min(rows - first_row, columns - first_column))
     positions = [(first_row + i) * columns + first_column + i for i in range(length)]
-    flat = _call(torch.flatten, b, matrices, -2)
-    return _call(torch.index_select, b, flat, -1, b.constant(torch.tensor(positions, dtype=torch.int64)))
+    flat = call_rule(torch.flatten, b, matrices, -2)
+    return call_rule(torch.index_select, b, flat, -1, b.constant(torch.tensor(positions, dtype=torch.int64)))
 
 
 @function_rule(torch.trace)
@@ -72,7 +71,7 @@ def matrix_diagonal(b, x, offset=0, dim1=0, dim2=1):
 def trace(b, x):
     if b.rank(x) != 2:
         raise b.shape_error(f"expects a 2-d matrix, gets {b.rank(x)}-d")
-    return _call(torch.sum, b, matrix_diagonal(b, x))
+    return call_rule(torch.sum, b, matrix_diagonal(b, x))
 
 
 @function_rule(torch.diag_embed)
@@ -83,8 +82,8 @@ def diag_embed(b, x, offset=0, dim1=-2, dim2=-1):
         raise b.unsupported("diag_embed with an offset or other dims than the last two")
     n = _static(b, x, b.rank(x) - 1, "diag_embed")
     identity = b.constant(torch.eye(n, dtype=torch.bool))
-    column = _call(torch.unsqueeze, b, x, -1)  # x[..., i, None] broadcast along j
-    return _call(torch.where, b, identity, column, 0)
+    column = call_rule(torch.unsqueeze, b, x, -1)  # x[..., i, None] broadcast along j
+    return call_rule(torch.where, b, identity, column, 0)
 
 
 @function_rule(torch.diag)
@@ -106,19 +105,19 @@ def kron(b, a, other, *, out=None):
     dims interleaved by broadcasting, then merged pairwise; the leading dim may be dynamic."""
     rank = max(b.rank(a), b.rank(other))
     a, other = (_with_rank(b, t, rank) for t in (a, other))
-    left = _call(torch.reshape, b, a, _interleaved(b, a, rank, first=True))
-    right = _call(torch.reshape, b, other, _interleaved(b, other, rank, first=False))
-    product = _call(torch.mul, b, left, right)
+    left = call_rule(torch.reshape, b, a, _interleaved(b, a, rank, first=True))
+    right = call_rule(torch.reshape, b, other, _interleaved(b, other, rank, first=False))
+    product = call_rule(torch.mul, b, left, right)
     sizes = [_merged(b, a, other, d) for d in range(rank)]
     if any(not isinstance(s, int) for s in sizes[1:]):
         raise b.unsupported("kron of tensors with a dynamic dim other than the first")
-    return _call(torch.reshape, b, product, [-1 if not isinstance(sizes[0], int) else sizes[0], *sizes[1:]])
+    return call_rule(torch.reshape, b, product, [-1 if not isinstance(sizes[0], int) else sizes[0], *sizes[1:]])
 
 
 def _with_rank(b, x, rank: int) -> Ref:
     """Leading dims of 1, as kron treats the tensor of lower rank."""
     missing = rank - b.rank(x)
-    return _call(torch.reshape, b, x, [1] * missing + list(b.shape(x))) if missing else x
+    return call_rule(torch.reshape, b, x, [1] * missing + list(b.shape(x))) if missing else x
 
 
 def _interleaved(b, x, rank: int, first: bool) -> list:

@@ -12,15 +12,12 @@ import torch
 
 from graphnn.frontend.layers.indexing import scatter
 from graphnn.frontend.layers.shape import checked_dim, emit_expand, shape_of
-from graphnn.frontend.rules import function_rule, function_rule_for, method_rule, method_rule_for
+from graphnn.frontend.rules import call_rule, function_rule, method_rule, method_rule_for
 from graphnn.tensors import is_float
 
 # What a position scattered into starts from when the reduction leaves x's own value out.
 _IDENTITY = {"sum": 0, "prod": 1, "mean": 0, "amax": -math.inf, "amin": math.inf}
 
-
-def _call(function, b, *args, **kwargs):
-    return function_rule_for(function)(b, *args, **kwargs)
 
 
 @function_rule(torch.scatter_add)
@@ -40,9 +37,9 @@ def scatter_reduce(b, x, dim, index, src, reduce, *, include_self=True, out=None
     if not is_float(b.dtype(x)):
         raise b.unsupported("scatter_reduce(reduce='mean') of an integer tensor (torch floors the mean)")
     total = scatter(b, start, dim, index, src, reduce="sum")
-    counted = _call(torch.ones_like if include_self else torch.zeros_like, b, x)  # x itself counts once
-    counts = scatter(b, counted, dim, index, _call(torch.ones_like, b, src), reduce="sum")
-    return _call(torch.where, b, _call(torch.gt, b, counts, 0), _call(torch.div, b, total, counts), x)
+    counted = call_rule(torch.ones_like if include_self else torch.zeros_like, b, x)  # x itself counts once
+    counts = scatter(b, counted, dim, index, call_rule(torch.ones_like, b, src), reduce="sum")
+    return call_rule(torch.where, b, call_rule(torch.gt, b, counts, 0), call_rule(torch.div, b, total, counts), x)
 
 
 def _cleared(b, x, dim, index, reduce):
@@ -59,7 +56,7 @@ def _cleared(b, x, dim, index, reduce):
 def index_add(b, x, dim, index, source, *, alpha=1, out=None):
     """x[..., index[i], ...] += alpha * source[..., i, ...] along ``dim``; repeated indices add up."""
     if alpha != 1:
-        source = _call(torch.mul, b, source, alpha)
+        source = call_rule(torch.mul, b, source, alpha)
     return scatter(b, x, dim, _spread(b, x, dim, index, source), source, reduce="add")
 
 
@@ -74,7 +71,7 @@ def _spread(b, x, dim, index, source):
     dim = checked_dim(b, x, dim)
     if b.rank(index) != 1:
         raise b.shape_error(f"expects a 1-d index, gets {b.rank(index)}-d")
-    along = _call(torch.reshape, b, index, [-1 if d == dim else 1 for d in range(b.rank(source))])
+    along = call_rule(torch.reshape, b, index, [-1 if d == dim else 1 for d in range(b.rank(source))])
     return emit_expand(b, along, shape_of(b, source))
 
 
@@ -84,8 +81,8 @@ def masked_scatter(b, x, mask, source):
     another (a vision-language model merging image features into its token embeddings): each
     masked position's running count picks its element of the flattened source."""
     mask = method_rule_for("expand_as")(b, mask, x)
-    flat_mask = _call(torch.flatten, b, mask)
-    taken = _call(torch.cumsum, b, flat_mask, 0)  # int64: the count of masked positions so far
-    positions = _call(torch.clamp, b, _call(torch.sub, b, taken, 1), min=0)
-    picked = _call(torch.index_select, b, _call(torch.flatten, b, source), 0, positions)
-    return _call(torch.where, b, mask, method_rule_for("view_as")(b, picked, x), x)
+    flat_mask = call_rule(torch.flatten, b, mask)
+    taken = call_rule(torch.cumsum, b, flat_mask, 0)  # int64: the count of masked positions so far
+    positions = call_rule(torch.clamp, b, call_rule(torch.sub, b, taken, 1), min=0)
+    picked = call_rule(torch.index_select, b, call_rule(torch.flatten, b, source), 0, positions)
+    return call_rule(torch.where, b, mask, method_rule_for("view_as")(b, picked, x), x)
